@@ -1,0 +1,180 @@
+"""`govmail <noun> <verb>`: exit 0 ok, 1 failure, 2 bad input, 3 the regulation leaves it to the operator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from . import naming, render, settings as settings_mod
+from .errors import GovmailError, OperatorChoice
+from .profile import known_provinces, load_profile
+
+CITED_KEYS = {"value", "source", "note"}
+
+
+def flatten(data, prefix: str = "") -> dict[str, dict]:
+    """Profile as dotted keys -> {value, source, note}, one per regulation value."""
+    if isinstance(data, dict) and set(data) == CITED_KEYS:
+        return {prefix: data}
+    if isinstance(data, dict):
+        out: dict[str, dict] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: {"value": data, "source": None, "note": None}}
+
+
+def _profile_data(province: str) -> dict:
+    return load_profile(province).model_dump(mode="json")
+
+
+def _text(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value) if value and not isinstance(value[0], dict) else json.dumps(
+            value, ensure_ascii=False)
+    return str(value)
+
+
+def _origin(entry: dict) -> str:
+    """The article, or for an unset value the project default that applies."""
+    if entry["source"]:
+        return entry["source"]
+    return f"not set: {entry['note']}" if entry["note"] else ""
+
+
+def _cited_text(entry: dict | None) -> str:
+    if entry is None:
+        return "absent"
+    origin = _origin(entry)
+    return _text(entry["value"]) + (f"   [{origin}]" if origin else "")
+
+
+@click.group()
+@click.version_option(package_name="govmail")
+def main():
+    """govmail: a provincial government mail system that obeys its province's regulation."""
+
+
+@main.group()
+def profile():
+    """Province profiles: the regulation's values with their articles."""
+
+
+@profile.command("list")
+def profile_list():
+    """Every profile, its decision, and whether it is still in force."""
+    for province in known_provinces():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = load_profile(province)
+        status = f"superseded by {p.decision.superseded_by}" if p.superseded else "in force"
+        click.echo(f"{province:<12} {p.name:<16} {p.decision.number:<20} {status}")
+
+
+@profile.command("show")
+@click.argument("province")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def profile_show(province: str, fmt: str):
+    """One profile, value by value with its source."""
+    data = _profile_data(province)
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, entry in flatten(data).items():
+        click.echo(f"{key}: {_cited_text(entry)}")
+
+
+@profile.command("diff")
+@click.argument("old")
+@click.argument("new")
+def profile_diff(old: str, new: str):
+    """What changes when a deployment switches from OLD to NEW, value by value, with sources.
+
+    Values that stay the same under a different article are listed too: the legal basis changes."""
+    a, b = flatten(_profile_data(old)), flatten(_profile_data(new))
+    keys = [k for k in dict.fromkeys([*a, *b]) if not k.startswith(("province", "name", "decision."))]
+    same_value_new_source = []
+    for key in keys:
+        ea, eb = a.get(key), b.get(key)
+        if ea and eb and ea["value"] == eb["value"]:
+            if ea["value"] is not None and ea["source"] != eb["source"]:
+                same_value_new_source.append(f"{key}: {_text(ea['value'])}   [{ea['source']} -> {eb['source']}]")
+            continue
+        click.echo(f"{key}:\n  {old}: {_cited_text(ea)}\n  {new}: {_cited_text(eb)}")
+    if same_value_new_source:
+        click.echo("same value, different article:")
+        for line in same_value_new_source:
+            click.echo(f"  {line}")
+
+
+def _settings(province: str | None, inventory: Path | None):
+    return settings_mod.load(province, inventory)
+
+
+@main.command("render")
+@click.option("--province", help="Profile to render (default: the inventory's).")
+@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
+              help="Inventory directory holding govmail.yml (province and overrides).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write into, mirroring host paths; no host is touched.")
+def render_cmd(province: str | None, inventory: Path | None, out: Path):
+    """Write every managed configuration file for a province or inventory."""
+    s = _settings(province, inventory)
+    for path in render.write_tree(s, out):
+        click.echo(str(path))
+
+
+@main.group()
+def address():
+    """Mail addresses by the province's naming rules."""
+
+
+@address.command("suggest")
+@click.option("--province", required=True)
+@click.option("--kind", required=True, type=click.Choice(["person", "agency", "unit"]))
+@click.option("--name", required=True, help="Full name as written (family name first), or the agency/unit name.")
+@click.option("--agency", help="Agency the person or unit belongs to, in full.")
+@click.option("--abbrev", help="The operator's own abbreviation for this agency or unit.")
+@click.option("--agency-abbrev", help="The parent agency's address part, when the operator fixes it.")
+@click.option("--birth-date", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD, for rules that use it.")
+@click.option("--taken", multiple=True, help="An address already in use (repeatable).")
+@click.option("--taken-same-agency", multiple=True, help="An address in use by someone of the same agency.")
+def address_suggest(province, kind, name, agency, abbrev, agency_abbrev, birth_date, taken, taken_same_agency):
+    """Print the address the regulation gives; exit 3 when it leaves the choice to the operator."""
+    p = load_profile(province)
+    req = naming.Request(kind, name, agency, abbrev, agency_abbrev, birth_date.date() if birth_date else None)
+    result = naming.suggest(p.naming, p.mail.domain.value, req, taken, taken_same_agency)
+    click.echo(result.address)
+    click.echo(f"rule: {result.rule} ({result.source}); tried: {', '.join(result.tried)}", err=True)
+
+
+def _show_warning(message, category, *args, **kwargs) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def run() -> None:
+    warnings.showwarning = _show_warning
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OperatorChoice as exc:
+        click.echo(f"operator's choice: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except GovmailError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,119 @@
+"""Render the shared templates from the settings model with plain Jinja2.
+
+Both engines call `render_all`: pyinfra uploads its results, Ansible's plugin returns them, so the
+bytes on a host do not depend on the engine. Helpers passed to templates are plain functions, not
+engine-specific filters.
+"""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+from pathlib import Path
+
+import jinja2
+
+from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS, LOCKOUT_SECONDS,
+                       MESSAGE_HEADROOM, PASSWORD_HISTORY, PasswordPolicy, Settings)
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+# template (under templates/) -> path on the host
+MANAGED_FILES = {
+    "postfix/main.cf.j2": "/etc/postfix/main.cf",
+    "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
+    "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
+    "slapd/ppolicy.ldif.j2": "/etc/ldap/govmail/ppolicy.ldif",
+    "roundcube/config.inc.php.j2": "/etc/roundcube/config.inc.php",
+}
+
+CLASS_NAMES_VI = {"upper": "chữ hoa", "lower": "chữ thường", "digit": "chữ số", "special": "ký tự đặc biệt"}
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+def cite(cited) -> str:
+    return cited.source if cited.value is not None else f"project default: {cited.note or 'not set'}"
+
+
+def ascii_text(text: str) -> str:
+    """SMTP replies are ASCII: 'Tệp đính kèm' -> 'Tep dinh kem'."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+def php_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def bytes_text(value: int | None) -> str:
+    if value is None:
+        return "unlimited"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if value % size == 0:
+            return f"{value // size} {unit}"
+    return f"{value} bytes"
+
+
+def password_rule_vi(policy: PasswordPolicy) -> str:
+    classes = ", ".join(CLASS_NAMES_VI[c] for c in policy.classes)
+    text = f"Mật khẩu phải có ít nhất {policy.min_length} ký tự, gồm {classes}"
+    if "special" in policy.classes and len(policy.specials) < 20:
+        text += f" ({' '.join(policy.specials)})"
+    return text + "."
+
+
+def _managed(settings: Settings):
+    def managed(comment: str, keys: list[str]) -> str:
+        p = settings.profile
+        lines = [f"Managed by govmail: do not edit, changes are overwritten on the next deploy.",
+                 f"Profile: {p.province} ({p.decision.number}); values from: {', '.join(keys)}."]
+        return "\n".join(f"{comment} {line}" for line in lines)
+    return managed
+
+
+def context(settings: Settings) -> dict:
+    env = environment()
+    ppm = env.get_template("slapd/ppm.conf.j2")
+    users = settings.policies["users"]
+    return {
+        "s": settings,
+        "profile": settings.profile,
+        "managed": _managed(settings),
+        "cite": cite,
+        "ascii": ascii_text,
+        "php": php_string,
+        "bytes_text": bytes_text,
+        "ppm_arg": lambda p: base64.b64encode(ppm.render(p=p).encode()).decode(),
+        "password_rule_vi": password_rule_vi(users),
+        "attachment_mib": round(settings.attachment_max_bytes / 2**20, 1) if settings.attachment_max_bytes % 2**20
+        else settings.attachment_max_bytes // 2**20,
+        "headroom": MESSAGE_HEADROOM,
+        "default_quota_bytes": settings.quotas.get("personal", next(iter(settings.quotas.values()))).bytes or 0,
+        "expire_warning": EXPIRE_WARNING_SECONDS,
+        "grace_logins": GRACE_LOGINS,
+        "history": PASSWORD_HISTORY,
+        "lockout_seconds": LOCKOUT_SECONDS,
+        "failure_window": FAILURE_WINDOW_SECONDS,
+    }
+
+
+def render_all(settings: Settings) -> dict[str, str]:
+    """Every managed file's content, keyed by its path on the host."""
+    env, ctx = environment(), context(settings)
+    return {dest: env.get_template(tpl).render(ctx) for tpl, dest in MANAGED_FILES.items()}
+
+
+def write_tree(settings: Settings, out: Path) -> list[Path]:
+    """Write the rendered files under `out`, mirroring their host paths. Touches no host."""
+    written = []
+    for dest, content in render_all(settings).items():
+        target = out / dest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        written.append(target)
+    return written

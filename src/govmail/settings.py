@@ -1,0 +1,251 @@
+"""The settings model: one profile + one inventory's overrides -> everything a template may read.
+
+Both engines (pyinfra's deploy.py and the Ansible roles) build this object and render the same
+templates from it, so no value is derived twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import workdays
+from .errors import BadInput
+from .profile import (PROFILES_DIR, MailboxKind, Profile, SizeValue, Strict, describe_errors,
+                      load_profile, read_yaml)
+from .units import Duration, Size, parse_duration, parse_size
+
+# Project defaults for what a regulation leaves unset (`value: null` in a profile). Each profile's
+# `note:` names the default that applies to it.
+DEFAULTS: dict[str, Any] = {
+    "quota": parse_size("2GB"),
+    "attachment_max": parse_size("20MB"),          # the limit Hà Nam and Đà Nẵng set
+    "client_protocols": ["webmail", "imap", "submission"],
+    "password_min_length": 8,
+    "password_classes": ["upper", "lower", "digit", "special"],
+    "password_max_age": parse_duration("3 months"),
+    "change_at_first_login": True,
+    "issued_min_length": 12,
+    "lockout_failures": 5,
+    "locked_still_receives": True,
+    "notify_agency": True,
+    "display_name": "full_name",
+}
+LOCKOUT_SECONDS = 15 * 60           # how long repeated failures lock an account
+FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
+GRACE_LOGINS = 3                    # binds allowed after expiry, so webmail can still change it
+EXPIRE_WARNING_SECONDS = 14 * 86400
+PASSWORD_HISTORY = 5
+
+# A MIME message carries an attachment base64-encoded: 4 bytes per 3, in lines of 76 characters each
+# ended by CRLF. On top come headers, the text part and MIME boundaries: 1 MiB of headroom.
+BASE64_LINE = 76
+MESSAGE_HEADROOM = 2**20
+
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+CLASS_CHARS = {"upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "lower": "abcdefghijklmnopqrstuvwxyz",
+               "digit": "0123456789"}
+# Directory attributes holding the personal data a password must not contain (ppm checkAttributes).
+PERSONAL_DATA_ATTRIBUTES = {"name": ["cn", "sn", "givenName"], "birth_date": ["govmailBirthDate"],
+                            "phone": ["telephoneNumber", "mobile"]}
+GOVERNMENT_DOMAIN = "gov.vn"
+
+INVENTORIES_DIR = PROFILES_DIR.parent / "inventories"
+
+
+class Overrides(Strict):
+    """What an inventory may change. Regulation values may only move within the regulation's bound."""
+
+    quotas: dict[MailboxKind, SizeValue] = {}
+    attachment_max: SizeValue | None = None
+    lockout_failures: int | None = None
+    mail_host: str | None = None
+
+
+class Inventory(Strict):
+    province: str
+    overrides: Overrides = Overrides()
+
+
+def encoded_message_size(attachment_bytes: int) -> int:
+    """Bytes an attachment of this size takes inside a message (base64 with CRLF line ends)."""
+    encoded = 4 * math.ceil(attachment_bytes / 3)
+    return encoded + 2 * math.ceil(encoded / BASE64_LINE)
+
+
+def message_size_limit(attachment_bytes: int) -> int:
+    return encoded_message_size(attachment_bytes) + MESSAGE_HEADROOM
+
+
+def base_dn(domain: str) -> str:
+    return ",".join(f"dc={label}" for label in domain.split("."))
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """One ppolicy entry (users or administrators) and the ppm quality rule it carries."""
+
+    name: str
+    min_length: int
+    max_age_seconds: int
+    must_change: bool
+    max_failures: int
+    max_idle_seconds: int | None
+    classes: list[str]
+    specials: str
+    check_attributes: list[str]
+
+    @property
+    def class_chars(self) -> dict[str, str]:
+        return {c: CLASS_CHARS.get(c, self.specials) for c in self.classes}
+
+
+@dataclass(frozen=True)
+class Quota:
+    kind: str
+    label: str
+    bytes: int | None            # None: unlimited
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: Profile
+    inventory: str | None
+    domain: str
+    mail_host: str
+    webmail_aliases: list[str]
+    base_dn: str
+    protocols: list[str]
+    quotas: dict[str, Quota]
+    attachment_max_bytes: int
+    message_size_limit: int
+    policies: dict[str, PasswordPolicy]
+    issued_min_length: int
+    forward_allowed_domains: list[str] | None
+    blocked_extensions: list[str]
+    encrypted_archives_restricted: bool
+    locked_still_receives: bool
+    display_name: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def province(self) -> str:
+        return self.profile.province
+
+    def due_date(self, received: dt.date, deadline: Duration) -> dt.date:
+        """When something received on `received` is due under a profile deadline."""
+        if deadline.unit == "working_days":
+            return workdays.add_working_days(received, deadline.amount)
+        return received + dt.timedelta(seconds=deadline.seconds)
+
+    def provisioning_due(self, received: dt.date) -> dt.date | None:
+        deadline = self.profile.operations.provisioning_deadline.value
+        return None if deadline is None else self.due_date(received, deadline)
+
+
+def _value(cited, default):
+    return default if cited.value is None else cited.value
+
+
+def _quota(kind: str, profile: Profile, override: Size | None) -> Quota:
+    box = profile.mailboxes[kind]
+    rule = box.quota.value
+    if override is None:
+        chosen = rule or DEFAULTS["quota"]
+    elif rule is not None and not rule.allows(override):
+        raise BadInput(f"overrides.quotas.{kind}: {override.text} breaks the regulation's "
+                       f"'{rule.text}' ({box.quota.source})")
+    else:
+        chosen = override
+    return Quota(kind, box.label, chosen.bytes, box.quota.source or "project default")
+
+
+def _attachment_bytes(profile: Profile, override: Size | None) -> int:
+    cited = profile.attachments.max_size
+    if override is not None and cited.value is not None:
+        raise BadInput(f"overrides.attachment_max: the regulation sets {cited.value.text} ({cited.source}); "
+                       "change the profile, not the inventory")
+    return (override or cited.value or DEFAULTS["attachment_max"]).bytes
+
+
+def _policy(name: str, profile: Profile, overrides: Overrides) -> PasswordPolicy:
+    pw, idle = profile.password, profile.inactivity
+    users_len = _value(pw.min_length.users, DEFAULTS["password_min_length"])
+    users_age = _value(pw.max_age.users, DEFAULTS["password_max_age"])
+    min_length = users_len if name == "users" else _value(pw.min_length.administrators, users_len)
+    max_age = users_age if name == "users" else _value(pw.max_age.administrators, users_age)
+    login_idle = idle.activity.value == "login" and idle.lock_after.value is not None
+    personal = _value(pw.forbid_personal_data, [])
+    return PasswordPolicy(
+        name=name,
+        min_length=min_length,
+        max_age_seconds=max_age.seconds,
+        must_change=_value(pw.change_at_first_login, DEFAULTS["change_at_first_login"]),
+        max_failures=overrides.lockout_failures or _value(pw.lockout_failures, DEFAULTS["lockout_failures"]),
+        max_idle_seconds=idle.lock_after.value.seconds if login_idle and name == "users" else None,
+        classes=_value(pw.classes, DEFAULTS["password_classes"]),
+        specials=_value(pw.specials, PUNCTUATION),
+        check_attributes=[a for item in personal for a in PERSONAL_DATA_ATTRIBUTES[item]],
+    )
+
+
+def _forward_domains(profile: Profile, domain: str) -> list[str] | None:
+    rule = profile.forwarding.automatic.value
+    return {None: None, "government_only": [GOVERNMENT_DOMAIN], "province_only": [domain]}[rule]
+
+
+def build(profile: Profile, overrides: Overrides | None = None, inventory: str | None = None) -> Settings:
+    overrides = overrides or Overrides()
+    unknown = set(overrides.quotas) - set(profile.mailboxes)
+    if unknown:
+        raise BadInput(f"overrides.quotas: {', '.join(sorted(unknown))}: no such mailbox kind in "
+                       f"{profile.province} (kinds: {', '.join(profile.mailboxes)})")
+    domain = profile.mail.domain.value
+    attachment = _attachment_bytes(profile, overrides.attachment_max)
+    pw = profile.password
+    users = _policy("users", profile, overrides)
+    return Settings(
+        profile=profile,
+        inventory=inventory,
+        domain=domain,
+        mail_host=overrides.mail_host or _value(profile.mail.webmail_host, f"mail.{domain}"),
+        webmail_aliases=_value(profile.mail.webmail_aliases, []),
+        base_dn=base_dn(domain),
+        protocols=_value(profile.mail.client_protocols, DEFAULTS["client_protocols"]),
+        quotas={k: _quota(k, profile, overrides.quotas.get(k)) for k in profile.mailboxes},
+        attachment_max_bytes=attachment,
+        message_size_limit=message_size_limit(attachment),
+        policies={"users": users, "administrators": _policy("administrators", profile, overrides)},
+        issued_min_length=_value(pw.issued_min_length, max(users.min_length, DEFAULTS["issued_min_length"])),
+        forward_allowed_domains=_forward_domains(profile, domain),
+        blocked_extensions=_value(profile.attachments.blocked_extensions, []),
+        encrypted_archives_restricted=profile.attachments.encrypted_archives.value == "restricted",
+        locked_still_receives=_value(profile.inactivity.locked_still_receives, DEFAULTS["locked_still_receives"]),
+        display_name=_value(profile.naming.display_name, DEFAULTS["display_name"]),
+    )
+
+
+def load_inventory(directory: Path) -> Inventory:
+    path = directory / "govmail.yml"
+    if not path.is_file():
+        raise BadInput(f"{path}: no inventory settings file (it names `province:` and optional `overrides:`)")
+    try:
+        return Inventory.model_validate(read_yaml(path))
+    except ValidationError as err:
+        raise BadInput(describe_errors(err, str(path))) from None
+
+
+def load(province: str | None = None, inventory_dir: Path | None = None) -> Settings:
+    """Settings for an inventory (its province unless `province` is given), or a bare profile."""
+    inventory = load_inventory(inventory_dir) if inventory_dir else None
+    chosen = province or (inventory.province if inventory else None)
+    if not chosen:
+        raise BadInput("no province: give --province or an inventory whose govmail.yml names one")
+    overrides = inventory.overrides if inventory else None
+    return build(load_profile(chosen), overrides, str(inventory_dir) if inventory_dir else None)

@@ -1,0 +1,97 @@
+import base64
+import re
+
+import pytest
+
+from govmail import render
+from govmail.profile import known_provinces
+from govmail.settings import Overrides, build
+from govmail.units import parse_size
+
+
+@pytest.fixture
+def rendered(profile):
+    return lambda province, **ov: render.render_all(build(profile(province), Overrides(**ov)))
+
+
+def _line(text, prefix):
+    found = [l for l in text.splitlines() if l.startswith(prefix)]
+    assert found, f"no line starting with {prefix!r}"
+    return found
+
+
+@pytest.mark.parametrize("province", known_provinces())
+def test_every_profile_renders_every_file(rendered, province):
+    files = rendered(province)
+    assert set(files) == set(render.MANAGED_FILES.values())
+    for path, text in files.items():
+        assert "Managed by govmail" in text.splitlines()[0] or "Managed by govmail" in text.splitlines()[1], path
+        assert "None" not in text, f"{path} shows a missing value"
+        assert text.endswith("\n")
+
+
+def _ppm(ldif: str) -> list[str]:
+    return [base64.b64decode(v).decode() for v in re.findall(r"^pwdCheckModuleArg:: (\S+)$", ldif, re.M)]
+
+
+def test_hanam_and_danang_differ_where_their_regulations_differ(rendered):
+    hanam, danang = rendered("hanam"), rendered("danang")
+    ldif = "/etc/ldap/govmail/ppolicy.ldif"
+    assert _line(hanam[ldif], "pwdMinLength:") == ["pwdMinLength: 8", "pwdMinLength: 8"]
+    assert _line(danang[ldif], "pwdMinLength:") == ["pwdMinLength: 12", "pwdMinLength: 12"]
+    assert "class-special !@#%$*& 1 1 0" in _ppm(hanam[ldif])[0]
+    assert "checkRDN 0" in _ppm(hanam[ldif])[0]
+    assert "checkRDN 1" in _ppm(danang[ldif])[0]
+    assert "checkAttributes cn,sn,givenName,govmailBirthDate,telephoneNumber,mobile" in _ppm(danang[ldif])[0]
+    assert "minQuality 4" in _ppm(danang[ldif])[0]
+    cf = "/etc/postfix/main.cf"
+    assert _line(hanam[cf], "myhostname") == ["myhostname = mail.hanam.gov.vn"]
+    assert _line(danang[cf], "myhostname") == ["myhostname = mail.danang.gov.vn"]
+    # Both set a 20MB attachment limit: the same derived limit.
+    assert _line(hanam[cf], "message_size_limit") == _line(danang[cf], "message_size_limit") == [
+        "message_size_limit = 29746448"]
+    quota = "/etc/dovecot/conf.d/90-quota.conf"
+    assert _line(hanam[quota], "quota_storage_size") == ["quota_storage_size = 2147483648"]
+    assert "#   unit      at least 10GB" not in hanam[quota]
+    assert "#   unit      10 GiB  (27/2023/QĐ-UBND Điều 8.1.b)" in hanam[quota]
+    rc = "/etc/roundcube/config.inc.php"
+    assert "$config['password_minimum_length'] = 8;" in hanam[rc]
+    assert "$config['password_minimum_length'] = 12;" in danang[rc]
+    assert "$config['imap_host'] = 'ssl://mail.danang.gov.vn:993';" in danang[rc]
+
+
+def test_cantho_idle_lock_and_unlimited_agency(rendered):
+    cantho = rendered("cantho")
+    assert "pwdMaxIdle: 7776000" in cantho["/etc/ldap/govmail/ppolicy.ldif"]
+    assert "pwdMaxIdle" not in rendered("hanam")["/etc/ldap/govmail/ppolicy.ldif"]
+    assert "#   agency    unlimited  (33/2015/QĐ-UBND Điều 4.1.a)" in cantho["/etc/dovecot/conf.d/90-quota.conf"]
+
+
+def test_blocked_attachments_only_where_the_profile_blocks_them(rendered):
+    checks = "/etc/postfix/mime_header_checks.pcre"
+    bacgiang = rendered("bacgiang")[checks]
+    rule = [l for l in bacgiang.splitlines() if l.startswith("/")]
+    assert len(rule) == 1 and "(exe|com|dll|net)" in rule[0] and "27/2018/QD-UBND Dieu 2.7, 4.6" in rule[0]
+    assert rule[0].isascii()
+    assert not [l for l in rendered("hanam")[checks].splitlines() if l.startswith("/")]
+
+
+def test_blocked_attachment_pattern_matches_what_it_should(rendered):
+    line = [l for l in rendered("bacgiang")["/etc/postfix/mime_header_checks.pcre"].splitlines()
+            if l.startswith("/")][0]
+    pattern = re.compile(line[1:line.rindex("/i")], re.I)
+    assert pattern.search('Content-Disposition: attachment; filename="baocao.PDF.exe"')
+    assert pattern.search("Content-Type: application/octet-stream; name=setup.com")
+    assert pattern.search("Content-Disposition: attachment; filename*=UTF-8''b%C3%A1o.dll")
+    assert not pattern.search('Content-Disposition: attachment; filename="network.docx"')
+    assert not pattern.search('Content-Disposition: attachment; filename="exe.pdf"')
+
+
+def test_inventory_override_reaches_the_files(rendered):
+    bigger = rendered("hanam", quotas={"personal": parse_size("5GB")})
+    assert "quota_storage_size = 5368709120" in bigger["/etc/dovecot/conf.d/90-quota.conf"]
+
+
+def test_roundcube_shows_the_rule_in_vietnamese(rendered):
+    rc = rendered("hanam")["/etc/roundcube/config.inc.php"]
+    assert "'Mật khẩu phải có ít nhất 8 ký tự, gồm chữ hoa, chữ thường, chữ số, ký tự đặc biệt (! @ # % $ * &).'" in rc

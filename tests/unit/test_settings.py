@@ -1,0 +1,133 @@
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import pytest
+
+from govmail import settings
+from govmail.errors import BadInput
+from govmail.settings import Overrides, build, message_size_limit
+from govmail.units import parse_size
+
+GiB = 1024 ** 3
+
+
+@pytest.fixture
+def built(profile):
+    return lambda province, **ov: build(profile(province), Overrides(**ov))
+
+
+def test_message_size_limit_for_20_mib():
+    # 20 MiB = 20,971,520 B; base64: ceil(20971520/3)*4 = 27,962,028 B; 367,922 lines of 76 chars
+    # (last one short) each + CRLF = 735,844 B -> 28,697,872 B; + 1 MiB headroom = 29,746,448 B.
+    assert message_size_limit(20 * 2**20) == 29_746_448
+    # FINDINGS: a 20 MiB attachment passed and a 22 MiB one (~31.6 MB encoded) was refused.
+    assert settings.encoded_message_size(22 * 2**20) > 29_746_448
+
+
+def test_message_size_limit_small():
+    # 3 bytes -> 4 base64 chars in one line + CRLF = 6 bytes, + 1,048,576.
+    assert message_size_limit(3) == 1_048_582
+
+
+def test_quota_bytes_per_kind(built):
+    cantho = built("cantho")
+    assert cantho.quotas["agency"].bytes is None                  # unlimited, Điều 4.1.a
+    assert cantho.quotas["unit"].bytes == 10 * GiB
+    assert cantho.quotas["personal"].bytes == 5 * GiB
+    assert built("hanam").quotas["personal"].bytes == 2 * GiB
+    assert built("danang").quotas["agency"].bytes == 2 * GiB
+    assert built("bacgiang").quotas["personal"].bytes == 2 * GiB  # project default
+    assert set(built("bacgiang").quotas) == {"agency", "personal"}
+
+
+def test_ppolicy_seconds(built):
+    bg = built("bacgiang")
+    assert bg.policies["users"].max_age_seconds == 6 * 30 * 86400 == 15_552_000
+    assert bg.policies["administrators"].max_age_seconds == 7_776_000
+    assert bg.policies["administrators"].min_length == 10
+    assert bg.policies["users"].min_length == 8
+    dn = built("danang")
+    assert dn.policies["administrators"].min_length == 12       # defaults to the users' minimum
+
+
+def test_idle_lock_only_where_the_rule_is_about_logins(built):
+    assert built("cantho").policies["users"].max_idle_seconds == 90 * 86400
+    assert built("hanam").policies["users"].max_idle_seconds is None   # send/receive: the sweep's job
+    assert built("cantho").policies["administrators"].max_idle_seconds is None
+
+
+def test_personal_data_attributes(built):
+    assert "telephoneNumber" in built("danang").policies["users"].check_attributes
+    assert built("hanam").policies["users"].check_attributes == []
+
+
+def test_specials_from_the_regulation(built):
+    assert built("hanam").policies["users"].class_chars["special"] == "!@#%$*&"
+
+
+def test_base_dn_and_hosts(built):
+    s = built("hanam")
+    assert s.base_dn == "dc=hanam,dc=gov,dc=vn"
+    assert s.mail_host == "mail.hanam.gov.vn"
+    assert built("danang").webmail_aliases == ["thudientu.danang.gov.vn"]
+
+
+def test_forwarding_domains(built):
+    assert built("hanam").forward_allowed_domains == ["gov.vn"]
+    assert built("danang").forward_allowed_domains == ["danang.gov.vn"]
+    assert built("cantho").forward_allowed_domains is None
+
+
+def test_issued_password_length(built):
+    assert built("hanam").issued_min_length == 12
+    assert built("danang").issued_min_length == 12
+
+
+def test_deadlines_on_the_vietnamese_calendar(built):
+    # Hà Nam 3 working days from Fri 13 Feb 2026 over Tết -> Wed 25 Feb.
+    assert built("hanam").provisioning_due(dt.date(2026, 2, 13)) == dt.date(2026, 2, 25)
+    # Đà Nẵng 1 working day from Fri 24 Apr 2026; Mon 27 Apr is the Hùng Kings day observed -> Tue 28.
+    assert built("danang").provisioning_due(dt.date(2026, 4, 24)) == dt.date(2026, 4, 28)
+    assert built("bacgiang").provisioning_due(dt.date(2026, 4, 24)) is None
+
+
+def test_override_within_the_bound(built):
+    assert built("hanam", quotas={"personal": parse_size("5GB")}).quotas["personal"].bytes == 5 * GiB
+
+
+@pytest.mark.parametrize("province, kind, size", [
+    ("hanam", "personal", "1GB"),      # at least 2GB
+    ("cantho", "personal", "6GB"),     # at most 5GB
+    ("cantho", "unit", "unlimited"),   # at most 10GB
+    ("danang", "personal", "3GB"),     # exactly 2GB
+    ("bacgiang", "unit", "1GB"),       # no such kind
+])
+def test_override_breaking_the_regulation_is_refused(built, province, kind, size):
+    with pytest.raises(BadInput, match=kind):
+        built(province, quotas={kind: parse_size(size)})
+
+
+def test_attachment_override_only_where_unset(built):
+    with pytest.raises(BadInput, match="8.1.b"):
+        built("hanam", attachment_max=parse_size("30MB"))
+    assert built("cantho", attachment_max=parse_size("30MB")).attachment_max_bytes == 30 * 2**20
+
+
+def test_inventory_file(tmp_path: Path):
+    (tmp_path / "govmail.yml").write_text("province: danang\noverrides: {lockout_failures: 3}\n")
+    s = settings.load(inventory_dir=tmp_path)
+    assert s.province == "danang" and s.policies["users"].max_failures == 3
+    assert settings.load("hanam", tmp_path).province == "hanam"
+
+
+def test_inventory_typo_names_file_and_key(tmp_path: Path):
+    (tmp_path / "govmail.yml").write_text("province: danang\noverrides: {quota: {personal: 2GB}}\n")
+    with pytest.raises(BadInput, match=r"govmail.yml: overrides.quota: unknown key"):
+        settings.load(inventory_dir=tmp_path)
+
+
+def test_lab_inventory_loads():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert settings.load(inventory_dir=settings.INVENTORIES_DIR / "lab").domain.endswith(".gov.vn")

@@ -1,0 +1,47 @@
+import pytest
+
+from govmail.units import parse_duration, parse_size
+
+
+def test_sizes_are_binary_units():
+    assert parse_size("20MB").bytes == 20 * 1024 * 1024
+    assert parse_size("5GB").bytes == 5 * 1024 ** 3
+
+
+def test_size_bounds_and_unlimited():
+    assert parse_size("at least 2GB").bound == "at_least"
+    assert parse_size("at most 10GB").bound == "at_most"
+    assert parse_size("unlimited").unlimited
+
+
+@pytest.mark.parametrize("bound, candidate, allowed", [
+    ("at least 2GB", "5GB", True), ("at least 2GB", "1GB", False), ("at least 2GB", "unlimited", True),
+    ("at most 5GB", "4GB", True), ("at most 5GB", "6GB", False), ("at most 5GB", "unlimited", False),
+    ("2GB", "2GB", True), ("2GB", "3GB", False),
+])
+def test_bound_allows(bound, candidate, allowed):
+    assert parse_size(bound).allows(parse_size(candidate)) is allowed
+
+
+@pytest.mark.parametrize("bad", ["20 MO", "twenty MB", "at about 2GB", ""])
+def test_bad_size_is_refused(bad):
+    with pytest.raises(ValueError):
+        parse_size(bad)
+
+
+def test_durations():
+    assert parse_duration("3 months").seconds == 3 * 30 * 86400
+    assert parse_duration("8 hours").seconds == 8 * 3600
+    assert parse_duration("1 working day").unit == "working_days"
+    assert str(parse_duration("15 working days")) == "15 working days"
+
+
+def test_working_days_have_no_seconds():
+    with pytest.raises(ValueError):
+        parse_duration("3 working days").seconds
+
+
+@pytest.mark.parametrize("bad", ["3 monts", "three months", "3", "months 3"])
+def test_bad_duration_is_refused(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
