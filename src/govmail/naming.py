@@ -28,11 +28,15 @@ SKIPPED_WORDS = {"va"}   # "và" is not abbreviated (Bắc Giang Điều 5.1.a, 
 _PERSON_CHARS = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$")
 
 
+def strip_accents(text: str) -> str:
+    """'Tệp đính kèm' -> 'Tep dinh kem' (đ is a letter of its own, not d with a mark)."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII without accents: 'Nguyễn Đức' -> 'nguyen duc'."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-    return stripped.lower()
+    return strip_accents(text).lower()
 
 
 def _check_ascii(original: str, folded: str) -> None:

@@ -8,11 +8,11 @@ engine-specific filters.
 from __future__ import annotations
 
 import base64
-import unicodedata
 from pathlib import Path
 
 import jinja2
 
+from .naming import strip_accents
 from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS, LOCKOUT_SECONDS,
                        MESSAGE_HEADROOM, PASSWORD_HISTORY, PasswordPolicy, Settings)
 
@@ -38,12 +38,6 @@ def environment() -> jinja2.Environment:
 
 def cite(cited) -> str:
     return cited.source if cited.value is not None else f"project default: {cited.note or 'not set'}"
-
-
-def ascii_text(text: str) -> str:
-    """SMTP replies are ASCII: 'Tệp đính kèm' -> 'Tep dinh kem'."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
 def php_string(text: str) -> str:
@@ -85,7 +79,7 @@ def context(settings: Settings) -> dict:
         "profile": settings.profile,
         "managed": _managed(settings),
         "cite": cite,
-        "ascii": ascii_text,
+        "ascii": strip_accents,       # SMTP replies are ASCII
         "php": php_string,
         "bytes_text": bytes_text,
         "ppm_arg": lambda p: base64.b64encode(ppm.render(p=p).encode()).decode(),
