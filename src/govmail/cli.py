@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import naming, render, settings as settings_mod
-from .errors import GovmailError, OperatorChoice
+from .errors import BadInput, GovmailError, OperatorChoice
 from .profile import known_provinces, load_profile
 
 CITED_KEYS = {"value", "source", "note"}
@@ -153,6 +153,62 @@ def address_suggest(province, kind, name, agency, abbrev, agency_abbrev, birth_d
     result = naming.suggest(p.naming, p.mail.domain.value, req, taken, taken_same_agency)
     click.echo(result.address)
     click.echo(f"rule: {result.rule} ({result.source}); tried: {', '.join(result.tried)}", err=True)
+
+
+@main.group()
+def lab():
+    """VM-like Debian hosts on this machine (systemd-nspawn), reached over SSH."""
+
+
+@lab.command("up")
+@click.argument("names", nargs=-1)
+@click.option("--hosts", "count", type=click.IntRange(1, 50), help="Start mail1..mailN.")
+@click.option("--suite", default="trixie", show_default=True)
+def lab_up(names, count, suite):
+    """Start lab hosts (default: mail1), building what they need first."""
+    from . import lab as lab_mod
+    if names and count:
+        raise BadInput("give either --hosts N or host names, not both")
+    chosen = list(names) or [f"mail{i}" for i in range(1, (count or 1) + 1)]
+    for host in lab_mod.up(chosen, suite):
+        click.echo(f"{host.name:<10} {host.address:<15} up   (govmail lab ssh {host.name})")
+
+
+@lab.command("down")
+@click.argument("names", nargs=-1)
+def lab_down(names):
+    """Stop lab hosts (all by default); their files stay for the next `up`."""
+    from . import lab as lab_mod
+    lab_mod.down(list(names) or None)
+
+
+@lab.command("status")
+def lab_status():
+    from . import lab as lab_mod
+    for host, running in lab_mod.status():
+        click.echo(f"{host.name:<10} {host.address:<15} {'running' if running else 'stopped'}")
+
+
+@lab.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def lab_ssh(name, command):
+    """Open a shell (or run COMMAND) on a lab host."""
+    import os
+    from . import lab as lab_mod
+    hosts = lab_mod.load_hosts()
+    if name not in hosts:
+        raise BadInput(f"no lab host named '{name}' (hosts: {', '.join(hosts) or 'none'})")
+    argv = lab_mod.ssh_command(hosts[name], list(command))
+    os.execvp(argv[0], argv)
+
+
+@lab.command("destroy")
+@click.option("--purge", is_flag=True, help="Also delete the cached root filesystems and package cache.")
+def lab_destroy(purge):
+    """Remove every host, the bridge, DNS and proxy."""
+    from . import lab as lab_mod
+    lab_mod.destroy(purge)
 
 
 def _show_warning(message, category, *args, **kwargs) -> None:
