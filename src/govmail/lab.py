@@ -40,6 +40,7 @@ HOST_TOOLS = {"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container
               "apt-cacher-ng": "apt-cacher-ng", "ssh": "openssh-client", "ip": "iproute2",
               "ssh-keygen": "openssh-client"}
 CGROUP_TREES = [Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified")]
+OUTSIDE_DOMAIN = "ngoai.test"   # the "outside world": another organisation's mail domain, on host `outside`
 REBOOT_EXIT = 133   # nspawn's exit code when the container asked for a reboot
 INVENTORY_DIR = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
@@ -383,13 +384,17 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
 
 
 def mail_names(hosts: dict[str, Host]) -> dict[str, str]:
-    """mail.<domain> of the inventory's province -> the first mail host."""
+    """Lab DNS names -> host: the province's domain and mail.<domain> on the first mail host, the outside
+    world's domain on `outside`. No MX records: mail to a domain then goes to the domain's own address."""
     from .settings import INVENTORIES_DIR, load
+    names = {}
+    if "outside" in hosts:
+        names.update({OUTSIDE_DOMAIN: "outside", f"mail.{OUTSIDE_DOMAIN}": "outside"})
     mail_hosts = [h for h in hosts.values() if h.name != "outside"]
-    if not mail_hosts:
-        return {}
-    s = load(inventory_dir=INVENTORIES_DIR / "lab")
-    return {name: mail_hosts[0].name for name in [s.mail_host, *s.webmail_aliases]}
+    if mail_hosts:
+        s = load(inventory_dir=INVENTORIES_DIR / "lab")
+        names.update({name: mail_hosts[0].name for name in [s.domain, s.mail_host, *s.webmail_aliases]})
+    return names
 
 
 # ---- commands --------------------------------------------------------------------------------------

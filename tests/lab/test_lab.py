@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from govmail import lab
+from govmail import lab, settings
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0 or not Path("/sys/fs/cgroup").is_dir(), reason="the lab needs root"),
 ]
-HOSTS = ["smoke1", "smoke2"]
+HOSTS = ["smoke1", "outside"]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -62,8 +63,11 @@ def test_apt_installs_through_the_lab_proxy(hosts):
 
 
 def test_hosts_reach_each_other_by_name(hosts):
-    one, two = hosts["smoke1"], hosts["smoke2"]
-    assert on(one, "getent hosts smoke2").stdout.split()[0] == two.address
+    one, two = hosts["smoke1"], hosts["outside"]
+    assert on(one, "getent hosts outside").stdout.split()[0] == two.address
+    assert on(one, f"getent hosts {lab.OUTSIDE_DOMAIN}").stdout.split()[0] == two.address
+    domain = settings.load(inventory_dir=REPO / "inventories/lab").domain
+    assert on(two, f"getent hosts mail.{domain}").stdout.split()[0] == one.address
     banner = on(two, "python3 -c \"import socket; print(socket.create_connection(('smoke1', 22), 5).recv(8))\"")
     assert "SSH-2.0" in banner.stdout
 
@@ -76,11 +80,11 @@ def test_inventory_for_both_engines(hosts):
                          capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     output = out.stdout + out.stderr    # pyinfra reports on stderr
-    assert "[smoke1] smoke1" in output and "[smoke2] smoke2" in output
+    assert re.search(r"^\[smoke1\]\s+smoke1$", output, re.M) and re.search(r"^\[outside\]\s+outside$", output, re.M)
 
 
 def test_reboot_keeps_the_hosts_files(hosts):
-    host = hosts["smoke2"]
+    host = hosts["outside"]
     on(host, "echo kept > /root/marker && sync")
     on(host, "systemctl reboot", check=False)
     time.sleep(3)
