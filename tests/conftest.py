@@ -1,9 +1,14 @@
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import pytest
 
 from govmail.profile import load_profile
+
+# Secrets made while rendering in tests go to a throwaway store, never the operator's.
+os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-test-secrets-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -24,5 +24,6 @@ def _hosts(group: str) -> list:
     return [(name, {**common, "ssh_hostname": h["ansible_host"]}) for name, h in members.items()]
 
 
-mail = (_hosts("mail"), {"province": yaml.safe_load((HERE / "govmail.yml").read_text())["province"]})
+mail = (_hosts("mail"), {"province": yaml.safe_load((HERE / "govmail.yml").read_text())["province"],
+                         "govmail_inventory": str(HERE)})
 outside = _hosts("outside")

@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from .naming import strip_accents
+from .secrets import Secrets, store_dir
 from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS, LOCKOUT_SECONDS,
                        MESSAGE_HEADROOM, PASSWORD_HISTORY, PasswordPolicy, Settings)
 
@@ -23,9 +24,16 @@ MANAGED_FILES = {
     "postfix/main.cf.j2": "/etc/postfix/main.cf",
     "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
+    "slapd/slapd-config.ldif.j2": "/etc/ldap/govmail/slapd-config.ldif",
+    "slapd/govmail-schema.ldif.j2": "/etc/ldap/govmail/govmail-schema.ldif",
+    "slapd/base.ldif.j2": "/etc/ldap/govmail/base.ldif",
     "slapd/ppolicy.ldif.j2": "/etc/ldap/govmail/ppolicy.ldif",
+    "slapd/services.ldif.j2": "/etc/ldap/govmail/services.ldif",
     "roundcube/config.inc.php.j2": "/etc/roundcube/config.inc.php",
 }
+
+# govmail's LDAP schema arc: 2.25.<a UUID> (ITU-T X.667), unique without registering an enterprise number.
+SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 CLASS_NAMES_VI = {"upper": "chữ hoa", "lower": "chữ thường", "digit": "chữ số", "special": "ký tự đặc biệt"}
 
@@ -70,12 +78,18 @@ def _managed(settings: Settings):
     return managed
 
 
-def context(settings: Settings) -> dict:
+def default_secrets(settings: Settings) -> Secrets:
+    return Secrets(store_dir(settings.inventory or settings.province))
+
+
+def context(settings: Settings, secrets: Secrets) -> dict:
     env = environment()
     ppm = env.get_template("slapd/ppm.conf.j2")
     users = settings.policies["users"]
     return {
         "s": settings,
+        "secrets": secrets,
+        "oid": SCHEMA_OID,
         "profile": settings.profile,
         "managed": _managed(settings),
         "cite": cite,
@@ -96,16 +110,16 @@ def context(settings: Settings) -> dict:
     }
 
 
-def render_all(settings: Settings) -> dict[str, str]:
+def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, str]:
     """Every managed file's content, keyed by its path on the host."""
-    env, ctx = environment(), context(settings)
+    env, ctx = environment(), context(settings, secrets or default_secrets(settings))
     return {dest: env.get_template(tpl).render(ctx) for tpl, dest in MANAGED_FILES.items()}
 
 
-def write_tree(settings: Settings, out: Path) -> list[Path]:
+def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:
     """Write the rendered files under `out`, mirroring their host paths. Touches no host."""
     written = []
-    for dest, content in render_all(settings).items():
+    for dest, content in render_all(settings, secrets).items():
         target = out / dest.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")

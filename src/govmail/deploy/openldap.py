@@ -1,0 +1,57 @@
+"""OpenLDAP: cn=config rebuilt from the rendered LDIF when it changes; tree, policies and service
+accounts loaded over ldapi:// as root (peer credentials)."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, server, systemd
+
+PACKAGES = ["slapd", "slapd-contrib", "ldap-utils"]
+CONFIG_DIR = "/etc/ldap/govmail"
+LDAPI = "-Y EXTERNAL -Q -H ldapi:///"
+
+REBUILD_CONFIG = f"""set -e
+rm -rf /etc/ldap/slapd.d.new && mkdir -p /etc/ldap/slapd.d.new
+slapadd -n0 -F /etc/ldap/slapd.d.new -l {CONFIG_DIR}/slapd-config.ldif
+chown -R openldap:openldap /etc/ldap/slapd.d.new
+systemctl stop slapd
+rm -rf /etc/ldap/slapd.d.old
+if [ -d /etc/ldap/slapd.d ]; then mv /etc/ldap/slapd.d /etc/ldap/slapd.d.old; fi
+mv /etc/ldap/slapd.d.new /etc/ldap/slapd.d
+systemctl start slapd"""
+
+
+def _put(files_content: dict[str, str], name: str):
+    path = f"{CONFIG_DIR}/{name}"
+    return files.put(name=f"Render {path}", src=StringIO(files_content[path]), dest=path,
+                     user="root", group="openldap", mode="640")
+
+
+@deploy("OpenLDAP directory")
+def directory(files_content: dict[str, str], base_dn: str):
+    preseed = files.put(name="slapd debconf: govmail writes cn=config itself",
+                        src=StringIO("slapd slapd/no_configuration boolean true\n"),
+                        dest="/etc/govmail/debconf/slapd", mode="600")
+    server.shell(name="Load slapd debconf answers", commands=["debconf-set-selections /etc/govmail/debconf/slapd"],
+                 _if=preseed.did_change)
+    apt.packages(name="Install OpenLDAP", packages=PACKAGES, no_recommends=True, update=True, cache_time=3600)
+
+    changed = [_put(files_content, f) for f in ("govmail-schema.ldif", "slapd-config.ldif")]
+    server.shell(name="Rebuild cn=config", commands=[REBUILD_CONFIG],
+                 _if=lambda: any(op.did_change() for op in changed))
+    systemd.service(name="slapd runs", service="slapd", running=True, enabled=True)
+
+    base = _put(files_content, "base.ldif")
+    server.shell(name="Add the organisation tree",
+                 commands=[f"ldapadd -c {LDAPI} -f {CONFIG_DIR}/base.ldif || [ $? -eq 68 ]"], _if=base.did_change)
+    policies = _put(files_content, "ppolicy.ldif")
+    server.shell(name="Replace the password policies", _if=policies.did_change, commands=[
+        f"ldapdelete -c {LDAPI} cn=users,ou=policies,{base_dn} cn=administrators,ou=policies,{base_dn} "
+        f"cn=services,ou=policies,{base_dn} || true",
+        f"ldapadd {LDAPI} -f {CONFIG_DIR}/ppolicy.ldif"])
+    services = _put(files_content, "services.ldif")
+    server.shell(name="Replace the service accounts", _if=services.did_change, commands=[
+        f"ldapdelete -c {LDAPI} cn=postfix,ou=services,{base_dn} cn=dovecot,ou=services,{base_dn} || true",
+        f"ldapadd {LDAPI} -f {CONFIG_DIR}/services.ldif"])

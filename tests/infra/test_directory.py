@@ -1,0 +1,105 @@
+"""The directory on a host deployed by deploy.py: packages, service, tree, policy enforced by slapd."""
+
+import ldap3
+import pytest
+
+from conftest import grand_total
+
+pytestmark = pytest.mark.infra
+
+
+def test_second_deploy_changes_nothing(deployment):
+    first, second = grand_total(deployment["first"]), grand_total(deployment["second"])
+    assert first["errors"] == second["errors"] == 0
+    assert second["changed"] == 0 and second["unchanged"] == second["operations"] > 0
+
+
+def test_slapd_installed_running_and_listening(host):
+    for package in ("slapd", "slapd-contrib", "ldap-utils"):
+        assert host.package(package).is_installed
+    assert host.service("slapd").is_running and host.service("slapd").is_enabled
+    assert host.socket("tcp://0.0.0.0:389").is_listening
+
+
+def test_ppm_and_lastbind_configured(host, deployment):
+    s = deployment["settings"]
+    config = host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=config -LLL "
+                               "'(|(objectClass=olcPPolicyConfig)(olcSuffix=%s))' olcPPolicyCheckModule olcLastBind "
+                               "olcPPolicyHashCleartext", s.base_dn)
+    assert "olcPPolicyCheckModule: ppm.so" in config
+    assert "olcLastBind: TRUE" in config and "olcPPolicyHashCleartext: TRUE" in config
+
+
+def test_policy_values_equal_the_profile(host, deployment):
+    s = deployment["settings"]
+    policy = host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=users,ou=policies,%s -s base -LLL",
+                               s.base_dn)
+    users = s.policies["users"]
+    assert f"pwdMinLength: {users.min_length}" in policy
+    assert f"pwdMaxAge: {users.max_age_seconds}" in policy
+    assert "pwdMustChange: TRUE" in policy
+
+
+def test_organisation_tree(host, deployment):
+    s = deployment["settings"]
+    dns = host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b %s -s one -LLL dn", s.base_dn)
+    for ou in ("agencies", "units", "people", "services", "revoked", "policies"):
+        assert f"dn: ou={ou},{s.base_dn}" in dns
+
+
+@pytest.fixture(scope="module")
+def directory(deployment):
+    s, secrets = deployment["settings"], deployment["secrets"]
+    server = ldap3.Server(deployment["host"].address, get_info=None, connect_timeout=5)
+    admin = ldap3.Connection(server, f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
+    dn = f"uid=ppmtest,ou=people,{s.base_dn}"
+    admin.delete(dn)
+    assert admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
+        "cn": "Nguyễn Văn Thử", "sn": "Nguyễn", "uid": "ppmtest", "mail": f"ppmtest@{s.domain}",
+        "govmailMailboxKind": "personal"}), admin.result
+    issued = "Cap#Phat2026xyz"
+    assert admin.extend.standard.modify_password(dn, new_password=issued), admin.result
+    yield {"server": server, "admin": admin, "dn": dn, "issued": issued, "settings": s, "secrets": secrets}
+    admin.delete(dn)
+
+
+def test_issued_password_must_be_changed(directory):
+    user = ldap3.Connection(directory["server"], directory["dn"], directory["issued"], auto_bind=True)
+    user.search(directory["dn"], "(objectClass=*)", search_scope=ldap3.BASE, attributes=["mail"])
+    assert user.result["description"] != "success", "a reset account may do nothing but change its password"
+
+
+@pytest.mark.parametrize("weak", ["alllowercase2", "NoDigitsHere!", "NoSpecial123X", "Sh0rt!"])
+def test_weak_password_refused_by_the_directory(directory, weak):
+    user = ldap3.Connection(directory["server"], directory["dn"], directory["issued"], auto_bind=True)
+    assert not user.extend.standard.modify_password(directory["dn"], None, weak)
+    assert user.result["description"] == "constraintViolation"
+
+
+def test_strong_password_accepted_then_login_works(directory):
+    s = directory["settings"]
+    special = s.policies["users"].class_chars["special"][0]
+    strong = f"Vn{special}2026mat{special}Khau"
+    user = ldap3.Connection(directory["server"], directory["dn"], directory["issued"], auto_bind=True)
+    assert user.extend.standard.modify_password(directory["dn"], None, strong), user.result
+    again = ldap3.Connection(directory["server"], directory["dn"], strong, auto_bind=True)
+    again.search(directory["dn"], "(objectClass=*)", search_scope=ldap3.BASE, attributes=["mail"])
+    assert again.entries[0].mail.value == f"ppmtest@{s.domain}"
+
+
+def test_service_accounts_read_but_never_write_or_see_hashes(directory):
+    s = directory["settings"]
+    for service in ("postfix", "dovecot"):
+        conn = ldap3.Connection(directory["server"], f"cn={service},ou=services,{s.base_dn}",
+                                directory["secrets"].password(f"ldap-{service}"), auto_bind=True)
+        conn.search(s.base_dn, "(uid=ppmtest)", attributes=["mail", "userPassword"])
+        assert len(conn.entries) == 1
+        assert not conn.entries[0].entry_attributes_as_dict.get("userPassword"), "hashes are never readable"
+        assert not conn.modify(directory["dn"], {"mail": [(ldap3.MODIFY_REPLACE, [f"x@{s.domain}"])]})
+        assert conn.result["description"] == "insufficientAccessRights"
+
+
+def test_anonymous_sees_nothing(directory):
+    anon = ldap3.Connection(directory["server"], auto_bind=True)
+    anon.search(directory["settings"].base_dn, "(objectClass=*)")
+    assert anon.entries == []
