@@ -10,9 +10,6 @@ from govmail.profile import load_profile
 # Secrets made while rendering in tests go to a throwaway store, never the operator's.
 os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-test-secrets-"))
 
-REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
-
 
 @pytest.fixture
 def profile():

@@ -1,7 +1,6 @@
 """A lab host deployed by pyinfra's deploy.py for the lab inventory's province, once per session."""
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +20,6 @@ def pyinfra_deploy() -> subprocess.CompletedProcess:
     pyinfra = str(Path(sys.executable).parent / "pyinfra")
     return subprocess.run([pyinfra, "-y", "inventories/lab/inventory.py", "deploy.py"], cwd=REPO,
                           capture_output=True, text=True, timeout=1200)
-
-
-def grand_total(output: str) -> dict[str, int]:
-    """pyinfra's closing table: operations, success (changed), error, no change."""
-    line = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", output)
-    assert line, output[-2000:]
-    return dict(zip(["operations", "changed", "errors", "unchanged"],
-                    (0 if v == "-" else int(v) for v in line.groups())))
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,19 @@
 """The directory on a host deployed by deploy.py: packages, service, tree, policy enforced by slapd."""
 
+import re
+
 import ldap3
 import pytest
 
-from conftest import grand_total
-
 pytestmark = pytest.mark.infra
+
+
+def grand_total(output: str) -> dict[str, int]:
+    """pyinfra's closing table: operations, success (changed), error, no change."""
+    line = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    assert line, output[-2000:]
+    return dict(zip(["operations", "changed", "errors", "unchanged"],
+                    (0 if v == "-" else int(v) for v in line.groups())))
 
 
 def test_second_deploy_changes_nothing(deployment):

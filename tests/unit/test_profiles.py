@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from conftest import SEEDS
 from govmail.errors import BadInput
 from govmail.profile import PROFILES_DIR, SupersededProfile, known_provinces, load_profile
 
+SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 IN_FORCE = ["bacgiang", "cantho", "danang", "hanam"]
 
 
