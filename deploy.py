@@ -8,12 +8,17 @@ from pathlib import Path
 
 from pyinfra import host
 
-from govmail import render, settings
-from govmail.deploy import openldap
+from govmail import render, settings, tls
+from govmail.deploy import mail, openldap
 from govmail.secrets import Secrets, store_dir
 
 if "mail" in host.groups:
     inventory = Path(host.data.govmail_inventory)
     s = settings.load(host.data.get("province"), inventory)
-    content = render.render_all(s, Secrets(store_dir(str(inventory))))
+    store = store_dir(str(inventory))
+    content = render.render_all(s, Secrets(store))
+    key, cert, ca = tls.server_certificate(store, inventory.name, [s.mail_host, *s.webmail_aliases, s.domain])
     openldap.directory(files_content=content, base_dn=s.base_dn)
+    tls_ops = mail.tls(mail_host=s.mail_host, key=key, chain=cert + ca)
+    mail.postfix(files_content=content, tls_ops=tls_ops)
+    mail.dovecot(files_content=content, tls_ops=tls_ops)

@@ -22,8 +22,14 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 # template (under templates/) -> path on the host
 MANAGED_FILES = {
     "postfix/main.cf.j2": "/etc/postfix/main.cf",
+    "postfix/master.cf.j2": "/etc/postfix/master.cf",
+    "postfix/ldap/mailboxes.cf.j2": "/etc/postfix/ldap/mailboxes.cf",
+    "postfix/ldap/aliases.cf.j2": "/etc/postfix/ldap/aliases.cf",
+    "postfix/ldap/senders.cf.j2": "/etc/postfix/ldap/senders.cf",
     "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
+    "dovecot/dovecot.conf.j2": "/etc/dovecot/dovecot.conf",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
+    "dovecot/quota-warning.j2": "/usr/local/lib/govmail/quota-warning",
     "slapd/slapd-config.ldif.j2": "/etc/ldap/govmail/slapd-config.ldif",
     "slapd/govmail-schema.ldif.j2": "/etc/ldap/govmail/govmail-schema.ldif",
     "slapd/base.ldif.j2": "/etc/ldap/govmail/base.ldif",
@@ -34,6 +40,8 @@ MANAGED_FILES = {
 
 # govmail's LDAP schema arc: 2.25.<a UUID> (ITU-T X.667), unique without registering an enterprise number.
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
+
+VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 
 CLASS_NAMES_VI = {"upper": "chữ hoa", "lower": "chữ thường", "digit": "chữ số", "special": "ký tự đặc biệt"}
 
@@ -90,12 +98,16 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "s": settings,
         "secrets": secrets,
         "oid": SCHEMA_OID,
+        "tls_cert": f"/etc/govmail/tls/{settings.mail_host}.crt",
+        "tls_key": f"/etc/govmail/tls/{settings.mail_host}.key",
+        "vmail_uid": VMAIL_UID,
         "profile": settings.profile,
         "managed": _managed(settings),
         "cite": cite,
         "ascii": strip_accents,       # SMTP replies are ASCII
         "php": php_string,
         "bytes_text": bytes_text,
+        "b64": lambda text: base64.b64encode(text.encode()).decode(),
         "ppm_arg": lambda p: base64.b64encode(ppm.render(p=p).encode()).decode(),
         "password_rule_vi": password_rule_vi(users),
         "attachment_mib": round(settings.attachment_max_bytes / 2**20, 1) if settings.attachment_max_bytes % 2**20

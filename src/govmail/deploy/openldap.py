@@ -3,10 +3,10 @@ accounts loaded over ldapi:// as root (peer credentials)."""
 
 from __future__ import annotations
 
-from io import StringIO
-
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import server, systemd
+
+from .common import install, put_rendered
 
 PACKAGES = ["slapd", "slapd-contrib", "ldap-utils"]
 CONFIG_DIR = "/etc/ldap/govmail"
@@ -24,19 +24,12 @@ systemctl start slapd"""
 
 
 def _put(files_content: dict[str, str], name: str):
-    path = f"{CONFIG_DIR}/{name}"
-    return files.put(name=f"Render {path}", src=StringIO(files_content[path]), dest=path,
-                     user="root", group="openldap", mode="640")
+    return put_rendered(files_content, f"{CONFIG_DIR}/{name}", mode="640", group="openldap")
 
 
 @deploy("OpenLDAP directory")
 def directory(files_content: dict[str, str], base_dn: str):
-    preseed = files.put(name="slapd debconf: govmail writes cn=config itself",
-                        src=StringIO("slapd slapd/no_configuration boolean true\n"),
-                        dest="/etc/govmail/debconf/slapd", mode="600")
-    server.shell(name="Load slapd debconf answers", commands=["debconf-set-selections /etc/govmail/debconf/slapd"],
-                 _if=preseed.did_change)
-    apt.packages(name="Install OpenLDAP", packages=PACKAGES, no_recommends=True, update=True, cache_time=3600)
+    install("slapd", PACKAGES, debconf="slapd slapd/no_configuration boolean true\n")
 
     changed = [_put(files_content, f) for f in ("govmail-schema.ldif", "slapd-config.ldif")]
     server.shell(name="Rebuild cn=config", commands=[REBUILD_CONFIG],

@@ -1,0 +1,56 @@
+"""Postfix and Dovecot from the shared templates; TLS material from the operator's internal CA."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra.api import deploy
+from pyinfra.operations import files, server, systemd
+
+from .common import install, put_rendered
+
+POSTFIX_PACKAGES = ["postfix", "postfix-ldap", "postfix-pcre"]
+DOVECOT_PACKAGES = ["dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
+                    "dovecot-managesieved"]
+VMAIL_UID = 5000
+
+
+def _restart_if_changed(service: str, changed: list) -> None:
+    systemd.service(name=f"Restart {service} after a change", service=service, restarted=True,
+                    _if=lambda: any(op.did_change() for op in changed))
+    systemd.service(name=f"{service} runs", service=service, running=True, enabled=True)
+
+
+@deploy("TLS certificate for the mail host")
+def tls(mail_host: str, key: bytes, chain: bytes):
+    files.directory(name="TLS directory", path="/etc/govmail/tls", mode="755")
+    return [files.put(name=f"Certificate of {mail_host}", src=StringIO(chain.decode()),
+                      dest=f"/etc/govmail/tls/{mail_host}.crt", mode="644"),
+            files.put(name=f"Key of {mail_host}", src=StringIO(key.decode()),
+                      dest=f"/etc/govmail/tls/{mail_host}.key", mode="600")]
+
+
+@deploy("Postfix")
+def postfix(files_content: dict[str, str], tls_ops: list):
+    install("postfix", POSTFIX_PACKAGES, debconf="postfix postfix/main_mailer_type select No configuration\n")
+    changed = [put_rendered(files_content, p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
+                                                "/etc/postfix/mime_header_checks.pcre")]
+    changed += [put_rendered(files_content, f"/etc/postfix/ldap/{m}.cf", mode="640", group="postfix")
+                for m in ("mailboxes", "aliases", "senders")]
+    # Dovecot's LMTP and auth sockets live in Postfix's private directory.
+    files.directory(name="Postfix private directory", path="/var/spool/postfix/private", user="postfix",
+                    group="root", mode="700")
+    _restart_if_changed("postfix", changed + tls_ops)
+
+
+@deploy("Dovecot")
+def dovecot(files_content: dict[str, str], tls_ops: list):
+    server.group(name="vmail group", group="vmail", gid=VMAIL_UID)
+    server.user(name="vmail user: owns every mailbox", user="vmail", uid=VMAIL_UID, group="vmail",
+                home="/var/vmail", shell="/usr/sbin/nologin", create_home=False)
+    files.directory(name="Mail store", path="/var/vmail", user="vmail", group="vmail", mode="750")
+    install("dovecot", DOVECOT_PACKAGES)
+    changed = [put_rendered(files_content, "/etc/dovecot/dovecot.conf", mode="640", group="dovecot"),
+               put_rendered(files_content, "/etc/dovecot/conf.d/90-quota.conf"),
+               put_rendered(files_content, "/usr/local/lib/govmail/quota-warning", mode="755")]
+    _restart_if_changed("dovecot", changed + tls_ops)
