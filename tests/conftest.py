@@ -33,9 +33,15 @@ INVENTORY = REPO / "inventories" / "lab"
 HOST = "mail1"
 
 
+# The province under test: the inventory's, or another one switched to with the single variable, exactly
+# as an operator would (`pyinfra ... deploy.py --data province=danang`).
+PROVINCE = os.environ.get("GOVMAIL_TEST_PROVINCE")
+
+
 def pyinfra_deploy() -> subprocess.CompletedProcess:
     pyinfra = str(Path(sys.executable).parent / "pyinfra")
-    return subprocess.run([pyinfra, "-y", "inventories/lab/inventory.py", "deploy.py"], cwd=REPO,
+    switch = ["--data", f"province={PROVINCE}"] if PROVINCE else []
+    return subprocess.run([pyinfra, "-y", "inventories/lab/inventory.py", "deploy.py", *switch], cwd=REPO,
                           capture_output=True, text=True, timeout=1200)
 
 
@@ -51,7 +57,7 @@ def deployment():
     second = pyinfra_deploy()
     assert second.returncode == 0, second.stderr[-3000:]
     yield {"first": first.stdout + first.stderr, "second": second.stdout + second.stderr,
-           "host": lab.load_hosts()[HOST], "settings": settings.load(inventory_dir=INVENTORY),
+           "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
            "secrets": Secrets(store_dir(str(INVENTORY)))}
     if fresh:
         subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "destroy"], capture_output=True)
