@@ -53,9 +53,9 @@ def deployment():
     up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST], capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
     first = pyinfra_deploy()
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert first.returncode == 0, first.stderr[-4000:] + first.stdout[-1500:]
     second = pyinfra_deploy()
-    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-4000:] + second.stdout[-1500:]
     yield {"first": first.stdout + first.stderr, "second": second.stdout + second.stderr,
            "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
            "secrets": Secrets(store_dir(str(INVENTORY)))}

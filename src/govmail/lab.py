@@ -397,6 +397,13 @@ def mail_names(hosts: dict[str, Host]) -> dict[str, str]:
     return names
 
 
+def publish(hosts: dict[str, Host]) -> None:
+    """Names and inventories list the running hosts only: a deploy never waits on a stopped one."""
+    running = {name: h for name, h in hosts.items() if alive(h.pid)}
+    write_dns(running, mail_names(running))
+    write_inventory(running)
+
+
 # ---- commands --------------------------------------------------------------------------------------
 
 def up(names: list[str], suite: str = "trixie") -> list[Host]:
@@ -416,8 +423,7 @@ def up(names: list[str], suite: str = "trixie") -> list[Host]:
                 start_host(host)
                 started.append(host)
         save_hosts(hosts)
-        write_dns(hosts, mail_names(hosts))
-        write_inventory(hosts)
+        publish(hosts)
     for host in started:
         wait_for_ssh(host)
     return [hosts[n] for n in names]
@@ -432,6 +438,7 @@ def down(names: list[str] | None = None) -> None:
                 raise BadInput(f"no lab host named '{name}' (hosts: {', '.join(hosts) or 'none'})")
             stop_host(hosts[name])
         save_hosts(hosts)
+        publish(hosts)
         for tree in CGROUP_TREES:
             _rmdir_tree(tree / "govmail-lab")   # only what is empty: hosts still running keep theirs
 

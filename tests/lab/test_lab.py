@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from govmail import lab, settings
 
@@ -117,4 +118,7 @@ def test_down_leaves_nothing_behind(hosts):
     assert not [m for m in Path("/proc/mounts").read_text().splitlines() if "/hosts/smoke" in m]
     for tree in lab.CGROUP_TREES:
         assert not any((tree / "govmail-lab" / n).exists() for n in HOSTS)
+    groups = yaml.safe_load((REPO / "inventories/lab/hosts.yml").read_text())["all"]["children"].values()
+    listed = {name for group in groups for name in (group.get("hosts") or {})}
+    assert not listed & set(HOSTS), "stopped hosts leave the inventory"
     assert not any(Path(f"/run/systemd/nspawn/propagate/{n}").exists() for n in HOSTS)
