@@ -27,6 +27,7 @@ MANAGED_FILES = {
     "postfix/ldap/aliases.cf.j2": "/etc/postfix/ldap/aliases.cf",
     "postfix/ldap/senders.cf.j2": "/etc/postfix/ldap/senders.cf",
     "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
+    "postfix/forward_allowed.pcre.j2": "/etc/postfix/forward_allowed.pcre",
     "dovecot/dovecot.conf.j2": "/etc/dovecot/dovecot.conf",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
     "dovecot/quota-warning.j2": "/usr/local/lib/govmail/quota-warning",

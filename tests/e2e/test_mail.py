@@ -1,6 +1,7 @@
 """Real mail over real sockets against a host deployed by deploy.py: smtplib, imaplib, ldap3."""
 
 import imaplib
+import shlex
 import smtplib
 import ssl
 import time
@@ -181,3 +182,42 @@ def test_locked_mailbox_cannot_log_in_but_still_receives(env):
     while delivered_count(env, locked) < 1 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert delivered_count(env, locked) == (1 if env["s"].locked_still_receives else 0)
+
+
+def forwarding_allowed(env, domain: str) -> bool:
+    allowed = env["s"].forward_allowed_domains
+    return allowed is None or any(domain == d or domain.endswith("." + d) for d in allowed)
+
+
+def sieve_forward_outcome(log: str, target: str) -> str | None:
+    """'refused' or 'accepted' when Postfix's sieve-forward listener has handled mail to `target`."""
+    if any("sieve-forward/smtpd" in l and "reject:" in l and f"to=<{target}>" in l for l in log.splitlines()):
+        return "refused"
+    queued = {l.split(": ")[1] for l in log.splitlines() if "sieve-forward/smtpd" in l and "client=" in l}
+    if any(l.split(": ")[1] in queued and f"to=<{target}>" in l for l in log.splitlines() if ": " in l):
+        return "accepted"
+    return None
+
+
+def redirect_and_deliver(env, target: str) -> tuple[str, str | None]:
+    """A mailbox whose Sieve redirects everything to `target` receives one message."""
+    _, alice, alice_pw = new_mailbox(env)
+    _, fwd, _ = new_mailbox(env)
+    script = shlex.quote(f'redirect "{target}";\n')
+    lab.ssh(env["host"], [f"printf %s {script} | doveadm sieve put -u {fwd} -a forward"])
+    submit(env, alice, alice_pw, message(alice, fwd))
+    deadline = time.monotonic() + 15
+    outcome = None
+    while outcome is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        outcome = sieve_forward_outcome(lab.ssh(env["host"], ["cat /var/log/postfix.log"]).stdout, target)
+    return fwd, outcome
+
+
+@pytest.mark.parametrize("target", ["nguoinhan@ngoai.test", "vanphong@quangninh.gov.vn"])
+def test_sieve_redirect_follows_the_forwarding_rule(env, target):
+    fwd, outcome = redirect_and_deliver(env, target)
+    assert outcome is not None, "Dovecot handed the redirect to the sieve-forward listener"
+    assert outcome == ("accepted" if forwarding_allowed(env, target.split("@")[1]) else "refused")
+    if outcome == "refused":
+        assert delivered_count(env, fwd) == 1, "a refused redirect keeps the mail in the INBOX"

@@ -34,7 +34,8 @@ def tls(mail_host: str, key: bytes, chain: bytes):
 def postfix(files_content: dict[str, str], tls_ops: list):
     install("postfix", POSTFIX_PACKAGES, debconf="postfix postfix/main_mailer_type select No configuration\n")
     changed = [put_rendered(files_content, p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
-                                                "/etc/postfix/mime_header_checks.pcre")]
+                                                "/etc/postfix/mime_header_checks.pcre",
+                                                "/etc/postfix/forward_allowed.pcre")]
     changed += [put_rendered(files_content, f"/etc/postfix/ldap/{m}.cf", mode="640", group="postfix")
                 for m in ("mailboxes", "aliases", "senders")]
     # Dovecot's LMTP and auth sockets live in Postfix's private directory.
