@@ -221,3 +221,17 @@ def test_sieve_redirect_follows_the_forwarding_rule(env, target):
     assert outcome == ("accepted" if forwarding_allowed(env, target.split("@")[1]) else "refused")
     if outcome == "refused":
         assert delivered_count(env, fwd) == 1, "a refused redirect keeps the mail in the INBOX"
+
+
+def test_logins_are_recorded_for_the_inactivity_rules(env):
+    dn, address, password = new_mailbox(env)
+
+    def last_success():
+        env["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdLastSuccess"])
+        return env["admin"].entries[0].pwdLastSuccess.value
+
+    before = last_success()
+    time.sleep(1.5)
+    imap_login(env, address, password).logout()
+    after = last_success()
+    assert after is not None and (before is None or after > before), "slapd's lastbind keeps the IMAP login"
