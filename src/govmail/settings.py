@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 
 from . import workdays
 from .errors import BadInput
@@ -65,6 +65,20 @@ class Overrides(Strict):
     attachment_max: SizeValue | None = None
     lockout_failures: int | None = None
     mail_host: str | None = None
+    # Certificates from the operator's own CA instead of govmail's internal one: PEM files on the
+    # operator's machine, the certificate file holding the full chain.
+    tls_certificate_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self):
+        given = [p for p in (self.tls_certificate_file, self.tls_key_file) if p is not None]
+        if len(given) == 1:
+            raise ValueError("tls_certificate_file and tls_key_file go together")
+        missing = [str(p) for p in given if not p.is_file()]
+        if missing:
+            raise ValueError(f"no such file: {', '.join(missing)}")
+        return self
 
 
 class Inventory(Strict):
@@ -132,6 +146,7 @@ class Settings:
     encrypted_archives_restricted: bool
     locked_still_receives: bool
     display_name: str
+    tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -228,6 +243,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         encrypted_archives_restricted=profile.attachments.encrypted_archives.value == "restricted",
         locked_still_receives=_value(profile.inactivity.locked_still_receives, DEFAULTS["locked_still_receives"]),
         display_name=_value(profile.naming.display_name, DEFAULTS["display_name"]),
+        tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
     )
 
 

@@ -111,3 +111,20 @@ def test_anonymous_sees_nothing(directory):
     anon = ldap3.Connection(directory["server"], auto_bind=True)
     anon.search(directory["settings"].base_dn, "(objectClass=*)")
     assert anon.entries == []
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_directory_speaks_tls_with_the_deployment_certificate(deployment, mode):
+    import ssl
+    s = deployment["settings"]
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(deployment["secrets"].directory / "ca.crt"),
+                    valid_names=[s.mail_host])
+    server = ldap3.Server(deployment["host"].address, port=636 if mode == "ldaps" else 389,
+                          use_ssl=mode == "ldaps", tls=tls, get_info=None, connect_timeout=5)
+    conn = ldap3.Connection(server, f"cn=dovecot,ou=services,{s.base_dn}",
+                            deployment["secrets"].password("ldap-dovecot"))
+    conn.open()
+    if mode == "starttls":
+        assert conn.start_tls()
+    assert conn.bind(), conn.result
+    assert conn.search(s.base_dn, "(ou=people)", attributes=["ou"]) and conn.entries

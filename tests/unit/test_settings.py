@@ -131,3 +131,18 @@ def test_lab_inventory_loads():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert settings.load(inventory_dir=settings.INVENTORIES_DIR / "lab").domain.endswith(".gov.vn")
+
+
+def test_operator_certificates_come_in_pairs_and_must_exist(tmp_path: Path):
+    cert, key = tmp_path / "mail.crt", tmp_path / "mail.key"
+    cert.write_text("chain"), key.write_text("key")
+    (tmp_path / "govmail.yml").write_text(f"province: hanam\noverrides: {{tls_certificate_file: {cert}}}\n")
+    with pytest.raises(BadInput, match="go together"):
+        settings.load(inventory_dir=tmp_path)
+    (tmp_path / "govmail.yml").write_text(
+        f"province: hanam\noverrides: {{tls_certificate_file: {cert}, tls_key_file: {tmp_path / 'nope.key'}}}\n")
+    with pytest.raises(BadInput, match="nope.key"):
+        settings.load(inventory_dir=tmp_path)
+    (tmp_path / "govmail.yml").write_text(
+        f"province: hanam\noverrides: {{tls_certificate_file: {cert}, tls_key_file: {key}}}\n")
+    assert settings.load(inventory_dir=tmp_path).tls_files == (cert, key)

@@ -3,8 +3,10 @@ accounts loaded over ldapi:// as root (peer credentials)."""
 
 from __future__ import annotations
 
+from io import StringIO
+
 from pyinfra.api import deploy
-from pyinfra.operations import server, systemd
+from pyinfra.operations import files, server, systemd
 
 from .common import install, put_rendered
 
@@ -27,11 +29,21 @@ def _put(files_content: dict[str, str], name: str):
     return put_rendered(files_content, f"{CONFIG_DIR}/{name}", mode="640", group="openldap")
 
 
-@deploy("OpenLDAP directory")
-def directory(files_content: dict[str, str], base_dn: str):
-    install("slapd", PACKAGES, debconf="slapd slapd/no_configuration boolean true\n")
+def _tls_files(key: bytes, cert: bytes, ca: bytes) -> list:
+    """slapd reads its own copy of the key as user openldap."""
+    return [files.put(name=f"slapd TLS {name}", src=StringIO(data.decode()), dest=f"{CONFIG_DIR}/{name}",
+                      user="root", group="openldap", mode=mode)
+            for name, data, mode in (("tls.key", key, "640"), ("tls.crt", cert, "644"), ("tls-ca.crt", ca, "644"))]
 
-    changed = [_put(files_content, f) for f in ("govmail-schema.ldif", "slapd-config.ldif")]
+
+@deploy("OpenLDAP directory")
+def directory(files_content: dict[str, str], base_dn: str, tls_key: bytes, tls_cert: bytes, tls_ca: bytes):
+    install("slapd", PACKAGES, debconf="slapd slapd/no_configuration boolean true\n")
+    listeners = files.line(name="slapd listens on ldap, ldaps and ldapi", path="/etc/default/slapd",
+                           line="^SLAPD_SERVICES=.*", replace='SLAPD_SERVICES="ldap:/// ldaps:/// ldapi:///"')
+
+    changed = _tls_files(tls_key, tls_cert, tls_ca) + [listeners]
+    changed += [_put(files_content, f) for f in ("govmail-schema.ldif", "slapd-config.ldif")]
     server.shell(name="Rebuild cn=config", commands=[REBUILD_CONFIG],
                  _if=lambda: any(op.did_change() for op in changed))
     systemd.service(name="slapd runs", service="slapd", running=True, enabled=True)
