@@ -235,3 +235,15 @@ def test_logins_are_recorded_for_the_inactivity_rules(env):
     imap_login(env, address, password).logout()
     after = last_success()
     assert after is not None and (before is None or after > before), "slapd's lastbind keeps the IMAP login"
+
+
+def test_quota_warning_reaches_the_user(env):
+    _, alice, alice_pw = new_mailbox(env)
+    _, small, small_pw = new_mailbox(env, quota=200_000)
+    submit(env, alice, alice_pw, message(alice, small, body="x" * 170_000))    # ~85 % of the quota
+    deadline = time.monotonic() + 15
+    while delivered_count(env, small) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    subjects = " ".join(inbox_subjects(env, small, small_pw))
+    assert delivered_count(env, small) == 2, "the message and the 80 % warning"
+    assert "80%" in subjects or "80%25" in subjects
