@@ -64,7 +64,7 @@ def directory(deployment):
     admin.delete(dn)
     assert admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
         "cn": "Nguyễn Văn Thử", "sn": "Nguyễn", "uid": "ppmtest", "mail": f"ppmtest@{s.domain}",
-        "govmailMailboxKind": "personal"}), admin.result
+        "govmailMailboxKind": "personal", "govmailQuotaBytes": str(s.quotas["personal"].bytes or 0)}), admin.result
     issued = "Cap#Phat2026xyz"
     assert admin.extend.standard.modify_password(dn, new_password=issued), admin.result
     yield {"server": server, "admin": admin, "dn": dn, "issued": issued, "settings": s, "secrets": secrets}
@@ -128,3 +128,12 @@ def test_directory_speaks_tls_with_the_deployment_certificate(deployment, mode):
         assert conn.start_tls()
     assert conn.bind(), conn.result
     assert conn.search(s.base_dn, "(ou=people)", attributes=["ou"]) and conn.entries
+
+
+def test_a_mailbox_without_its_quota_is_refused(directory):
+    """An entry without quota bytes would otherwise get unlimited storage from Dovecot."""
+    dn = f"uid=noquota,ou=people,{directory['settings'].base_dn}"
+    assert not directory["admin"].add(dn, ["inetOrgPerson", "govmailMailbox"], {
+        "cn": "Không Hạn Mức", "sn": "Mức", "uid": "noquota", "mail": f"noquota@{directory['settings'].domain}",
+        "govmailMailboxKind": "personal"})
+    assert directory["admin"].result["description"] == "objectClassViolation"
