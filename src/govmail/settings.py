@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,6 @@ class Settings:
     locked_still_receives: bool
     display_name: str
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def province(self) -> str:
