@@ -10,18 +10,18 @@ from pyinfra import host
 
 from govmail import render, settings, tls
 from govmail.deploy import mail, openldap
-from govmail.secrets import Secrets, store_dir
 
 if "mail" in host.groups:
     inventory = Path(host.data.govmail_inventory)
     s = settings.load(host.data.get("province"), inventory)
-    store = store_dir(str(inventory))
-    content = render.render_all(s, Secrets(store))
+    secrets = render.default_secrets(s)
+    content = render.render_all(s, secrets)
     if s.tls_files:      # the operator's own certificate; its chain file also serves as slapd's CA file
         cert, key = (path.read_bytes() for path in s.tls_files)
         ca = b""
     else:
-        key, cert, ca = tls.server_certificate(store, inventory.name, [s.mail_host, *s.webmail_aliases, s.domain])
+        names = [s.mail_host, *s.webmail_aliases, s.domain]
+        key, cert, ca = tls.server_certificate(secrets.directory, inventory.name, names)
     openldap.directory(files_content=content, base_dn=s.base_dn, tls_key=key, tls_cert=cert, tls_ca=ca or cert)
     tls_ops = mail.tls(mail_host=s.mail_host, key=key, chain=cert + ca)
     mail.postfix(files_content=content, tls_ops=tls_ops)

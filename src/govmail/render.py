@@ -43,6 +43,12 @@ MANAGED_FILES = {
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
+TLS_DIR = "/etc/govmail/tls"
+
+
+def tls_paths(mail_host: str) -> tuple[str, str]:
+    """(certificate chain, key) of the mail host, as the services read them."""
+    return f"{TLS_DIR}/{mail_host}.crt", f"{TLS_DIR}/{mail_host}.key"
 
 CLASS_NAMES_VI = {"upper": "chữ hoa", "lower": "chữ thường", "digit": "chữ số", "special": "ký tự đặc biệt"}
 
@@ -99,8 +105,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "s": settings,
         "secrets": secrets,
         "oid": SCHEMA_OID,
-        "tls_cert": f"/etc/govmail/tls/{settings.mail_host}.crt",
-        "tls_key": f"/etc/govmail/tls/{settings.mail_host}.key",
+        "tls_cert": tls_paths(settings.mail_host)[0],
+        "tls_key": tls_paths(settings.mail_host)[1],
         "vmail_uid": VMAIL_UID,
         "profile": settings.profile,
         "managed": _managed(settings),

@@ -22,3 +22,8 @@ def install(service: str, packages: list[str], debconf: str | None = None) -> No
         server.shell(name=f"Load {service} debconf answers",
                      commands=[f"debconf-set-selections /etc/govmail/debconf/{service}"], _if=answers.did_change)
     apt.packages(name=f"Install {service}", packages=packages, no_recommends=True, update=True, cache_time=3600)
+
+
+def any_changed(ops: list):
+    """An `_if=` condition: true once any of these operations has changed something."""
+    return lambda: any(op.did_change() for op in ops)

@@ -7,27 +7,26 @@ from io import StringIO
 from pyinfra.api import deploy
 from pyinfra.operations import files, server, systemd
 
-from .common import install, put_rendered
+from ..render import TLS_DIR, VMAIL_UID, tls_paths
+from .common import any_changed, install, put_rendered
 
 POSTFIX_PACKAGES = ["postfix", "postfix-ldap", "postfix-pcre"]
 DOVECOT_PACKAGES = ["dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
                     "dovecot-managesieved"]
-VMAIL_UID = 5000
 
 
 def _restart_if_changed(service: str, changed: list) -> None:
     systemd.service(name=f"Restart {service} after a change", service=service, restarted=True,
-                    _if=lambda: any(op.did_change() for op in changed))
+                    _if=any_changed(changed))
     systemd.service(name=f"{service} runs", service=service, running=True, enabled=True)
 
 
 @deploy("TLS certificate for the mail host")
 def tls(mail_host: str, key: bytes, chain: bytes):
-    files.directory(name="TLS directory", path="/etc/govmail/tls", mode="755")
-    return [files.put(name=f"Certificate of {mail_host}", src=StringIO(chain.decode()),
-                      dest=f"/etc/govmail/tls/{mail_host}.crt", mode="644"),
-            files.put(name=f"Key of {mail_host}", src=StringIO(key.decode()),
-                      dest=f"/etc/govmail/tls/{mail_host}.key", mode="600")]
+    cert_path, key_path = tls_paths(mail_host)
+    files.directory(name="TLS directory", path=TLS_DIR, mode="755")
+    return [files.put(name=f"Certificate of {mail_host}", src=StringIO(chain.decode()), dest=cert_path, mode="644"),
+            files.put(name=f"Key of {mail_host}", src=StringIO(key.decode()), dest=key_path, mode="600")]
 
 
 @deploy("Postfix")

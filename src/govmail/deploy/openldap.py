@@ -8,7 +8,7 @@ from io import StringIO
 from pyinfra.api import deploy
 from pyinfra.operations import files, server, systemd
 
-from .common import install, put_rendered
+from .common import any_changed, install, put_rendered
 
 PACKAGES = ["slapd", "slapd-contrib", "ldap-utils"]
 CONFIG_DIR = "/etc/ldap/govmail"
@@ -45,7 +45,7 @@ def directory(files_content: dict[str, str], base_dn: str, tls_key: bytes, tls_c
     changed = _tls_files(tls_key, tls_cert, tls_ca) + [listeners]
     changed += [_put(files_content, f) for f in ("govmail-schema.ldif", "slapd-config.ldif")]
     server.shell(name="Rebuild cn=config", commands=[REBUILD_CONFIG],
-                 _if=lambda: any(op.did_change() for op in changed))
+                 _if=any_changed(changed))
     systemd.service(name="slapd runs", service="slapd", running=True, enabled=True)
 
     base = _put(files_content, "base.ldif")
