@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import naming, render, settings as settings_mod
+from . import cli_accounts, naming, render, settings as settings_mod
 from .errors import BadInput, GovmailError, OperatorChoice
 from .profile import known_provinces, load_profile
 
@@ -209,6 +209,11 @@ def lab_destroy(purge):
     """Remove every host, the bridge, DNS and proxy."""
     from . import lab as lab_mod
     lab_mod.destroy(purge)
+
+
+main.add_command(cli_accounts.account)
+main.add_command(cli_accounts.sweep)
+main.add_command(cli_accounts.report)
 
 
 def _show_warning(message, category, *args, **kwargs) -> None:

@@ -283,7 +283,7 @@ def _suggest_body(naming: Naming, req: Request, taken: set[str]) -> tuple[str, s
     raise _operator(f"{cited.source} leaves this to the operator (a longer or different abbreviation)", tried)
 
 
-_LOCAL_PART = re.compile(r"^[a-z0-9]+(?:[.\-][a-z0-9]+)*$")
+LOCAL_PART = re.compile(r"^[a-z0-9]+(?:[.\-][a-z0-9]+)*$")
 
 
 def local_part(address: str) -> str:
@@ -300,6 +300,6 @@ def suggest(naming: Naming, domain: str, req: Request, taken: Iterable[str] = ()
         local, rule, source, tried = _suggest_body(naming, req, taken_set | same_set)
     else:
         raise BadInput(f"unknown mailbox kind '{req.kind}' (person, agency or unit)")
-    if not _LOCAL_PART.match(local):
+    if not LOCAL_PART.match(local):
         raise BadInput(f"'{local}' is not a usable address: letters, digits, dots and hyphens only")
     return Suggestion(local, domain, rule, source, tried)

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import ValidationError, model_validator
 
-from . import workdays
 from .errors import BadInput
 from .profile import (PROFILES_DIR, MailboxKind, Profile, SizeValue, Strict, describe_errors,
                       load_profile, read_yaml)
@@ -35,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "locked_still_receives": True,
     "notify_agency": True,
     "display_name": "full_name",
+    # No regulation says how long a revoked mailbox's mail is kept: a year covers a late restore request.
+    "revoked_retention": parse_duration("12 months"),
 }
 LOCKOUT_SECONDS = 15 * 60           # how long repeated failures lock an account
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
@@ -154,9 +155,7 @@ class Settings:
 
     def due_date(self, received: dt.date, deadline: Duration) -> dt.date:
         """When something received on `received` is due under a profile deadline."""
-        if deadline.unit == "working_days":
-            return workdays.add_working_days(received, deadline.amount)
-        return received + dt.timedelta(seconds=deadline.seconds)
+        return deadline.after(dt.datetime.combine(received, dt.time())).date()
 
     def provisioning_due(self, received: dt.date) -> dt.date | None:
         deadline = self.profile.operations.provisioning_deadline.value
@@ -167,7 +166,8 @@ def _value(cited, default):
     return default if cited.value is None else cited.value
 
 
-def _quota(kind: str, profile: Profile, override: Size | None) -> Quota:
+def quota_for(kind: str, profile: Profile, override: Size | None) -> Quota:
+    """The quota of a kind of mailbox: the override if the regulation's bound allows it."""
     box = profile.mailboxes[kind]
     rule = box.quota.value
     if override is None:
@@ -232,7 +232,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         webmail_aliases=_value(profile.mail.webmail_aliases, []),
         base_dn=base_dn(domain),
         protocols=_value(profile.mail.client_protocols, DEFAULTS["client_protocols"]),
-        quotas={k: _quota(k, profile, overrides.quotas.get(k)) for k in profile.mailboxes},
+        quotas={k: quota_for(k, profile, overrides.quotas.get(k)) for k in profile.mailboxes},
         attachment_max_bytes=attachment,
         message_size_limit=message_size_limit(attachment),
         policies={"users": users, "administrators": _policy("administrators", profile, overrides)},

@@ -6,8 +6,13 @@ govmail reads "20MB" as 20 MiB, so a file a user sees as "20 MB" is within the l
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+
+from . import workdays
 from typing import Literal
 
 UNIT_BYTES = {"KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40,
@@ -86,6 +91,15 @@ class Duration:
         if self.unit == "working_days":
             raise ValueError(f"{self} has no fixed length in seconds: count it on the calendar")
         return self.amount * SECONDS_PER[self.unit]
+
+    def after(self, start: dt.datetime) -> dt.datetime:
+        """The moment this long after `start`: calendar months and years, Vietnamese working days."""
+        if self.unit == "working_days":
+            day = workdays.add_working_days(start.date(), self.amount)
+            return dt.datetime.combine(day, start.timetz())
+        if self.unit in ("months", "years"):
+            return start + relativedelta(**{self.unit: self.amount})
+        return start + dt.timedelta(seconds=self.seconds)
 
 
 def parse_duration(text: str) -> Duration:

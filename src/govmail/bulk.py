@@ -1,0 +1,108 @@
+"""Bulk requests from a CSV file: every row checked first, then written; nothing written if a row is bad
+(unless the operator asks to skip bad rows).
+
+The request form's columns (UTF-8, header row first, any order; only kind and name are required):
+  request       the request's number (recorded; a number already carried out is refused)
+  kind          person, agency or unit
+  name          full name as written, family name first; or the agency / unit name
+  agency        for a person or unit: the agency's address or full name (it may be added earlier in the file)
+  birth_date    YYYY-MM-DD (naming rules that use it; kept out of issued passwords)
+  received      YYYY-MM-DD, when the request arrived (reports measure the provisioning deadline from it)
+  address       the operator's choice where the regulation leaves it to them
+  abbrev        the operator's abbreviation for an agency or unit
+  agency_abbrev the parent agency's address part in a unit's address
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BadInput, GovmailError
+from .lifecycle import AddRequest, Issued, Lifecycle, Planned
+
+COLUMNS = ["request", "kind", "name", "agency", "birth_date", "received", "address", "abbrev", "agency_abbrev"]
+REQUIRED = ["kind", "name"]
+
+
+@dataclass
+class BadRow:
+    line: int
+    message: str
+
+
+def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in reader.fieldnames or []]
+            unknown = [h for h in header if h not in COLUMNS]
+            missing = [c for c in REQUIRED if c not in header]
+            if unknown or missing:
+                raise BadInput(f"{path}: header: " + "; ".join(
+                    ([f"unknown column(s) {', '.join(unknown)}"] if unknown else []) +
+                    ([f"missing column(s) {', '.join(missing)}"] if missing else [])) +
+                    f" (columns: {', '.join(COLUMNS)})")
+            reader.fieldnames = header
+            return [(reader.line_num, row) for row in reader if any((v or "").strip() for v in row.values())]
+    except UnicodeDecodeError as err:
+        raise BadInput(f"{path}: not UTF-8 (byte {err.start}): save the file as UTF-8 CSV") from None
+    except csv.Error as err:
+        raise BadInput(f"{path}: not a readable CSV file: {err}") from None
+
+
+def _date(row: dict, column: str) -> dt.date | None:
+    text = (row.get(column) or "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{column} '{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def to_request(row: dict) -> AddRequest:
+    if None in row:
+        raise BadInput(f"more fields than the header has columns: {row[None]}")
+    value = {k: (v or "").strip() or None for k, v in row.items()}
+    if not value.get("kind"):
+        raise BadInput("kind is empty (person, agency or unit)")
+    if not value.get("name"):
+        raise BadInput("name is empty")
+    return AddRequest(kind=value["kind"], name=value["name"], agency=value.get("agency"),
+                      birth_date=_date(row, "birth_date"), abbrev=value.get("abbrev"),
+                      agency_abbrev=value.get("agency_abbrev"), address=value.get("address"),
+                      request=value.get("request"), received=_date(row, "received"))
+
+
+def plan(lc: Lifecycle, rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, Planned]], list[BadRow]]:
+    """Work out every row against the directory and the rows before it; write nothing."""
+    planned, bad = [], []
+    for line, row in rows:
+        try:
+            planned.append((line, lc.plan_add(to_request(row))))
+        except GovmailError as err:
+            bad.append(BadRow(line, str(err)))
+    return planned, bad
+
+
+@contextmanager
+def credentials_file(path: Path) -> Iterator[Callable[[int, Issued], None]]:
+    """Issued passwords go to a new file only its owner can read, one row as each account is made."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BadInput(f"{path} exists: credentials are written once, to a new file") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "address", "name", "password"])
+
+        def write(line: int, issued: Issued) -> None:
+            writer.writerow([line, issued.address, issued.name, issued.password])
+            fh.flush()
+        yield write

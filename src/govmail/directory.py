@@ -1,0 +1,195 @@
+"""The directory as the lifecycle commands see it: one ldap3 connection, mailbox entries as Accounts.
+
+govmail binds as the directory's root DN (cn=admin,<base>) with the password from the deployment's
+secret store, over LDAPS checked against the deployment's CA. Note that slapd's root DN bypasses ppm's
+quality checks, so govmail checks the passwords it issues itself (govmail.passwords).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import ldap3
+import yaml
+from ldap3.core import exceptions as ldap_errors
+
+from .errors import GovmailError
+from .secrets import Secrets
+from .settings import Settings
+
+# Kind of mailbox -> the branch of the tree it lives in.
+BRANCHES = {"personal": "people", "agency": "agencies", "unit": "units"}
+REVOKED = "revoked"
+# The Relax Rules control lets the root DN set operational attributes such as pwdLastSuccess.
+RELAX = ("1.3.6.1.4.1.4203.666.5.12", True, None)
+ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMailboxKind", "govmailQuotaBytes",
+              "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",
+              "govmailReceiveEnabled", "govmailBirthDate", "govmailAudit", "govmailRequest", "govmailReceivedAt",
+              "govmailLockedAt", "govmailLockReason", "govmailRevokedAt", "govmailRetainUntil",
+              "createTimestamp", "pwdLastSuccess", "pwdChangedTime", "pwdReset", "pwdAccountLockedTime"]
+
+
+class DirectoryUnreachable(GovmailError):
+    exit_code = 4
+
+
+class DirectoryRefused(GovmailError):
+    """slapd said no: a policy, a constraint, a missing right."""
+
+    exit_code = 5
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def gtime(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+
+
+@dataclass
+class Account:
+    dn: str
+    uid: str
+    mail: str
+    kind: str
+    name: str
+    display: str
+    quota_bytes: int
+    agency_dn: str | None
+    status: str
+    login_enabled: bool
+    receive_enabled: bool
+    created: dt.datetime
+    last_login: dt.datetime | None
+    password_changed: dt.datetime | None
+    must_change: bool
+    failure_locked: bool
+    locked_at: dt.datetime | None
+    lock_reason: str | None
+    revoked_at: dt.datetime | None
+    retain_until: dt.datetime | None
+    received_at: dt.datetime | None
+    birth_date: str | None
+    aliases: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    audit: list[dict] = field(default_factory=list)
+
+    @property
+    def last_activity(self) -> dt.datetime:
+        """Last login (slapd's lastbind: IMAP, POP3, submission and webmail all bind), else creation.
+        Unlock and restore set pwdLastSuccess too, so they restart the count."""
+        return self.last_login or self.created
+
+    @classmethod
+    def from_entry(cls, dn: str, attrs: dict) -> "Account":
+        def one(name, parse=str, default=None):
+            values = attrs.get(name) or []
+            return parse(values[0]) if values else default
+
+        return cls(
+            dn=dn, uid=one("uid"), mail=one("mail"), kind=one("govmailMailboxKind"), name=one("cn"),
+            display=one("displayName") or one("cn"), quota_bytes=one("govmailQuotaBytes", int, 0),
+            agency_dn=one("govmailAgency"), status=one("govmailAccountStatus") or "active",
+            login_enabled=one("govmailLoginEnabled", boolean, True),
+            receive_enabled=one("govmailReceiveEnabled", boolean, True),
+            created=one("createTimestamp", parse_gtime), last_login=one("pwdLastSuccess", parse_gtime),
+            password_changed=one("pwdChangedTime", parse_gtime), must_change=one("pwdReset", boolean, False),
+            failure_locked=bool(attrs.get("pwdAccountLockedTime")),
+            locked_at=one("govmailLockedAt", parse_gtime), lock_reason=one("govmailLockReason"),
+            revoked_at=one("govmailRevokedAt", parse_gtime), retain_until=one("govmailRetainUntil", parse_gtime),
+            received_at=one("govmailReceivedAt", parse_gtime), birth_date=one("govmailBirthDate"),
+            aliases=[str(v) for v in attrs.get("govmailAlias") or []],
+            requests=[str(v) for v in attrs.get("govmailRequest") or []],
+            audit=[json.loads(v) for v in attrs.get("govmailAudit") or []])
+
+
+def boolean(value) -> bool:
+    return str(value).upper() == "TRUE"
+
+
+def parse_gtime(value) -> dt.datetime:
+    """LDAP GeneralizedTime as slapd writes it: 20261123003953Z or with fractions 20261123003953.123Z."""
+    text = str(value).rstrip("Z").split(".")[0]
+    return dt.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+
+
+# ---- where the directory is ------------------------------------------------------------------------
+
+def inventory_mail_address(inventory: Path) -> str | None:
+    """The first host of group `mail` in the inventory's hosts.yml (the lab writes one)."""
+    path = inventory / "hosts.yml"
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text()) or {}
+    hosts = (((data.get("all") or {}).get("children") or {}).get("mail") or {}).get("hosts") or {}
+    for name, host in hosts.items():
+        return (host or {}).get("ansible_host", name)
+    return None
+
+
+def directory_url(settings: Settings, given: str | None = None) -> str:
+    """--server, else $GOVMAIL_LDAP_URL, else the inventory's mail host, else ldaps://<mail host>."""
+    chosen = given or os.environ.get("GOVMAIL_LDAP_URL")
+    if chosen:
+        return chosen
+    address = inventory_mail_address(Path(settings.inventory)) if settings.inventory else None
+    return f"ldaps://{address or settings.mail_host}"
+
+
+def connect(settings: Settings, secrets: Secrets, url: str | None = None) -> ldap3.Connection:
+    url = directory_url(settings, url)
+    parsed = urlparse(url)
+    tls = None
+    if parsed.scheme == "ldaps":
+        ca = secrets.directory / "ca.crt"
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(ca) if ca.exists() else None,
+                        valid_names=[settings.mail_host])
+    server = ldap3.Server(parsed.hostname, port=parsed.port, use_ssl=parsed.scheme == "ldaps", tls=tls,
+                          get_info=ldap3.NONE, connect_timeout=5)
+    admin = f"cn=admin,{settings.base_dn}"
+    try:
+        conn = ldap3.Connection(server, admin, secrets.password("ldap-admin"), raise_exceptions=False,
+                                receive_timeout=60)
+        if not conn.bind():
+            raise DirectoryUnreachable(f"{url}: binding as {admin} failed ({conn.result['description']}): "
+                                       f"is this the directory of {settings.domain}, with this inventory's secrets?")
+    except ldap_errors.LDAPException as err:
+        raise DirectoryUnreachable(f"directory {url} unreachable: {err}. Check the address (--server or "
+                                   "GOVMAIL_LDAP_URL) and that slapd runs there.") from None
+    return conn
+
+
+# ---- reading ----------------------------------------------------------------------------------------
+
+def search(conn: ldap3.Connection, base: str, query: str, attributes=ATTRIBUTES) -> list[tuple[str, dict]]:
+    """(dn, raw attributes) of every match, paged (slapd's size limit is 500)."""
+    try:
+        found = conn.extend.standard.paged_search(base, query, attributes=attributes, paged_size=1000,
+                                                  generator=False)
+    except ldap_errors.LDAPException as err:
+        raise DirectoryUnreachable(f"search {query}: {err}") from None
+    if conn.result["result"] not in (0, 32):      # 32: no such object (an empty branch)
+        raise DirectoryRefused(f"search {query} failed: {conn.result['description']} {conn.result['message']}")
+    return [(r["dn"], r["raw_attributes"]) for r in found if r.get("type") == "searchResEntry"]
+
+
+def decode(raw: dict) -> dict[str, list[str]]:
+    return {k: [v.decode() for v in values] for k, values in raw.items()}
+
+
+def accounts(conn: ldap3.Connection, base_dn: str, query: str = "(objectClass=govmailMailbox)") -> list[Account]:
+    return [Account.from_entry(dn, decode(raw)) for dn, raw in search(conn, base_dn, query)]
+
+
+def check(conn: ldap3.Connection, ok: bool, what: str) -> None:
+    if not ok:
+        result = conn.result
+        raise DirectoryRefused(f"{what}: the directory refused ({result['description']}"
+                               f"{': ' + result['message'] if result['message'] else ''})")

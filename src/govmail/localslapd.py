@@ -1,0 +1,140 @@
+"""A real slapd on loopback, from the lab's cached trixie root: the version govmail deploys, configured
+from the very files a deploy puts on a host. For the lifecycle tests and benchmarks, which need a
+directory but not a booted host.
+
+The root gets slapd installed once (cached beside the lab root). Each instance is an overlay of it
+with the rendered files at their host paths; slapd runs chrooted in it, listening on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import lab, render, tls
+from .deploy.openldap import PACKAGES
+from .secrets import Secrets
+from .settings import Settings
+
+CONFIG_DIR = "etc/ldap/govmail"
+
+
+def slapd_root(suite: str = "trixie") -> Path:
+    """The lab's cached root with slapd, slapd-contrib and ldap-utils installed (built once)."""
+    root = lab.CACHE / f"root-{suite}-slapd"
+    if (root / ".govmail-ready").exists():
+        return root
+    lab.require_root()
+    lab.ensure_tools()
+    base = lab.build_root(suite)
+    lab.ensure_bridge()
+    lab.ensure_proxy()      # apt inside goes through the lab's proxy, as on a lab host
+    tmp = root.with_name(root.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    lab.run(["cp", "-a", str(base), str(tmp)])
+    (tmp / ".govmail-ready").unlink()
+    (tmp / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+    (tmp / "usr/sbin/policy-rc.d").chmod(0o755)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    lab.run(["chroot", str(tmp), "sh", "-c",
+             "echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections && "
+             f"apt-get update -qq && apt-get install -y -qq --no-install-recommends {' '.join(PACKAGES)}"], env=env)
+    (tmp / ".govmail-ready").write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    tmp.rename(root)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Instance:
+    settings: Settings
+    secrets: Secrets
+    top: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def merged(self) -> Path:
+        return self.top / "merged"
+
+    @property
+    def url(self) -> str:
+        return f"ldap://127.0.0.1:{self.port}"
+
+    def chroot(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+        return lab.run(["chroot", str(self.merged), *cmd], check=check)
+
+    def _mount(self, root: Path) -> None:
+        for d in ("upper", "work", "merged"):
+            (self.top / d).mkdir(parents=True)
+        lab.run(["mount", "-t", "overlay", "overlay", "-o",
+                 f"lowerdir={root},upperdir={self.top / 'upper'},workdir={self.top / 'work'}", str(self.merged)])
+        for fs in ("proc", "dev"):
+            lab.run(["mount", "--bind", f"/{fs}", str(self.merged / fs)])
+
+    def _put_files(self) -> None:
+        for dest, content in render.render_all(self.settings, self.secrets).items():
+            if dest.startswith("/etc/ldap/"):
+                (self.merged / dest.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+                (self.merged / dest.lstrip("/")).write_text(content, encoding="utf-8")
+        key, cert, ca = tls.server_certificate(self.secrets.directory, "local", [self.settings.mail_host])
+        for name, data in (("tls.key", key), ("tls.crt", cert), ("tls-ca.crt", ca)):
+            (self.merged / CONFIG_DIR / name).write_bytes(data)
+
+    def _start(self) -> None:
+        self.chroot("mkdir", "-p", "/etc/ldap/slapd.d", "/run/slapd", "/var/lib/ldap")
+        self.chroot("slapadd", "-n0", "-F", "/etc/ldap/slapd.d", "-l", f"/{CONFIG_DIR}/slapd-config.ldif")
+        self.process = subprocess.Popen(
+            ["chroot", str(self.merged), "/usr/sbin/slapd", "-d", "0", "-F", "/etc/ldap/slapd.d",
+             "-h", f"ldap://127.0.0.1:{self.port}/ ldapi:///"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            if self.process.poll() is not None:
+                raise lab.LabError(f"slapd exited: {self.process.stderr.read().decode()[-2000:]}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise lab.LabError("slapd did not listen within 5 s")
+
+    def _load_tree(self) -> None:
+        """What the deploy loads over ldapi:// after the configuration."""
+        for name in ("base.ldif", "ppolicy.ldif", "services.ldif"):
+            self.chroot("ldapadd", "-Y", "EXTERNAL", "-Q", "-H", "ldapi:///", "-f", f"/{CONFIG_DIR}/{name}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for fs in ("dev", "proc", ""):
+            lab.run(["umount", str(self.merged / fs)], check=False)
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def start(settings: Settings, secrets: Secrets) -> Instance:
+    """A fresh directory for `settings`, as deployed; stop() it when done."""
+    root = slapd_root()
+    instance = Instance(settings, secrets, lab.STATE / "slapd" / uuid.uuid4().hex[:12], free_port())
+    try:
+        instance._mount(root)
+        instance._put_files()
+        instance._start()
+        instance._load_tree()
+    except BaseException:
+        instance.stop()
+        raise
+    return instance

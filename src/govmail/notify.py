@@ -1,0 +1,46 @@
+"""Notices to agencies (a mailbox locked or revoked), sent over SMTP to the mail host, or written as .eml
+files to an outbox directory when there is no mail host to talk to (a dry environment, tests of the
+directory alone)."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from .errors import GovmailError
+
+SENDER_NAME = "Quản trị hệ thống thư điện tử công vụ"
+
+
+class NoticeFailed(GovmailError):
+    exit_code = 1
+
+
+class Notifier:
+    def __init__(self, domain: str, smtp_host: str | None = None, smtp_port: int = 25, outbox: Path | None = None):
+        self.domain, self.smtp_host, self.smtp_port, self.outbox = domain, smtp_host, smtp_port, outbox
+        self.sent: list[EmailMessage] = []
+
+    def message(self, to: str, subject: str, body: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = f"{SENDER_NAME} <postmaster@{self.domain}>"
+        msg["To"], msg["Subject"] = to, subject
+        msg["Date"], msg["Message-ID"] = formatdate(localtime=True), make_msgid(domain=self.domain)
+        msg.set_content(body)
+        return msg
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        msg = self.message(to, subject, body)
+        if self.outbox:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            (self.outbox / f"{len(list(self.outbox.iterdir())) + 1:05d}.eml").write_bytes(msg.as_bytes())
+        else:
+            try:
+                with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=30) as smtp:
+                    smtp.send_message(msg)
+            except (OSError, smtplib.SMTPException) as err:
+                raise NoticeFailed(f"notice to {to} not sent through {self.smtp_host}:{self.smtp_port}: {err}; "
+                                   "the change itself is done, send the notice by hand") from None
+        self.sent.append(msg)
