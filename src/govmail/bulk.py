@@ -18,10 +18,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import ldap3
 
 from .errors import BadInput, GovmailError
 from .lifecycle import AddRequest, Issued, Lifecycle, Planned
@@ -89,6 +92,31 @@ def plan(lc: Lifecycle, rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, P
         except GovmailError as err:
             bad.append(BadRow(line, str(err)))
     return planned, bad
+
+
+def write_all(conn: ldap3.Connection, planned: list[tuple[int, Planned]], done: Callable[[int, Issued], None],
+              window: int = 64) -> list[BadRow]:
+    """Add every planned entry over a pipelined connection, `window` requests in flight: the client
+    encodes the next requests while slapd writes the previous ones. Returns the rows slapd refused."""
+    pending: deque[tuple[int, Planned, int]] = deque()
+    refused: list[BadRow] = []
+
+    def settle() -> None:
+        line, plan, message_id = pending.popleft()
+        _, result = conn.get_response(message_id, timeout=60)
+        if result["result"] == 0:
+            done(line, Issued(plan.address, plan.password, plan.dn, plan.attributes["cn"]))
+        else:
+            refused.append(BadRow(line, f"{plan.address}: the directory refused ({result['description']}: "
+                                        f"{result['message']})"))
+
+    for line, plan in planned:
+        pending.append((line, plan, conn.add(plan.dn, attributes=plan.attributes)))
+        if len(pending) >= window:
+            settle()
+    while pending:
+        settle()
+    return refused
 
 
 @contextmanager

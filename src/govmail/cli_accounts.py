@@ -214,11 +214,19 @@ def account_import(lc: Lifecycle, csv_file, credentials_out, skip_bad, check_onl
     click.echo(f"{len(planned)} row(s) to add, {len(bad)} skipped", err=True)
     if check_only:
         return
+    writer = directory.connect(lc.settings, render.default_secrets(lc.settings), lc.conn.server.name, pipelined=True)
     with bulk.credentials_file(credentials_out) as write, \
-            click.progressbar(planned, label="adding", file=click.get_text_stream("stderr")) as bar:
-        for line, plan in bar:
-            write(line, lc.write_add(plan))
-    click.echo(f"added {len(planned)}; credentials in {credentials_out}", err=True)
+            click.progressbar(length=len(planned), label="adding", file=click.get_text_stream("stderr")) as bar:
+        def done(line, issued):
+            write(line, issued)
+            bar.update(1)
+        refused = bulk.write_all(writer, planned, done)
+    for row in refused:
+        click.echo(f"{csv_file}:{row.line}: {row.message}", err=True)
+    click.echo(f"added {len(planned) - len(refused)}; credentials in {credentials_out}", err=True)
+    if refused:
+        raise directory.DirectoryRefused(f"{len(refused)} row(s) refused by the directory (listed above); "
+                                         "the others were added")
 
 
 @click.command("sweep")

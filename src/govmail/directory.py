@@ -143,7 +143,9 @@ def directory_url(settings: Settings, given: str | None = None) -> str:
     return f"ldaps://{address or settings.mail_host}"
 
 
-def connect(settings: Settings, secrets: Secrets, url: str | None = None) -> ldap3.Connection:
+def connect(settings: Settings, secrets: Secrets, url: str | None = None, pipelined: bool = False) -> ldap3.Connection:
+    """Bound as the directory's root DN. `pipelined`: ldap3's asynchronous strategy, for bulk writes that
+    keep many requests in flight (each call returns a message id; get_response() collects it)."""
     url = directory_url(settings, url)
     parsed = urlparse(url)
     tls = None
@@ -156,7 +158,7 @@ def connect(settings: Settings, secrets: Secrets, url: str | None = None) -> lda
     admin = f"cn=admin,{settings.base_dn}"
     try:
         conn = ldap3.Connection(server, admin, secrets.password("ldap-admin"), raise_exceptions=False,
-                                receive_timeout=60)
+                                receive_timeout=60, client_strategy=ldap3.ASYNC if pipelined else ldap3.SYNC)
         if not conn.bind():
             raise DirectoryUnreachable(f"{url}: binding as {admin} failed ({conn.result['description']}): "
                                        f"is this the directory of {settings.domain}, with this inventory's secrets?")

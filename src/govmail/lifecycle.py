@@ -167,7 +167,7 @@ class Lifecycle:
         request = naming.Request(req.kind, req.name, agency.name if agency else None, req.abbrev,
                                  req.agency_abbrev, req.birth_date)
         same = self.same_agency(agency.dn) if agency else set()
-        found = naming.suggest(self.settings.profile.naming, self.settings.domain, request, taken - same, same)
+        found = naming.suggest_local(self.settings.profile.naming, self.settings.domain, request, taken, same)
         return found.local_part, found.rule
 
     def _display_name(self, name: str, agency: Account | None) -> str:

@@ -211,7 +211,7 @@ def _person_clash(step: str, person: Person, plain: str, req: Request) -> Iterat
         yield from (f"{plain}{n}" for n in itertools.count(1))
 
 
-def _first_free(candidates: Iterable[str], taken: set[str], tried: list[str]) -> str | None:
+def _first_free(candidates: Iterable[str], taken: "Taken", tried: list[str]) -> str | None:
     for candidate in candidates:
         if candidate in tried:
             continue
@@ -233,7 +233,8 @@ def _suggest_person(naming: Naming, req: Request, taken: set[str], same_agency: 
         raise _operator(f"the personal address format is not available ({naming.person.source})", tried)
     person = Person.parse(req.name)
     plain = PERSON_SCHEMES[scheme](person)
-    if _first_free([plain], taken | same_agency, tried):
+    everyone = Taken(taken, same_agency)
+    if _first_free([plain], everyone, tried):
         return plain, scheme, naming.person.source, tried
     clashes = naming.person_clashes
     if plain in same_agency and naming.person_same_agency_clashes.value:
@@ -241,7 +242,7 @@ def _suggest_person(naming: Naming, req: Request, taken: set[str], same_agency: 
     for step in clashes.value:
         if step == "operator":
             break
-        found = _first_free(_person_clash(step, person, plain, req), taken | same_agency, tried)
+        found = _first_free(_person_clash(step, person, plain, req), everyone, tried)
         if found:
             return found, step, clashes.source, tried
     raise _operator(f"{clashes.source} leaves this clash to the operator", tried)
@@ -267,7 +268,7 @@ def _body_candidate(step: str, req: Request, naming: Naming) -> str | None:
     return f"{whole(_strip_prefix(unit[0], UNIT_TYPES)[1])}-{agency_part}"   # whole_dash_agency
 
 
-def _suggest_body(naming: Naming, req: Request, taken: set[str]) -> tuple[str, str, str, list]:
+def _suggest_body(naming: Naming, req: Request, taken: "Taken") -> tuple[str, str, str, list]:
     cited = naming.agency if req.kind == "agency" else naming.unit
     tried: list[str] = []
     if req.abbrev:
@@ -292,12 +293,27 @@ def local_part(address: str) -> str:
 
 def suggest(naming: Naming, domain: str, req: Request, taken: Iterable[str] = (),
             taken_same_agency: Iterable[str] = ()) -> Suggestion:
-    taken_set = {local_part(a) for a in taken}
-    same_set = {local_part(a) for a in taken_same_agency}
+    """`taken`: addresses in use elsewhere; `taken_same_agency`: in use in the person's own agency."""
+    return suggest_local(naming, domain, req, {local_part(a) for a in taken},
+                         {local_part(a) for a in taken_same_agency})
+
+
+class Taken:
+    """Membership in any of several sets of local parts, without copying them (a directory holds many)."""
+
+    def __init__(self, *pools: set[str]):
+        self.pools = pools
+
+    def __contains__(self, local: str) -> bool:
+        return any(local in pool for pool in self.pools)
+
+
+def suggest_local(naming: Naming, domain: str, req: Request, taken_set: set[str], same_set: set[str]) -> Suggestion:
+    """As `suggest`, with sets of lower-case local parts already made."""
     if req.kind == "person":
         local, rule, source, tried = _suggest_person(naming, req, taken_set, same_set)
     elif req.kind in ("agency", "unit"):
-        local, rule, source, tried = _suggest_body(naming, req, taken_set | same_set)
+        local, rule, source, tried = _suggest_body(naming, req, Taken(taken_set, same_set))
     else:
         raise BadInput(f"unknown mailbox kind '{req.kind}' (person, agency or unit)")
     if not LOCAL_PART.match(local):

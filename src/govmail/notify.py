@@ -35,7 +35,7 @@ class Notifier:
         msg = self.message(to, subject, body)
         if self.outbox:
             self.outbox.mkdir(parents=True, exist_ok=True)
-            (self.outbox / f"{len(list(self.outbox.iterdir())) + 1:05d}.eml").write_bytes(msg.as_bytes())
+            (self.outbox / f"{msg['Message-ID'].strip('<>')}.eml").write_bytes(msg.as_bytes())
         else:
             try:
                 with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=30) as smtp:

@@ -1,0 +1,104 @@
+"""`govmail sweep` over mailboxes whose last-login and password dates are forged into the past."""
+
+import datetime as dt
+import email
+import email.policy
+import os
+import subprocess
+import sys
+
+import ldap3
+import pytest
+
+from govmail.directory import RELAX, gtime, now
+from govmail.lifecycle import AddRequest
+
+pytestmark = pytest.mark.lifecycle
+NOW = now()
+
+
+def ago(days: int) -> str:
+    return gtime(NOW - dt.timedelta(days=days))
+
+
+def person(lc, name, last_login_days, password_days, must_change=False, **extra) -> str:
+    """A mailbox as if last used `last_login_days` ago, its password set `password_days` ago."""
+    made = lc.add(AddRequest("person", name, agency=lc.agencies()[0].uid))
+    changes = {"pwdLastSuccess": [(ldap3.MODIFY_REPLACE, [ago(last_login_days)])],
+               "pwdChangedTime": [(ldap3.MODIFY_REPLACE, [ago(password_days)])]}
+    if not must_change:
+        changes["pwdReset"] = [(ldap3.MODIFY_DELETE, [])]
+    changes.update({k: [(ldap3.MODIFY_REPLACE, [v])] for k, v in extra.items()})
+    assert lc.conn.modify(made.dn, changes, controls=[RELAX]), lc.conn.result
+    return made.address
+
+
+def sweep(instance, *args):
+    proc = subprocess.run([sys.executable, "-m", "govmail.cli", "sweep", "--province", instance.settings.province,
+                           "--server", instance.url, "--operator", "cron", *args],
+                          capture_output=True, text=True, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    return {tuple(line.split()[:4]) for line in proc.stdout.splitlines()}
+
+
+def states(lc, addresses):
+    return {a: (lc.find(a).status, lc.find(a).lock_reason) for a in addresses}
+
+
+def test_hanam_locks_revokes_and_notifies_once(lifecycle_for, slapd_for, tmp_path):
+    lc = lifecycle_for("hanam", purpose="sweep")
+    instance = slapd_for("hanam", "sweep")
+    agency = lc.add(AddRequest("agency", "Sở Lao động Thương binh và Xã hội"))
+    idle = person(lc, "Kiều Văn Idle", 4 * 31, 30)                 # Điều 7.2.a: 3 months unused
+    gone = person(lc, "Kiều Văn Gone", 7 * 31, 30)                 # Điều 6.2.c: 6 months unused
+    issued = person(lc, "Kiều Văn Issued", 1, 40, must_change=True)  # Điều 7.2.d: 1 month to change it
+    old = person(lc, "Kiều Văn Old", 1, 4 * 31)                    # Điều 8.2.a: 3 months' maximum age
+    fresh = person(lc, "Kiều Văn Fresh", 1, 10)
+    expected = {("would", "lock", idle, "inactivity"), ("would", "revoke", gone, "inactivity"),
+                ("would", "lock", issued, "issued_password_kept"), ("would", "lock", old, "password_expired")}
+    before = states(lc, [idle, gone, issued, old, fresh])
+    assert sweep(instance, "--dry-run", "--outbox", str(tmp_path)) == expected
+    assert states(lc, [idle, gone, issued, old, fresh]) == before and not any(tmp_path.iterdir())
+
+    done = sweep(instance, "--outbox", str(tmp_path))
+    assert done == {(action, address, reason, "due") for _, action, address, reason in expected}
+    assert states(lc, [idle, gone, issued, old, fresh]) == {
+        idle: ("locked", "inactivity"), gone: ("revoked", "inactivity"), issued: ("locked", "issued_password_kept"),
+        old: ("locked", "password_expired"), fresh: ("active", None)}
+    assert lc.find(idle).receive_enabled and not lc.find(idle).login_enabled      # Điều 7.1
+    assert lc.find(gone).dn.startswith("uid=kieuvangone,ou=revoked,")
+
+    notices = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(tmp_path.iterdir())]
+    assert len(notices) == 4 and {n["To"] for n in notices} == {agency.address}
+    idle_notice = next(n for n in notices if idle in n["Subject"])
+    assert "tạm khóa" in idle_notice["Subject"] and "Điều 7.2.a" in idle_notice.get_content()
+
+    assert sweep(instance, "--outbox", str(tmp_path)) == set(), "a second run changes nothing"
+    assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_cantho_revokes_fifteen_working_days_after_the_lock_notice(lifecycle_for, slapd_for, tmp_path):
+    lc = lifecycle_for("cantho", purpose="sweep")
+    instance = slapd_for("cantho", "sweep")
+    lc.add(AddRequest("agency", "Sở Tư pháp Cần Thơ", abbrev="sotp"))
+    idle = person(lc, "Châu Văn Liêm", 100, 10)
+    locked = {"govmailAccountStatus": "locked", "govmailLockReason": "inactivity", "govmailLoginEnabled": "FALSE"}
+    # 15 working days is three calendar weeks at least: 30 days ago is past, 7 days ago is not.
+    due = person(lc, "Châu Văn Due", 130, 10, govmailLockedAt=ago(30), **locked)
+    waiting = person(lc, "Châu Văn Chờ", 100, 10, govmailLockedAt=ago(7), **locked)
+    done = sweep(instance, "--outbox", str(tmp_path))
+    assert done == {("lock", idle, "inactivity", "due"), ("revoke", due, "inactivity", "due")}
+    assert lc.find(waiting).status == "locked"
+    notice = next(email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in tmp_path.iterdir()
+                  if idle in p.read_text())
+    assert "15 working days" in notice.get_content() and "Điều 5.4" in notice.get_content()
+
+
+def test_danang_revokes_after_three_months_without_a_lock_step(lifecycle_for, slapd_for, tmp_path):
+    lc = lifecycle_for("danang", purpose="sweep")
+    instance = slapd_for("danang", "sweep")
+    lc.add(AddRequest("agency", "Sở Ngoại vụ Đà Nẵng", abbrev="songoaivu"))
+    gone = person(lc, "Phan Châu Trinh", 95, 10)
+    kept = person(lc, "Phan Bội Châu", 80, 10)
+    assert sweep(instance, "--outbox", str(tmp_path)) == {("revoke", gone, "inactivity", "due")}
+    assert lc.find(kept).status == "active"
