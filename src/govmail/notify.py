@@ -5,8 +5,9 @@ directory alone)."""
 from __future__ import annotations
 
 import smtplib
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.mime.text import MIMEText
+from email.header import Header
+from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
 from .errors import GovmailError
@@ -21,14 +22,14 @@ class NoticeFailed(GovmailError):
 class Notifier:
     def __init__(self, domain: str, smtp_host: str | None = None, smtp_port: int = 25, outbox: Path | None = None):
         self.domain, self.smtp_host, self.smtp_port, self.outbox = domain, smtp_host, smtp_port, outbox
-        self.sent: list[EmailMessage] = []
+        self.sent: list[MIMEText] = []
 
-    def message(self, to: str, subject: str, body: str) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = f"{SENDER_NAME} <postmaster@{self.domain}>"
-        msg["To"], msg["Subject"] = to, subject
+    def message(self, to: str, subject: str, body: str) -> MIMEText:
+        # The compat32 API: the newer EmailMessage folds Vietnamese headers at ~40 ms a message.
+        msg = MIMEText(body, "plain", "utf-8")
+        msg["From"] = formataddr((SENDER_NAME, f"postmaster@{self.domain}"), charset="utf-8")
+        msg["To"], msg["Subject"] = to, Header(subject, "utf-8")
         msg["Date"], msg["Message-ID"] = formatdate(localtime=True), make_msgid(domain=self.domain)
-        msg.set_content(body)
         return msg
 
     def send(self, to: str, subject: str, body: str) -> None:

@@ -89,8 +89,8 @@ def test_cantho_revokes_fifteen_working_days_after_the_lock_notice(lifecycle_for
     done = sweep(instance, "--outbox", str(tmp_path))
     assert done == {("lock", idle, "inactivity", "due"), ("revoke", due, "inactivity", "due")}
     assert lc.find(waiting).status == "locked"
-    notice = next(email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in tmp_path.iterdir()
-                  if idle in p.read_text())
+    notices = (email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in tmp_path.iterdir())
+    notice = next(n for n in notices if idle in n["Subject"])
     assert "15 working days" in notice.get_content() and "Điều 5.4" in notice.get_content()
 
 
