@@ -45,3 +45,15 @@ def test_working_days_have_no_seconds():
 def test_bad_duration_is_refused(bad):
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_calendar_months_and_working_days_after_a_moment():
+    import datetime as dt
+    start = dt.datetime(2026, 1, 31, 9, 0, tzinfo=dt.timezone.utc)
+    assert parse_duration("1 month").after(start) == dt.datetime(2026, 2, 28, 9, 0, tzinfo=dt.timezone.utc)
+    assert parse_duration("3 months").after(start) == dt.datetime(2026, 4, 30, 9, 0, tzinfo=dt.timezone.utc)
+    # Friday 13 February 2026 is the last working day before Tết (16-20 February off): 3 working days later
+    # is Wednesday 25 February.
+    friday = dt.datetime(2026, 2, 13, 15, 0, tzinfo=dt.timezone.utc)
+    assert parse_duration("3 working days").after(friday) == dt.datetime(2026, 2, 25, 15, 0, tzinfo=dt.timezone.utc)
+    assert parse_duration("8 hours").after(friday) == dt.datetime(2026, 2, 13, 23, 0, tzinfo=dt.timezone.utc)
