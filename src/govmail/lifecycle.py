@@ -26,6 +26,11 @@ KINDS = {"person": "personal", "agency": "agency", "unit": "unit"}   # CLI word 
 PASSWORD_REASONS = {"issued_password_kept", "password_unchanged", "password_expired"}
 
 
+def replace(**values: str) -> dict:
+    """LDAP modify changes setting each attribute to one value."""
+    return {attr: [(ldap3.MODIFY_REPLACE, [value])] for attr, value in values.items()}
+
+
 @dataclass(frozen=True)
 class AddRequest:
     kind: str                              # person, agency or unit
@@ -252,17 +257,17 @@ class Lifecycle:
         new_agency = self.find_agency(agency) if agency else None
         if name:
             name = " ".join(name.split())
-            changes["cn"] = [(ldap3.MODIFY_REPLACE, [name])]
+            changes.update(replace(cn=name))
             if account.kind == "personal":
                 naming.person_words(name)
-                changes["sn"] = [(ldap3.MODIFY_REPLACE, [name.split()[0]])]
+                changes.update(replace(sn=name.split()[0]))
         if new_agency:
-            changes["govmailAgency"] = [(ldap3.MODIFY_REPLACE, [new_agency.dn])]
+            changes.update(replace(govmailAgency=new_agency.dn))
         if name or new_agency:
             holder = new_agency or self.agency_of(account)
-            changes["displayName"] = [(ldap3.MODIFY_REPLACE, [self._display_name(name or account.name, holder)])]
+            changes.update(replace(displayName=self._display_name(name or account.name, holder)))
         if quota is not None:
-            changes["govmailQuotaBytes"] = [(ldap3.MODIFY_REPLACE, [str(quota)])]
+            changes.update(replace(govmailQuotaBytes=str(quota)))
         for alias in add_aliases:
             self._check_alias(alias)
         if add_aliases:
@@ -292,21 +297,17 @@ class Lifecycle:
             raise BadInput(f"{account.mail} is revoked: restore it first")
         if account.status == "locked":
             return False
-        changes = {"govmailAccountStatus": [(ldap3.MODIFY_REPLACE, ["locked"])],
-                   "govmailLoginEnabled": [(ldap3.MODIFY_REPLACE, ["FALSE"])],
-                   "govmailLockedAt": [(ldap3.MODIFY_REPLACE, [gtime(self.clock())])],
-                   "govmailLockReason": [(ldap3.MODIFY_REPLACE, [reason])]}
+        changes = replace(govmailAccountStatus="locked", govmailLoginEnabled="FALSE",
+                          govmailLockedAt=gtime(self.clock()), govmailLockReason=reason)
         if not self.settings.locked_still_receives:
-            changes["govmailReceiveEnabled"] = [(ldap3.MODIFY_REPLACE, ["FALSE"])]
+            changes.update(replace(govmailReceiveEnabled="FALSE"))
         self._modify(account, changes, "lock", request, reason, rule=source)
         return True
 
     def _reopen(self, account: Account) -> dict:
         """Changes that put a mailbox back in use; its inactivity count starts again now."""
-        changes = {"govmailAccountStatus": [(ldap3.MODIFY_REPLACE, ["active"])],
-                   "govmailLoginEnabled": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
-                   "govmailReceiveEnabled": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
-                   "pwdLastSuccess": [(ldap3.MODIFY_REPLACE, [gtime(self.clock())])]}
+        changes = replace(govmailAccountStatus="active", govmailLoginEnabled="TRUE", govmailReceiveEnabled="TRUE",
+                          pwdLastSuccess=gtime(self.clock()))
         for attr, present in (("govmailLockedAt", account.locked_at), ("govmailLockReason", account.lock_reason),
                               ("govmailRevokedAt", account.revoked_at), ("govmailRetainUntil", account.retain_until),
                               ("pwdAccountLockedTime", account.failure_locked)):
@@ -329,9 +330,9 @@ class Lifecycle:
     def _new_password(self, account: Account) -> tuple[dict, str]:
         personal = naming.person_words(account.name) if account.kind == "personal" else []
         password = passwords.issue(self.settings, personal)
-        changes = {"userPassword": [(ldap3.MODIFY_REPLACE, [password])]}
+        changes = replace(userPassword=password)
         if self.settings.policies["users"].must_change:
-            changes["pwdReset"] = [(ldap3.MODIFY_REPLACE, ["TRUE"])]
+            changes.update(replace(pwdReset="TRUE"))
         return changes, password
 
     def reset_password(self, address: str, request: str | None, reason: str | None) -> Issued:
@@ -356,18 +357,21 @@ class Lifecycle:
         moment = self.clock()
         if account.status != "revoked":
             retention = DEFAULTS["revoked_retention"]
-            self._modify(account, {
-                "govmailAccountStatus": [(ldap3.MODIFY_REPLACE, ["revoked"])],
-                "govmailLoginEnabled": [(ldap3.MODIFY_REPLACE, ["FALSE"])],
-                "govmailReceiveEnabled": [(ldap3.MODIFY_REPLACE, ["FALSE"])],
-                "govmailRevokedAt": [(ldap3.MODIFY_REPLACE, [gtime(moment)])],
-                "govmailRetainUntil": [(ldap3.MODIFY_REPLACE, [gtime(retention.after(moment))])],
-                "govmailLockReason": [(ldap3.MODIFY_REPLACE, [reason])]}, "revoke", request, reason,
-                retention=str(retention), rule=source)
-        rdn = account.dn.split(",", 1)[0]
-        check(self.conn, self.conn.modify_dn(account.dn, rdn, new_superior=f"ou={REVOKED},{self.base}"),
-              f"move {account.mail} to ou={REVOKED}")
+            changes = replace(govmailAccountStatus="revoked", govmailLoginEnabled="FALSE",
+                              govmailReceiveEnabled="FALSE", govmailRevokedAt=gtime(moment),
+                              govmailRetainUntil=gtime(retention.after(moment)), govmailLockReason=reason)
+            self._modify(account, changes, "revoke", request, reason, retention=str(retention), rule=source)
+        self._move(account, REVOKED)
         return self.find(account.mail)
+
+    def _move(self, account: Account, branch: str) -> str:
+        """Into ou=<branch> (unless there already); returns the entry's DN there."""
+        rdn, parent = account.dn.split(",", 1)
+        target = f"ou={branch},{self.base}"
+        if parent.lower() != target.lower():
+            check(self.conn, self.conn.modify_dn(account.dn, rdn, new_superior=target),
+                  f"move {account.mail} to ou={branch}")
+        return f"{rdn},{target}"
 
     def restore(self, address: str, request: str | None, reason: str | None) -> Issued:
         """Back into use from locked or revoked, with a new issued password where the profile says."""
@@ -380,9 +384,5 @@ class Lifecycle:
             extra, password = self._new_password(account)
             changes.update(extra)
         self._modify(account, changes, "restore", request, reason)
-        branch = f"ou={BRANCHES[account.kind]},{self.base}"
-        if not account.dn.lower().endswith(branch.lower()):
-            rdn = account.dn.split(",", 1)[0]
-            check(self.conn, self.conn.modify_dn(account.dn, rdn, new_superior=branch), f"move {account.mail} back")
-        return Issued(account.mail, password, f"{account.dn.split(',', 1)[0]},{branch}", account.name)
+        return Issued(account.mail, password, self._move(account, BRANCHES[account.kind]), account.name)
 

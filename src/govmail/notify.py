@@ -22,7 +22,6 @@ class NoticeFailed(GovmailError):
 class Notifier:
     def __init__(self, domain: str, smtp_host: str | None = None, smtp_port: int = 25, outbox: Path | None = None):
         self.domain, self.smtp_host, self.smtp_port, self.outbox = domain, smtp_host, smtp_port, outbox
-        self.sent: list[MIMEText] = []
 
     def message(self, to: str, subject: str, body: str) -> MIMEText:
         # The compat32 API: the newer EmailMessage folds Vietnamese headers at ~40 ms a message.
@@ -44,4 +43,3 @@ class Notifier:
             except (OSError, smtplib.SMTPException) as err:
                 raise NoticeFailed(f"notice to {to} not sent through {self.smtp_host}:{self.smtp_port}: {err}; "
                                    "the change itself is done, send the notice by hand") from None
-        self.sent.append(msg)

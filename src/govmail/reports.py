@@ -19,6 +19,7 @@ from . import workdays
 from .directory import Account
 from .render import TEMPLATES_DIR
 from .settings import Settings
+from .sweep import issued_password_overdue
 from .units import parse_duration
 
 NO_AGENCY = "(agency mailboxes)"
@@ -60,11 +61,6 @@ def read_usage(path: Path) -> dict[str, int]:
     return usage
 
 
-def _overdue(s: Settings, a: Account, moment: dt.datetime) -> bool:
-    deadline = s.profile.password.first_change_deadline.value
-    return bool(a.must_change and deadline and a.password_changed and moment >= deadline.after(a.password_changed))
-
-
 def _provisioning(s: Settings, a: Account, row: Row) -> None:
     received, made = a.received_at.date(), a.created.date()
     row.provisioned += 1
@@ -88,7 +84,7 @@ def build(s: Settings, mailboxes: list[Account], moment: dt.datetime, since: dt.
         row.mailboxes += 1
         setattr(row, a.status, getattr(row, a.status) + 1)
         row.issued_password_kept += a.must_change and a.status != "revoked"
-        row.issued_password_overdue += _overdue(s, a, moment) and a.status != "revoked"
+        row.issued_password_overdue += issued_password_overdue(s, a, moment) and a.status != "revoked"
         row.quota_allocated_bytes += a.quota_bytes if a.status != "revoked" else 0
         row.quota_used_bytes += (usage or {}).get(a.mail.lower(), 0)
         if a.received_at and since <= a.created <= moment:

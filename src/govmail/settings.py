@@ -107,13 +107,17 @@ class PasswordPolicy:
 
     name: str
     min_length: int
-    max_age_seconds: int
+    max_age: Duration
     must_change: bool
     max_failures: int
     max_idle_seconds: int | None
     classes: list[str]
     specials: str
     check_attributes: list[str]
+
+    @property
+    def max_age_seconds(self) -> int:
+        return self.max_age.seconds
 
     @property
     def class_chars(self) -> dict[str, str]:
@@ -199,7 +203,7 @@ def _policy(name: str, profile: Profile, overrides: Overrides) -> PasswordPolicy
     return PasswordPolicy(
         name=name,
         min_length=min_length,
-        max_age_seconds=max_age.seconds,
+        max_age=max_age,
         must_change=_value(pw.change_at_first_login, DEFAULTS["change_at_first_login"]),
         max_failures=overrides.lockout_failures or _value(pw.lockout_failures, DEFAULTS["lockout_failures"]),
         max_idle_seconds=idle.lock_after.value.seconds if login_idle and name == "users" else None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .directory import Account, accounts
 from .lifecycle import Lifecycle
 from .notify import NoticeFailed, Notifier
-from .settings import DEFAULTS, Settings
+from .settings import Settings
 from .units import Duration
 
 ACTION_VI = {"lock": "tạm khóa", "revoke": "thu hồi"}
@@ -56,17 +56,27 @@ def _revoke(s: Settings, account: Account, moment: dt.datetime) -> Action | None
 
 def _lock(s: Settings, account: Account, moment: dt.datetime) -> Action | None:
     pw = s.profile.password
-    changed = account.password_changed or account.created
-    max_age = pw.max_age.users.value or DEFAULTS["password_max_age"]
+    changed = password_set(account)
     rules = [("inactivity", *_rule(s.profile.inactivity.lock_after), account.last_activity),
              ("password_unchanged", *_rule(pw.lock_if_unchanged_for), changed),
-             ("password_expired", max_age, pw.max_age.users.source or "project default", changed)]
+             ("password_expired", s.policies["users"].max_age, pw.max_age.users.source or "project default",
+              changed)]
     if account.must_change:
         rules.insert(1, ("issued_password_kept", *_rule(pw.first_change_deadline), changed))
     for reason, after, source, start in rules:
         if after is not None and moment >= after.after(start):
             return Action(account, "lock", reason, source, after.after(start))
     return None
+
+
+def password_set(account: Account) -> dt.datetime:
+    return account.password_changed or account.created
+
+
+def issued_password_overdue(s: Settings, account: Account, moment: dt.datetime) -> bool:
+    """Still the issued password, past the profile's deadline for changing it."""
+    deadline = s.profile.password.first_change_deadline.value
+    return bool(account.must_change and deadline and moment >= deadline.after(password_set(account)))
 
 
 def plan(s: Settings, mailboxes: list[Account], moment: dt.datetime) -> list[Action]:
