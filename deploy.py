@@ -9,7 +9,7 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail import render, settings, tls
-from govmail.deploy import mail, openldap
+from govmail.deploy import filters, mail, openldap
 
 if "mail" in host.groups:
     inventory = Path(host.data.govmail_inventory)
@@ -23,6 +23,8 @@ if "mail" in host.groups:
         names = [s.mail_host, *s.webmail_aliases, s.domain]
         key, cert, ca = tls.server_certificate(secrets.directory, inventory.name, names)
     openldap.directory(files_content=content, base_dn=s.base_dn, tls_key=key, tls_cert=cert, tls_ca=ca or cert)
+    filters.clamav(files_content=content, mirror=s.clamav_mirror)
+    filters.spamassassin(files_content=content)
     tls_ops = mail.tls(mail_host=s.mail_host, key=key, chain=cert + ca)
     mail.postfix(files_content=content, tls_ops=tls_ops)
     mail.dovecot(files_content=content, tls_ops=tls_ops)

@@ -37,10 +37,26 @@ MANAGED_FILES = {
     "slapd/ppolicy.ldif.j2": "/etc/ldap/govmail/ppolicy.ldif",
     "slapd/services.ldif.j2": "/etc/ldap/govmail/services.ldif",
     "roundcube/config.inc.php.j2": "/etc/roundcube/config.inc.php",
+    "clamav/clamd.conf.j2": "/etc/clamav/clamd.conf",
+    "clamav/clamav-milter.conf.j2": "/etc/clamav/clamav-milter.conf",
+    "clamav/clamav-milter.service.j2": "/etc/systemd/system/clamav-milter.service",
+    "clamav/freshclam.conf.j2": "/etc/clamav/freshclam.conf",
+    "clamav/govmail.ndb.j2": "/var/lib/clamav/govmail.ndb",
+    "clamav/clamav-daemon.service.conf.j2": "/etc/systemd/system/clamav-daemon.service.d/govmail.conf",
+    "spamassassin/local.cf.j2": "/etc/spamassassin/local.cf",
+    "spamassassin/spamd.j2": "/etc/default/spamd",
+    "spamassassin/spamass-milter.service.j2": "/etc/systemd/system/spamass-milter.service",
 }
 
 # govmail's LDAP schema arc: 2.25.<a UUID> (ITU-T X.667), unique without registering an enterprise number.
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
+
+# Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
+PORTS = {"clamav_milter": 7357, "spamass_milter": 7358}
+
+# The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
+# clamd starts and the whole chain can be proven on a host that has no signature mirror yet.
+EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 TLS_DIR = "/etc/govmail/tls"
@@ -108,6 +124,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "tls_cert": tls_paths(settings.mail_host)[0],
         "tls_key": tls_paths(settings.mail_host)[1],
         "vmail_uid": VMAIL_UID,
+        "ports": PORTS,
+        "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
         "managed": _managed(settings),
         "cite": cite,

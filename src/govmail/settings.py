@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError, model_validator
+from pydantic import PositiveInt, ValidationError, model_validator
 
 from .errors import BadInput
 from .profile import (PROFILES_DIR, MailboxKind, Profile, SizeValue, Strict, describe_errors,
@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "display_name": "full_name",
     # No regulation says how long a revoked mailbox's mail is kept: a year covers a late restore request.
     "revoked_retention": parse_duration("12 months"),
+    # No regulation scores spam. SpamAssassin's own threshold tags; a score this high is never a
+    # legitimate message (GTUBE scores 1000), so it is refused during the SMTP session.
+    "spam_tag_score": 5.0,
+    "spam_reject_score": 10,
+    "spamd_children": 4,
 }
 LOCKOUT_SECONDS = 15 * 60           # how long repeated failures lock an account
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
@@ -66,6 +71,10 @@ class Overrides(Strict):
     attachment_max: SizeValue | None = None
     lockout_failures: int | None = None
     mail_host: str | None = None
+    # ClamAV signatures from the operator's own mirror (freshclam PrivateMirror), e.g. http://10.0.0.5/clamav
+    clamav_mirror: str | None = None
+    spam_reject_score: PositiveInt | None = None
+    spamd_children: PositiveInt | None = None
     # Certificates from the operator's own CA instead of govmail's internal one: PEM files on the
     # operator's machine, the certificate file holding the full chain.
     tls_certificate_file: Path | None = None
@@ -133,6 +142,13 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class SpamPolicy:
+    tag_score: float
+    reject_score: int
+    children: int
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: Profile
     inventory: str | None
@@ -151,6 +167,8 @@ class Settings:
     encrypted_archives_restricted: bool
     locked_still_receives: bool
     display_name: str
+    spam: SpamPolicy
+    clamav_mirror: str | None = None
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
 
     @property
@@ -246,6 +264,9 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         encrypted_archives_restricted=profile.attachments.encrypted_archives.value == "restricted",
         locked_still_receives=_value(profile.inactivity.locked_still_receives, DEFAULTS["locked_still_receives"]),
         display_name=_value(profile.naming.display_name, DEFAULTS["display_name"]),
+        spam=SpamPolicy(DEFAULTS["spam_tag_score"], overrides.spam_reject_score or DEFAULTS["spam_reject_score"],
+                        overrides.spamd_children or DEFAULTS["spamd_children"]),
+        clamav_mirror=overrides.clamav_mirror,
         tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
     )
 

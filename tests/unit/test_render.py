@@ -95,3 +95,28 @@ def test_inventory_override_reaches_the_files(rendered):
 def test_roundcube_shows_the_rule_in_vietnamese(rendered):
     rc = rendered("hanam")["/etc/roundcube/config.inc.php"]
     assert "'Mật khẩu phải có ít nhất 8 ký tự, gồm chữ hoa, chữ thường, chữ số, ký tự đặc biệt (! @ # % $ * &).'" in rc
+
+
+def test_encrypted_archives_alert_only_where_the_regulation_restricts_them(rendered):
+    clamd = "/etc/clamav/clamd.conf"
+    assert _line(rendered("bacgiang")[clamd], "AlertEncryptedArchive") == ["AlertEncryptedArchive yes"]
+    assert _line(rendered("hanam")[clamd], "AlertEncryptedArchive") == ["AlertEncryptedArchive no"]
+
+
+def test_filters_follow_the_message_limit_and_the_inventory(rendered):
+    files = rendered("hanam", clamav_mirror="http://10.0.0.5/clamav", spam_reject_score=15)
+    limit = int(_line(files["/etc/postfix/main.cf"], "message_size_limit")[0].split(" = ")[1])
+    assert _line(files["/etc/clamav/clamd.conf"], "StreamMaxLength") == [f"StreamMaxLength {limit}"]
+    assert _line(files["/etc/clamav/clamav-milter.conf"], "MaxFileSize") == [f"MaxFileSize {limit}"]
+    assert _line(files["/etc/clamav/freshclam.conf"], "PrivateMirror") == ["PrivateMirror http://10.0.0.5/clamav"]
+    assert " -r 15 " in _line(files["/etc/systemd/system/spamass-milter.service"], "ExecStart=")[0]
+    assert "PrivateMirror" not in rendered("hanam")["/etc/clamav/freshclam.conf"]
+
+
+def test_submission_is_virus_scanned_but_not_spam_scored(rendered):
+    master = rendered("hanam")["/etc/postfix/master.cf"]
+    clamav_only = f"  -o smtpd_milters=inet:127.0.0.1:{render.PORTS['clamav_milter']}"
+    assert master.count(clamav_only) == 2      # submission and submissions
+    main = rendered("hanam")["/etc/postfix/main.cf"]
+    assert _line(main, "smtpd_milters") == [f"smtpd_milters = inet:127.0.0.1:{render.PORTS['clamav_milter']}, "
+                                            f"inet:127.0.0.1:{render.PORTS['spamass_milter']}"]

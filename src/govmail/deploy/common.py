@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import apt, files, server, systemd
 
 
 def put_rendered(files_content: dict[str, str], path: str, mode: str = "644", group: str = "root"):
@@ -27,3 +27,16 @@ def install(service: str, packages: list[str], debconf: str | None = None) -> No
 def any_changed(ops: list):
     """An `_if=` condition: true once any of these operations has changed something."""
     return lambda: any(op.did_change() for op in ops)
+
+
+def restart_if_changed(services: list[str], changed: list, unit_files: bool = False) -> None:
+    """Restart the services when any of their files changed; either way they run and start at boot."""
+    if unit_files:
+        systemd.daemon_reload(name="systemd reads govmail's unit files", _if=any_changed(changed))
+        # `enabled=True` below only checks; a changed [Install] section needs its links made again.
+        server.shell(name=f"Enable {', '.join(services)} as their units now say", _if=any_changed(changed),
+                     commands=[f"systemctl reenable {' '.join(services)}"])
+    for service in services:
+        systemd.service(name=f"Restart {service} after a change", service=service, restarted=True,
+                        _if=any_changed(changed))
+        systemd.service(name=f"{service} runs", service=service, running=True, enabled=True)

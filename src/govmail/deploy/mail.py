@@ -5,20 +5,14 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import files, server
 
 from ..render import TLS_DIR, VMAIL_UID, tls_paths
-from .common import any_changed, install, put_rendered
+from .common import install, put_rendered, restart_if_changed
 
 POSTFIX_PACKAGES = ["postfix", "postfix-ldap", "postfix-pcre"]
 DOVECOT_PACKAGES = ["dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
                     "dovecot-managesieved"]
-
-
-def _restart_if_changed(service: str, changed: list) -> None:
-    systemd.service(name=f"Restart {service} after a change", service=service, restarted=True,
-                    _if=any_changed(changed))
-    systemd.service(name=f"{service} runs", service=service, running=True, enabled=True)
 
 
 @deploy("TLS certificate for the mail host")
@@ -40,7 +34,7 @@ def postfix(files_content: dict[str, str], tls_ops: list):
     # Dovecot's LMTP and auth sockets live in Postfix's private directory.
     files.directory(name="Postfix private directory", path="/var/spool/postfix/private", user="postfix",
                     group="root", mode="700")
-    _restart_if_changed("postfix", changed + tls_ops)
+    restart_if_changed(["postfix"], changed + tls_ops)
 
 
 @deploy("Dovecot")
@@ -53,4 +47,4 @@ def dovecot(files_content: dict[str, str], tls_ops: list):
     changed = [put_rendered(files_content, "/etc/dovecot/dovecot.conf", mode="640", group="dovecot"),
                put_rendered(files_content, "/etc/dovecot/conf.d/90-quota.conf"),
                put_rendered(files_content, "/usr/local/lib/govmail/quota-warning", mode="755")]
-    _restart_if_changed("dovecot", changed + tls_ops)
+    restart_if_changed(["dovecot"], changed + tls_ops)

@@ -1,0 +1,20 @@
+"""The deployed lab host as the mail-flow tests see it: addresses, the directory's admin connection, the CA."""
+
+import ssl
+
+import ldap3
+import pytest
+
+
+@pytest.fixture(scope="module")
+def env(deployment):
+    s, secrets, host = deployment["settings"], deployment["secrets"], deployment["host"]
+    server = ldap3.Server(host.address, get_info=None, connect_timeout=5)
+    admin = ldap3.Connection(server, f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
+    context = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
+    context.check_hostname = False       # the lab reaches the host by address; the CA is still checked
+    made = []
+    yield {"s": s, "address": host.address, "admin": admin, "server": server, "tls": context, "made": made,
+           "host": host}
+    for dn in made:
+        admin.delete(dn)

@@ -1,0 +1,94 @@
+"""Helpers for the mail-flow tests: mailboxes made the way an operator makes them, real SMTP and IMAP
+clients. The `env` fixture that these take lives in conftest.py."""
+
+import email
+import email.policy
+import imaplib
+import smtplib
+import time
+import uuid
+from email.message import EmailMessage
+
+import ldap3
+
+from govmail import lab
+
+ISSUED = "Cap#Phat2026xyz"
+
+
+def new_mailbox(env, quota: int | None = None, change_password: bool = True, **attrs) -> tuple[str, str, str]:
+    """A personal mailbox made the way an operator makes one; returns (dn, address, password)."""
+    s = env["s"]
+    uid = f"t{uuid.uuid4().hex[:10]}"
+    dn, address = f"uid={uid},ou=people,{s.base_dn}", f"{uid}@{s.domain}"
+    assert env["admin"].add(dn, ["inetOrgPerson", "govmailMailbox"], {
+        "cn": "Người Thử", "sn": "Thử", "uid": uid, "mail": address, "govmailMailboxKind": "personal",
+        "govmailQuotaBytes": str(quota if quota is not None else s.quotas["personal"].bytes or 0), **attrs}), \
+        env["admin"].result
+    env["made"].append(dn)
+    assert env["admin"].extend.standard.modify_password(dn, new_password=ISSUED)
+    if not change_password:
+        return dn, address, ISSUED
+    special = s.policies["users"].class_chars["special"][0]
+    chosen = f"Vn{special}2026{uid[-4:]}{special}Khau"
+    user = ldap3.Connection(env["server"], dn, ISSUED, auto_bind=True)
+    assert user.extend.standard.modify_password(dn, None, chosen), user.result
+    return dn, address, chosen
+
+
+def smtp(env, port=587) -> smtplib.SMTP:
+    conn = smtplib.SMTP(env["address"], port, timeout=20)
+    conn.ehlo("client.lab")
+    return conn
+
+
+def submit(env, sender, password, message) -> None:
+    with smtp(env) as conn:
+        conn.starttls(context=env["tls"])
+        conn.ehlo("client.lab")
+        conn.login(sender, password)
+        conn.send_message(message)
+
+
+def message(sender, to, subject="Thư công vụ thử nghiệm", body="Xin chào, đây là thư thử nghiệm.") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg.set_content(body)
+    return msg
+
+
+def imap_login(env, address, password) -> imaplib.IMAP4_SSL:
+    conn = imaplib.IMAP4_SSL(env["address"], 993, ssl_context=env["tls"])
+    conn.login(address, password)
+    return conn
+
+
+def inbox_subjects(env, address, password, wait=10.0) -> list[str]:
+    """Decoded subjects in the INBOX, waiting up to `wait` seconds for the first message."""
+    deadline = time.monotonic() + wait
+    while True:
+        conn = imap_login(env, address, password)
+        conn.select("INBOX", readonly=True)
+        found = []
+        for num in conn.search(None, "ALL")[1][0].split():
+            raw = conn.fetch(num, "(BODY.PEEK[HEADER])")[1][0][1]
+            found.append(str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"]))
+        conn.logout()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def choose_password(env, address, issued) -> str:
+    """What a user does at first login: replace the issued password, through the directory's policy."""
+    dn = env["admin"].search(env["s"].base_dn, f"(mail={address})") and env["admin"].entries[0].entry_dn
+    special = env["s"].policies["users"].class_chars["special"][0]
+    chosen = f"Vn{special}2026{uuid.uuid4().hex[:4]}{special}Khau"
+    user = ldap3.Connection(env["server"], dn, issued, auto_bind=True)
+    assert user.extend.standard.modify_password(dn, None, chosen), user.result
+    return chosen
+
+
+def delivered_count(env, address) -> int:
+    out = lab.ssh(env["host"], [f"doveadm -f flow mailbox status -u {address} messages INBOX"]).stdout
+    return int(out.split("messages=")[1].split()[0])

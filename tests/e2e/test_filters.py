@@ -1,0 +1,137 @@
+"""ClamAV and SpamAssassin in front of Postfix, checked with the standard harmless test strings (GTUBE,
+EICAR) over real SMTP: refused during the session, never bounced later; a filter that is down makes the
+sender wait (4xx)."""
+
+import contextlib
+import io
+import smtplib
+import time
+import zipfile
+
+import pytest
+from mailflow import delivered_count, imap_login, message, new_mailbox, smtp, submit
+
+from govmail import lab
+from govmail.render import EICAR, PORTS
+
+pytestmark = pytest.mark.e2e
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+OUTSIDE = "cong.dan@ngoai.test"
+SPAMD_PORT = 783
+
+
+def send_from_outside(env, msg) -> None:
+    """Port 25, no login: how mail from another organisation arrives."""
+    with smtp(env, 25) as conn:
+        conn.send_message(msg, from_addr=OUTSIDE)
+
+
+def refusal(send) -> smtplib.SMTPResponseException:
+    with pytest.raises(smtplib.SMTPResponseException) as err:
+        send()
+    return err.value
+
+
+def headers_of_last(env, address, password) -> str:
+    conn = imap_login(env, address, password)
+    conn.select("INBOX", readonly=True)
+    _, data = conn.search(None, "ALL")
+    _, parts = conn.fetch(data[0].split()[-1], "(BODY.PEEK[HEADER])")
+    conn.logout()
+    return parts[0][1].decode()
+
+
+def wait_delivered(env, address, count, wait=15.0) -> int:
+    deadline = time.monotonic() + wait
+    while delivered_count(env, address) < count and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return delivered_count(env, address)
+
+
+@contextlib.contextmanager
+def stopped(env, *units):
+    """Stop services on the host for the duration; they are started again whatever happens."""
+    lab.ssh(env["host"], ["systemctl", "stop", *units])
+    try:
+        yield
+    finally:
+        lab.ssh(env["host"], ["systemctl", "start", *units])
+        listening = " && ".join(f"until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.2; done"
+                                for port in (SPAMD_PORT, *PORTS.values()))
+        lab.ssh(env["host"], [f"timeout 60 bash -c 'clamdscan --ping 30:1 >/dev/null && {listening}'"])
+
+
+def test_clean_mail_from_outside_is_scanned_by_both_filters(env):
+    _, bob, bob_pw = new_mailbox(env)
+    send_from_outside(env, message(OUTSIDE, bob, subject="Công văn từ bên ngoài"))
+    assert wait_delivered(env, bob, 1) == 1
+    headers = headers_of_last(env, bob, bob_pw)
+    assert "X-Virus-Scanned: clamav-milter" in headers
+    assert "X-Spam-Status: No" in headers
+
+
+def test_gtube_from_outside_is_refused_in_the_session(env):
+    _, bob, _ = new_mailbox(env)
+    err = refusal(lambda: send_from_outside(env, message(OUTSIDE, bob, body=GTUBE)))
+    assert err.smtp_code == 550 and b"thu rac" in err.smtp_error
+    assert delivered_count(env, bob) == 0
+
+
+def test_authenticated_mail_is_not_spam_scored(env):
+    """Logged-in government senders skip SpamAssassin (documented choice: only virus scanning)."""
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, bob_pw = new_mailbox(env)
+    submit(env, alice, alice_pw, message(alice, bob, body=GTUBE))
+    assert wait_delivered(env, bob, 1) == 1
+    headers = headers_of_last(env, bob, bob_pw)
+    assert "X-Virus-Scanned: clamav-milter" in headers and "X-Spam-Status" not in headers
+
+
+@pytest.mark.parametrize("route", ["outside", "submission"])
+def test_eicar_is_refused_in_the_session(env, route):
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, _ = new_mailbox(env)
+    msg = message(alice, bob, subject="Báo cáo")
+    msg.add_attachment(EICAR.encode(), maintype="application", subtype="octet-stream", filename="baocao.com.txt")
+    send = (lambda: send_from_outside(env, msg)) if route == "outside" else \
+        (lambda: submit(env, alice, alice_pw, msg))
+    err = refusal(send)
+    assert err.smtp_code == 550 and b"Govmail.Test.EICAR" in err.smtp_error
+    assert delivered_count(env, bob) == 0
+
+
+def encrypted_zip() -> bytes:
+    """A ZIP whose entry is marked password-protected (general-purpose flag bit 0), as `zip -e` marks it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        entry = zipfile.ZipInfo("bang-luong.xlsx")
+        entry.flag_bits |= 0x1
+        archive.writestr(entry, b"\x00" * 12 + b"noi dung")
+    return buffer.getvalue()
+
+
+def test_password_protected_archives_per_profile(env):
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, _ = new_mailbox(env)
+    msg = message(alice, bob, subject="Tệp nén có mật khẩu")
+    msg.add_attachment(encrypted_zip(), maintype="application", subtype="zip", filename="bangluong.zip")
+    if not env["s"].encrypted_archives_restricted:
+        submit(env, alice, alice_pw, msg)
+        assert wait_delivered(env, bob, 1) == 1
+        return
+    err = refusal(lambda: submit(env, alice, alice_pw, msg))
+    assert err.smtp_code == 550 and b"Heuristics.Encrypted.Zip" in err.smtp_error
+    assert delivered_count(env, bob) == 0
+
+
+@pytest.mark.parametrize("units", [["spamd"], ["spamass-milter"], ["clamav-daemon.socket", "clamav-daemon"],
+                                   ["clamav-milter"]])
+def test_a_filter_that_is_down_makes_mail_wait(env, units):
+    _, bob, bob_pw = new_mailbox(env)
+    msg = message(OUTSIDE, bob, subject="Thư chờ bộ lọc")
+    with stopped(env, *units):
+        err = refusal(lambda: send_from_outside(env, msg))
+        assert 400 <= err.smtp_code < 500, err
+        assert delivered_count(env, bob) == 0
+    send_from_outside(env, msg)        # the sender's retry, once the filter is back
+    assert wait_delivered(env, bob, 1) == 1
