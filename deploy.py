@@ -9,7 +9,7 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail import render, settings, tls
-from govmail.deploy import filters, mail, openldap
+from govmail.deploy import filters, mail, openldap, webmail
 
 if "mail" in host.groups:
     inventory = Path(host.data.govmail_inventory)
@@ -28,3 +28,4 @@ if "mail" in host.groups:
     tls_ops = mail.tls(mail_host=s.mail_host, key=key, chain=cert + ca)
     mail.postfix(files_content=content, tls_ops=tls_ops)
     mail.dovecot(files_content=content, tls_ops=tls_ops)
+    webmail.roundcube(files_content=content, tls_ops=tls_ops)

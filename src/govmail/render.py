@@ -19,6 +19,12 @@ from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOG
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
+PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directory is named after it
+ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
+PHP_FPM_SOCKET = "/run/php/roundcube.sock"
+# Directory accounts services bind with to look mailboxes up (read only).
+SERVICE_ACCOUNTS = ["postfix", "dovecot", "roundcube"]
+
 # template (under templates/) -> path on the host
 MANAGED_FILES = {
     "postfix/main.cf.j2": "/etc/postfix/main.cf",
@@ -37,6 +43,14 @@ MANAGED_FILES = {
     "slapd/ppolicy.ldif.j2": "/etc/ldap/govmail/ppolicy.ldif",
     "slapd/services.ldif.j2": "/etc/ldap/govmail/services.ldif",
     "roundcube/config.inc.php.j2": "/etc/roundcube/config.inc.php",
+    "roundcube/password.config.inc.php.j2": "/etc/roundcube/plugins/password/config.inc.php",
+    "roundcube/php-fpm-pool.conf.j2": f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf",
+    "roundcube/govmail-plugin/govmail.php.j2": f"{ROUNDCUBE_PLUGIN}/govmail.php",
+    "roundcube/govmail-plugin/localization/vi_VN.inc.j2": f"{ROUNDCUBE_PLUGIN}/localization/vi_VN.inc",
+    "roundcube/govmail-plugin/localization/en_US.inc.j2": f"{ROUNDCUBE_PLUGIN}/localization/en_US.inc",
+    "roundcube/govmail-plugin/skins/elastic/templates/change.html.j2":
+        f"{ROUNDCUBE_PLUGIN}/skins/elastic/templates/change.html",
+    "nginx/webmail.conf.j2": "/etc/nginx/sites-available/govmail-webmail",
     "clamav/clamd.conf.j2": "/etc/clamav/clamd.conf",
     "clamav/clamav-milter.conf.j2": "/etc/clamav/clamav-milter.conf",
     "clamav/clamav-milter.service.j2": "/etc/systemd/system/clamav-milter.service",
@@ -125,6 +139,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "tls_key": tls_paths(settings.mail_host)[1],
         "vmail_uid": VMAIL_UID,
         "ports": PORTS,
+        "php_fpm_socket": PHP_FPM_SOCKET,
+        "service_accounts": SERVICE_ACCOUNTS,
         "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
         "managed": _managed(settings),

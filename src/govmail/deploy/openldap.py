@@ -8,6 +8,7 @@ from io import StringIO
 from pyinfra.api import deploy
 from pyinfra.operations import files, server, systemd
 
+from ..render import SERVICE_ACCOUNTS
 from .common import any_changed, install, put_rendered
 
 PACKAGES = ["slapd", "slapd-contrib", "ldap-utils"]
@@ -58,5 +59,5 @@ def directory(files_content: dict[str, str], base_dn: str, tls_key: bytes, tls_c
         f"ldapadd {LDAPI} -f {CONFIG_DIR}/ppolicy.ldif"])
     services = _put(files_content, "services.ldif")
     server.shell(name="Replace the service accounts", _if=services.did_change, commands=[
-        f"ldapdelete -c {LDAPI} cn=postfix,ou=services,{base_dn} cn=dovecot,ou=services,{base_dn} || true",
+        f"ldapdelete -c {LDAPI} {' '.join(f'cn={name},ou=services,{base_dn}' for name in SERVICE_ACCOUNTS)} || true",
         f"ldapadd {LDAPI} -f {CONFIG_DIR}/services.ldif"])

@@ -1,0 +1,165 @@
+"""Roundcube at https://mail.<domain>/ in a real browser: Debian's chromium, headless, driven by Selenium
+through Debian's chromedriver. The browser resolves the mail host to the lab host and trusts only the
+deployment's CA (its public key pinned), as a user's browser inside the province's network would."""
+
+import base64
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from mailflow import inbox_subjects, message, new_mailbox, submit
+
+pytestmark = pytest.mark.e2e
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ARTIFACTS = Path(os.environ.get("GOVMAIL_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
+
+
+def ca_pin(env) -> str:
+    """base64 SHA-256 of the deployment CA's public key, the form chromium's SPKI list takes."""
+    ca = x509.load_pem_x509_certificate((env["secrets_dir"] / "ca.crt").read_bytes())
+    spki = ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def browser(env, deployment):
+    if not shutil.which("chromedriver"):
+        pytest.skip("Debian's chromium-driver is not installed (scripts/bootstrap installs it as root)")
+    env["secrets_dir"] = deployment["secrets"].directory
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--lang=vi-VN",
+                f"--host-resolver-rules=MAP {env['s'].mail_host} {env['address']}",
+                f"--ignore-certificate-errors-spki-list={ca_pin(env)}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def url(env, query="") -> str:
+    return f"https://{env['s'].mail_host}/{query}"
+
+
+def wait_for(driver, css, timeout=20):
+    return WebDriverWait(driver, timeout).until(ready.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def in_mail_view(driver, timeout=20):
+    """The mail view has loaded (its message list may be empty, hence not visible)."""
+    return WebDriverWait(driver, timeout).until(ready.presence_of_element_located((By.ID, "messagelist")))
+
+
+def log_in(driver, env, address, password) -> None:
+    driver.delete_all_cookies()
+    driver.get(url(env))
+    wait_for(driver, "#rcmloginuser").send_keys(address.split("@")[0])
+    driver.find_element(By.ID, "rcmloginpwd").send_keys(password)
+    driver.find_element(By.ID, "rcmloginsubmit").click()
+
+
+def page_text(driver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_login_page_is_served_over_tls_in_vietnamese(browser, env):
+    browser.get(url(env))
+    wait_for(browser, "#rcmloginuser")
+    assert browser.current_url.startswith(f"https://{env['s'].mail_host}/")
+    assert env["s"].profile.name in browser.title
+    assert "ĐĂNG NHẬP" in page_text(browser).upper()
+
+
+def test_issued_password_leads_only_to_the_change_page(browser, env):
+    rule = env["s"].policies["users"]
+    _, address, issued = new_mailbox(env, change_password=False)
+    log_in(browser, env, address, issued)
+    wait_for(browser, "#govmail-change")
+    assert address in page_text(browser)
+    # The directory refuses a weak password; the page says the province's rule in Vietnamese.
+    weak = "a" * max(rule.min_length, 12)
+    browser.find_element(By.ID, "_newpasswd").send_keys(weak)
+    browser.find_element(By.ID, "_confpasswd").send_keys(weak)
+    browser.find_element(By.ID, "govmail-submit").click()
+    error = wait_for(browser, "#govmail-error").text
+    assert f"ít nhất {rule.min_length} ký tự" in error and "chữ hoa" in error
+    # Nothing else opens with the issued password: the mail view redirects to the login page.
+    browser.get(url(env, "?_task=mail"))
+    wait_for(browser, "#rcmloginuser")
+    # A password that meets the rule is accepted; the user logs in with it.
+    log_in(browser, env, address, issued)
+    chosen = strong_password(env)
+    wait_for(browser, "#_newpasswd").send_keys(chosen)
+    browser.find_element(By.ID, "_confpasswd").send_keys(chosen)
+    browser.find_element(By.ID, "govmail-submit").click()
+    wait_for(browser, "#rcmloginuser")
+    assert "Đã đổi mật khẩu" in page_text(browser)
+    log_in(browser, env, address, chosen)
+    in_mail_view(browser)
+
+
+def strong_password(env) -> str:
+    special = env["s"].policies["users"].class_chars["special"][0]
+    return f"Hn{special}{uuid.uuid4().hex[:6]}{special}Matkhau9"
+
+
+def open_inbox_with(browser, env, subject, wait=20) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        browser.get(url(env, "?_task=mail&_mbox=INBOX"))
+        in_mail_view(browser)
+        try:
+            WebDriverWait(browser, 5).until(ready.text_to_be_present_in_element((By.ID, "messagelist"), subject))
+            return
+        except TimeoutException:
+            if time.monotonic() > deadline:
+                raise
+
+
+def test_read_mail_send_mail_and_change_password(browser, env):
+    _, sender, sender_pw = new_mailbox(env)
+    _, user, user_pw = new_mailbox(env, displayName=f"Trần Thị Bình - Sở Thử {uuid.uuid4().hex[:4]}")
+    submit(env, sender, sender_pw, message(sender, user, subject="Kế hoạch công tác tháng 12"))
+
+    log_in(browser, env, user, user_pw)
+    open_inbox_with(browser, env, "Kế hoạch công tác tháng 12")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / f"webmail-inbox-{env['s'].province}.png"))
+
+    browser.get(url(env, "?_task=mail&_action=compose"))
+    wait_for(browser, ".recipient-input input").send_keys(sender + ",")
+    browser.find_element(By.ID, "compose-subject").send_keys("Trả lời: kế hoạch")
+    browser.find_element(By.ID, "composebody").send_keys("Đã nhận, xin cảm ơn.")
+    next(b for b in browser.find_elements(By.CSS_SELECTOR, "button.send") if b.is_displayed()).click()
+    assert "Trả lời: kế hoạch" in inbox_subjects(env, sender, sender_pw, wait=20)
+
+    browser.get(url(env, "?_task=settings&_action=plugin.password"))
+    weak = "b" * max(env["s"].policies["users"].min_length, 12)
+    wait_for(browser, "#curpasswd").send_keys(user_pw)
+    browser.find_element(By.ID, "newpasswd").send_keys(weak)
+    browser.find_element(By.ID, "confpasswd").send_keys(weak)
+    browser.execute_script("rcmail.command('plugin.password-save')")
+    refusal = wait_for(browser, "#messagestack .error, #messagestack div.alert", timeout=20).text
+    assert "Mật khẩu phải có ít nhất" in refusal, refusal
+
+
+def test_display_name_comes_from_the_directory(browser, env):
+    name = f"Lê Văn Cường - Văn phòng {uuid.uuid4().hex[:4]}"
+    _, sender, sender_pw = new_mailbox(env, displayName=name)
+    log_in(browser, env, sender, sender_pw)
+    browser.get(url(env, "?_task=settings&_action=identities"))
+    wait_for(browser, "#identities-table")
+    assert name in page_text(browser)
+
