@@ -1,0 +1,201 @@
+"""Benchmark: a ~10 KB Vietnamese message over SMTP into the INBOX on one lab host, four ways in one run.
+
+1. bare: port 25's settings without the milters, on a bench-only listener (Postfix + LMTP + Dovecot);
+2. internal: submission on 587, STARTTLS + login, virus scan only (what logged-in government users get);
+3. inbound: port 25 from outside, ClamAV then SpamAssassin (the full chain);
+4. spamd alone: spamc on the host, in parallel, on the same message: the ceiling for (3).
+Then the memory (PSS) of each running service.
+
+Run as root, with the lab host deployed (`govmail lab up mail1` and the README's deploy command):
+    .venv/bin/python bench/mailflow.py [--messages 200] [--clients 4]
+Prints figures; asserts nothing about speed. The host's master.cf is restored after the bare run (if the
+run is killed, the next deploy restores it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import smtplib
+import ssl
+import sys
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+import ldap3
+
+from govmail import lab, settings
+from govmail.secrets import Secrets, store_dir
+
+INVENTORY = Path(__file__).resolve().parents[1] / "inventories" / "lab"
+SENTENCES = ["Thực hiện Kế hoạch số 125/KH-UBND của Ủy ban nhân dân tỉnh về chuyển đổi số năm 2026,",
+             "Sở Thông tin và Truyền thông đề nghị các cơ quan, đơn vị rà soát danh sách cán bộ, công chức,",
+             "cập nhật hộp thư điện tử công vụ và gửi báo cáo về Sở trước ngày 30 tháng 11 năm 2026.",
+             "Đề nghị Thủ trưởng các cơ quan, đơn vị quan tâm, chỉ đạo thực hiện đúng thời hạn quy định."]
+ISSUED = "Cap#Phat2026Do"
+RECIPIENTS = 10
+# Port 25's settings without the milters: the bare path (port 25 itself is never changed).
+BARE_PORT = 2526
+BARE_LISTENER = f"{BARE_PORT} inet n - y - - smtpd\n  -o smtpd_milters=\n"
+SERVICES = ["postfix", "slapd", "dovecot", "clamav-daemon", "clamav-milter", "spamd", "spamass-milter", "nginx",
+            "php8.4-fpm"]
+
+
+def vietnamese_body(size: int = 7_300) -> str:
+    lines, total = [], 0
+    while total < size:
+        line = " ".join(SENTENCES[len(lines) % 4:] + SENTENCES[:len(lines) % 4])
+        lines.append(line)
+        total += len(line.encode()) + 1
+    return "\n".join(lines)
+
+
+def compose(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg.set_content(body)
+    return msg
+
+
+def host_shell(host, command: str) -> str:
+    return lab.ssh(host, [command], timeout=600).stdout
+
+
+def make_mailboxes(s, secrets, addresses: list[str]) -> ldap3.Connection:
+    """Mailboxes for the run, each with a password its owner chose (an issued one could not send)."""
+    admin = ldap3.Connection(ldap3.Server(lab.load_hosts()["mail1"].address, get_info=None),
+                             f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
+    for address in addresses:
+        uid = address.split("@")[0]
+        dn = f"uid={uid},ou=people,{s.base_dn}"
+        if not admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
+                "cn": "Hộp thư đo", "sn": "Đo", "uid": uid, "mail": address, "govmailMailboxKind": "personal",
+                "govmailQuotaBytes": "0"}):
+            sys.exit(f"could not make the bench mailbox {address}: {admin.result}")
+        admin.extend.standard.modify_password(dn, new_password=ISSUED)
+        user = ldap3.Connection(admin.server, dn, ISSUED, auto_bind=True)
+        if not user.extend.standard.modify_password(dn, ISSUED, bench_password(s)):
+            sys.exit(f"the directory refused the bench password: {user.result}")
+    return admin
+
+
+def remove_mailboxes(host, admin, base_dn: str, addresses: list[str]) -> None:
+    for address in addresses:
+        host_shell(host, f"doveadm expunge -u {address} mailbox INBOX all")
+        admin.delete(f"uid={address.split('@')[0]},ou=people,{base_dn}")
+
+
+def bench_password(s) -> str:
+    special = s.policies["users"].class_chars["special"][0]
+    return f"Do{special}Thu2026{special}Matkhau"
+
+
+def inbox_count(host, addresses: list[str]) -> int:
+    out = host_shell(host, "; ".join(f"doveadm -f flow mailbox status -u {a} messages INBOX" for a in addresses))
+    return sum(int(part.split()[0]) for part in out.split("messages=")[1:])
+
+
+def send_all(address: str, port: int, messages: list[EmailMessage], clients: int, login=None, tls=None) -> None:
+    """Each client one SMTP session sending its share of the messages, as an MTA or a busy office would."""
+    def one_client(batch):
+        with smtplib.SMTP(address, port, timeout=120) as conn:
+            conn.ehlo("bench.lab")
+            if login:
+                conn.starttls(context=tls)
+                conn.ehlo("bench.lab")
+                conn.login(*login)
+            for msg in batch:
+                conn.send_message(msg)
+    batches = [messages[i::clients] for i in range(clients)]
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one_client, batches))
+
+
+@contextlib.contextmanager
+def extra_listener(host, entry: str):
+    """A bench-only Postfix listener appended to master.cf; the deployed master.cf is put back after."""
+    saved = host_shell(host, "cat /etc/postfix/master.cf")
+    host_shell(host, f"cat >> /etc/postfix/master.cf <<'EOF'\n{entry}EOF\npostfix reload")
+    try:
+        yield
+    finally:
+        host_shell(host, f"cat > /etc/postfix/master.cf <<'EOF'\n{saved}EOF\npostfix reload")
+
+
+def rate_into_inbox(host, to: list[str], send, count: int) -> float:
+    """Messages per second from the first SMTP command until the last one is in the INBOX."""
+    before = inbox_count(host, to)
+    start = time.perf_counter()
+    send()
+    while inbox_count(host, to) < before + count:
+        time.sleep(0.1)
+    return count / (time.perf_counter() - start)
+
+
+def spamd_rate(host, message: bytes, count: int, parallel: int) -> float:
+    host_shell(host, "cat > /tmp/govmail-bench.eml <<'EOF'\n" + message.decode() + "\nEOF")
+    out = host_shell(host, f"start=$(date +%s.%N); seq {count} | xargs -P {parallel} -I{{}} sh -c "
+                           f"'spamc -c < /tmp/govmail-bench.eml >/dev/null || true'; "
+                           f"echo \"$start $(date +%s.%N)\"")
+    start, end = map(float, out.split())
+    return count / (end - start)
+
+
+def memory(host, services: list[str] = SERVICES) -> dict[str, int]:
+    """PSS in KiB of every process in each service's cgroup."""
+    script = ("for u in " + " ".join(services) + "; do cg=$(systemctl show -P ControlGroup $u); t=0; "
+              "for p in $(cat /sys/fs/cgroup$cg/cgroup.procs 2>/dev/null); do "
+              "v=$(awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup 2>/dev/null); t=$((t+${v:-0})); done; "
+              "echo \"$u $t\"; done")
+    return {line.split()[0]: int(line.split()[1]) for line in host_shell(host, script).splitlines()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    host = lab.load_hosts().get("mail1")
+    if host is None:
+        sys.exit("no lab host mail1: run `govmail lab up mail1` and the README's deploy command first")
+    s = settings.load(None, INVENTORY)
+    secrets = Secrets(store_dir(str(INVENTORY)))
+    # Spread over several mailboxes: Dovecot defers a 11th delivery to one user running at the same time.
+    tag = uuid.uuid4().hex[:6]
+    to = [f"bench{tag}{i}@{s.domain}" for i in range(RECIPIENTS)]
+    admin = make_mailboxes(s, secrets, to)
+    tls = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
+    tls.check_hostname = False
+
+    body = vietnamese_body()
+
+    def batch(label: str) -> list[EmailMessage]:
+        return [compose(to[0], to[i % len(to)], f"Công văn {label} số {i}", body) for i in range(args.messages)]
+
+    size = len(batch("mẫu")[0].as_bytes())
+    print(f"message: {size} bytes, {args.messages} per run, {args.clients} SMTP clients in parallel")
+    with extra_listener(host, BARE_LISTENER):
+        bare = rate_into_inbox(host, to, lambda: send_all(host.address, BARE_PORT, batch("bare"), args.clients),
+                               args.messages)
+    internal = rate_into_inbox(host, to, lambda: send_all(host.address, 587, batch("internal"), args.clients,
+                                                           login=(to[0], bench_password(s)), tls=tls),
+                               args.messages)
+    inbound = rate_into_inbox(host, to, lambda: send_all(host.address, 25, batch("inbound"), args.clients),
+                              args.messages)
+    spamd = spamd_rate(host, batch("spamc")[0].as_bytes(), args.messages, parallel=2)
+    print(f"bare (no filters):                 {bare:7.1f} msg/s")
+    print(f"internal, authenticated (ClamAV):  {internal:7.1f} msg/s")
+    print(f"inbound, full chain:               {inbound:7.1f} msg/s")
+    print(f"spamd alone (spamc x2 in parallel): {spamd:6.1f} msg/s   <- ceiling of the full chain")
+    usage = memory(host)
+    for service, kib in usage.items():
+        print(f"memory  {service:15s} {kib / 1024:7.1f} MiB PSS")
+    print(f"memory  {'total':15s} {sum(usage.values()) / 1024:7.1f} MiB PSS")
+    remove_mailboxes(host, admin, s.base_dn, to)
+
+
+if __name__ == "__main__":
+    main()
