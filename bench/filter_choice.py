@@ -12,17 +12,12 @@ at the end (the package stays: use a throwaway lab host).
 
 from __future__ import annotations
 
-import argparse
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mailflow  # noqa: E402
-
-from govmail import lab, settings  # noqa: E402
-from govmail.secrets import Secrets, store_dir  # noqa: E402
 
 AMAVIS_CONFIG = r"""use strict;
 # govmail bench: amavis as a before-queue filter with clamd and SpamAssassin, refusing in the session.
@@ -57,24 +52,15 @@ PROXY_LISTENERS = """# govmail bench only: amavis before the queue on 2525, its 
 
 def install_amavis(host, mail_host: str) -> None:
     mailflow.host_shell(host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-                              "amavisd-new spamassassin >/dev/null && usermod -a -G amavis clamav")
-    mailflow.host_shell(host, "cat > /etc/amavis/conf.d/99-govmail-bench <<'EOF'\n" + AMAVIS_CONFIG.replace("MAIL_HOST", mail_host) + "EOF\n"
+                              "amavisd-new spamassassin >/dev/null"
+                              " && usermod -a -G amavis clamav && usermod -a -G clamav amavis")
+    config = AMAVIS_CONFIG.replace("MAIL_HOST", mail_host)
+    mailflow.host_shell(host, f"cat > /etc/amavis/conf.d/99-govmail-bench <<'EOF'\n{config}EOF\n"
                               "systemctl restart clamav-daemon amavis && sleep 5 && systemctl is-active amavis")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=200)
-    parser.add_argument("--clients", type=int, default=4)
-    args = parser.parse_args()
-    host = lab.load_hosts().get("mail1")
-    if host is None:
-        sys.exit("no lab host mail1: run `govmail lab up mail1` and the README's deploy command first")
-    s = settings.load(None, mailflow.INVENTORY)
-    secrets = Secrets(store_dir(str(mailflow.INVENTORY)))
-    tag = uuid.uuid4().hex[:6]
-    to = [f"bench{tag}{i}@{s.domain}" for i in range(mailflow.RECIPIENTS)]
-    admin = mailflow.make_mailboxes(s, secrets, to)
+    args, host, s, secrets, to, admin = mailflow.prepare(__doc__.splitlines()[0])
     body = mailflow.vietnamese_body()
 
     def batch(label):

@@ -153,8 +153,9 @@ def memory(host, services: list[str] = SERVICES) -> dict[str, int]:
     return {line.split()[0]: int(line.split()[1]) for line in host_shell(host, script).splitlines()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def prepare(description: str):
+    """The run's arguments, the lab host, its settings and secrets, and fresh recipient mailboxes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
@@ -166,7 +167,11 @@ def main() -> None:
     # Spread over several mailboxes: Dovecot defers a 11th delivery to one user running at the same time.
     tag = uuid.uuid4().hex[:6]
     to = [f"bench{tag}{i}@{s.domain}" for i in range(RECIPIENTS)]
-    admin = make_mailboxes(s, secrets, to)
+    return args, host, s, secrets, to, make_mailboxes(s, secrets, to)
+
+
+def main() -> None:
+    args, host, s, secrets, to, admin = prepare(__doc__.splitlines()[0])
     tls = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
     tls.check_hostname = False
 
