@@ -67,7 +67,9 @@ def log_in(driver, env, address, password) -> None:
     driver.get(url(env))
     wait_for(driver, "#rcmloginuser").send_keys(address.split("@")[0])
     driver.find_element(By.ID, "rcmloginpwd").send_keys(password)
-    driver.find_element(By.ID, "rcmloginsubmit").click()
+    submit = driver.find_element(By.ID, "rcmloginsubmit")
+    submit.click()
+    WebDriverWait(driver, 20).until(ready.staleness_of(submit))    # the login's answer has loaded
 
 
 def page_text(driver) -> str:
