@@ -28,6 +28,7 @@ from pathlib import Path
 import ldap3
 
 from govmail import lab, settings
+from govmail.render import PHP_VERSION
 from govmail.secrets import Secrets, store_dir
 
 INVENTORY = Path(__file__).resolve().parents[1] / "inventories" / "lab"
@@ -41,7 +42,7 @@ RECIPIENTS = 10
 BARE_PORT = 2526
 BARE_LISTENER = f"{BARE_PORT} inet n - y - - smtpd\n  -o smtpd_milters=\n"
 SERVICES = ["postfix", "slapd", "dovecot", "clamav-daemon", "clamav-milter", "spamd", "spamass-milter", "nginx",
-            "php8.4-fpm"]
+            f"php{PHP_VERSION}-fpm"]
 
 
 def vietnamese_body(size: int = 7_300) -> str:

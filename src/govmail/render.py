@@ -22,6 +22,9 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directory is named after it
 ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
+# The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
+# the lifecycle, not locked by slapd.
+MAY_LOG_IN = "(!(govmailLoginEnabled=FALSE))(!(pwdAccountLockedTime=*))"
 # Directory accounts services bind with to look mailboxes up (read only).
 SERVICE_ACCOUNTS = ["postfix", "dovecot", "roundcube"]
 
@@ -141,6 +144,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "ports": PORTS,
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,
+        "may_log_in": MAY_LOG_IN,
         "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
         "managed": _managed(settings),

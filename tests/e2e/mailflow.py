@@ -89,6 +89,14 @@ def choose_password(env, address, issued) -> str:
     return chosen
 
 
+def wait_delivered(env, address, count, wait=15.0) -> int:
+    """The INBOX's message count once it reaches `count`, or after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while delivered_count(env, address) < count and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return delivered_count(env, address)
+
+
 def delivered_count(env, address) -> int:
     out = lab.ssh(env["host"], [f"doveadm -f flow mailbox status -u {address} messages INBOX"]).stdout
     return int(out.split("messages=")[1].split()[0])

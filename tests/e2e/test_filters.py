@@ -4,11 +4,10 @@ sender wait (4xx)."""
 
 import contextlib
 import smtplib
-import time
 from pathlib import Path
 
 import pytest
-from mailflow import delivered_count, imap_login, message, new_mailbox, smtp, submit
+from mailflow import delivered_count, imap_login, message, new_mailbox, smtp, submit, wait_delivered
 
 from govmail import lab
 from govmail.render import EICAR, PORTS
@@ -38,13 +37,6 @@ def headers_of_last(env, address, password) -> str:
     _, parts = conn.fetch(data[0].split()[-1], "(BODY.PEEK[HEADER])")
     conn.logout()
     return parts[0][1].decode()
-
-
-def wait_delivered(env, address, count, wait=15.0) -> int:
-    deadline = time.monotonic() + wait
-    while delivered_count(env, address) < count and time.monotonic() < deadline:
-        time.sleep(0.3)
-    return delivered_count(env, address)
 
 
 @contextlib.contextmanager

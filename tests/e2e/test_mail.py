@@ -7,8 +7,8 @@ import time
 
 import ldap3
 import pytest
-from mailflow import (delivered_count, imap_login, inbox_subjects, message, new_mailbox, smtp,
-                      submit)
+from mailflow import (delivered_count, imap_login, inbox_subjects, message, new_mailbox, smtp, submit,
+                      wait_delivered)
 
 from govmail import lab
 
@@ -63,9 +63,7 @@ def test_full_mailbox_refuses_the_next_message_at_rcpt(env):
     _, small, _ = new_mailbox(env, quota=200_000)
     for n in (1, 2):     # 150 KB fits; the second goes over through the grace
         submit(env, alice, alice_pw, message(alice, small, body="x" * 150_000))
-        deadline = time.monotonic() + 10
-        while delivered_count(env, small) < n and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_delivered(env, small, n, wait=10)
     assert delivered_count(env, small) >= 2     # the two messages, and quota warnings on top
     with smtp(env) as conn:
         conn.starttls(context=env["tls"])
@@ -162,9 +160,7 @@ def test_quota_warning_reaches_the_user(env):
     _, alice, alice_pw = new_mailbox(env)
     _, small, small_pw = new_mailbox(env, quota=200_000)
     submit(env, alice, alice_pw, message(alice, small, body="x" * 170_000))    # ~85 % of the quota
-    deadline = time.monotonic() + 15
-    while delivered_count(env, small) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_delivered(env, small, 2)
     subjects = " ".join(inbox_subjects(env, small, small_pw))
     assert delivered_count(env, small) == 2, "the message and the 80 % warning"
     assert "80%" in subjects or "80%25" in subjects

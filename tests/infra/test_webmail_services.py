@@ -36,6 +36,6 @@ def test_roundcube_secrets_are_readable_by_the_web_server_only(host):
 def test_roundcube_reads_the_directory_as_its_own_service_account(host, deployment):
     s = deployment["settings"]
     search = host.run(f"ldapsearch -x -H ldap://127.0.0.1 -D cn=roundcube,ou=services,{s.base_dn} "
-                      f"-w \"$(grep -oP \"govmail_ldap_bind_pw'\\] = '\\K[^']+\" /etc/roundcube/config.inc.php)\" "
+                      f"-w \"$(grep -oP \"'pw' => '\\K[^']+\" /etc/roundcube/config.inc.php)\" "
                       f"-b {s.base_dn} -s base dn")
     assert search.rc == 0, search.stderr

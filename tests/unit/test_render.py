@@ -54,7 +54,7 @@ def test_hanam_and_danang_differ_where_their_regulations_differ(rendered):
     assert _line(hanam[quota], "quota_storage_size") == ["quota_storage_size = 2147483648"]
     assert "#   unit      at least 10GB" not in hanam[quota]
     assert "#   unit      10 GiB  (27/2023/QĐ-UBND Điều 8.1.b)" in hanam[quota]
-    rc = "/etc/roundcube/plugins/password/config.inc.php"
+    rc = "/etc/roundcube/config.inc.php"
     assert "$config['password_minimum_length'] = 8;" in hanam[rc]
     assert "$config['password_minimum_length'] = 12;" in danang[rc]
     webmail = "/etc/nginx/sites-available/govmail-webmail"
