@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,29 +35,57 @@ HOST = "mail1"
 
 
 # The province under test: the inventory's, or another one switched to with the single variable, exactly
-# as an operator would (`pyinfra ... deploy.py --data province=danang`).
+# as an operator would (`pyinfra ... deploy.py --data province=danang`, `ansible-playbook ... -e province=danang`).
 PROVINCE = os.environ.get("GOVMAIL_TEST_PROVINCE")
+# The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml).
+ENGINE = os.environ.get("GOVMAIL_ENGINE", "pyinfra")
+BIN = Path(sys.executable).parent
 
 
 def pyinfra_deploy() -> subprocess.CompletedProcess:
-    pyinfra = str(Path(sys.executable).parent / "pyinfra")
     switch = ["--data", f"province={PROVINCE}"] if PROVINCE else []
-    return subprocess.run([pyinfra, "-y", "inventories/lab/inventory.py", "deploy.py", *switch], cwd=REPO,
-                          capture_output=True, text=True, timeout=1200)
+    return subprocess.run([str(BIN / "pyinfra"), "-y", "inventories/lab/inventory.py", "deploy.py", *switch],
+                          cwd=REPO, capture_output=True, text=True, timeout=1200)
+
+
+def ansible_deploy() -> subprocess.CompletedProcess:
+    switch = ["-e", f"province={PROVINCE}"] if PROVINCE else []
+    return subprocess.run([str(BIN / "ansible-playbook"), "playbooks/site.yml", *switch], cwd=REPO,
+                          capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")})
+
+
+def summary(output: str) -> dict[str, int]:
+    """The engine's closing counts: operations (pyinfra) or tasks (Ansible), changed, errors."""
+    if ENGINE == "ansible":
+        recap = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+        assert recap, output[-2000:]
+        ok, changed, unreachable, failed = map(int, recap.groups())
+        return {"operations": ok, "changed": changed, "errors": unreachable + failed}
+    line = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    assert line, output[-2000:]
+    operations, changed, errors, _ = (0 if v == "-" else int(v) for v in line.groups())
+    return {"operations": operations, "changed": changed, "errors": errors}
+
+
+DEPLOY = {"pyinfra": pyinfra_deploy, "ansible": ansible_deploy}
 
 
 @pytest.fixture(scope="session")
 def deployment():
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
+    if ENGINE not in DEPLOY:
+        pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}")
     fresh = not lab.load_hosts()
     up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST], capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
-    first = pyinfra_deploy()
-    assert first.returncode == 0, first.stderr[-4000:] + first.stdout[-1500:]
-    second = pyinfra_deploy()
-    assert second.returncode == 0, second.stderr[-4000:] + second.stdout[-1500:]
-    yield {"first": first.stdout + first.stderr, "second": second.stdout + second.stderr,
+    runs = []
+    for _ in range(2):
+        run = DEPLOY[ENGINE]()
+        assert run.returncode == 0, run.stderr[-4000:] + run.stdout[-3000:]
+        runs.append(run.stdout + run.stderr)
+    yield {"first": summary(runs[0]), "second": summary(runs[1]), "output": runs,
            "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
            "secrets": Secrets(store_dir(str(INVENTORY)))}
     if fresh:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import lab, render, tls
-from .deploy.openldap import PACKAGES
+from .components import OPENLDAP, SLAPD_DIR
 from .secrets import Secrets
 from .settings import Settings
 
-CONFIG_DIR = "etc/ldap/govmail"
+CONFIG_DIR = SLAPD_DIR.lstrip("/")
 
 
 def slapd_root(suite: str = "trixie") -> Path:
@@ -43,8 +43,9 @@ def slapd_root(suite: str = "trixie") -> Path:
     (tmp / "usr/sbin/policy-rc.d").chmod(0o755)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     lab.run(["chroot", str(tmp), "sh", "-c",
-             "echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections && "
-             f"apt-get update -qq && apt-get install -y -qq --no-install-recommends {' '.join(PACKAGES)}"], env=env)
+             f"echo '{OPENLDAP.debconf.strip()}' | debconf-set-selections && "
+             f"apt-get update -qq && apt-get install -y -qq --no-install-recommends {' '.join(OPENLDAP.packages)}"],
+            env=env)
     (tmp / ".govmail-ready").write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     tmp.rename(root)
     return root

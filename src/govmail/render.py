@@ -21,6 +21,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directory is named after it
 ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
+SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its copy of the TLS files
+SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
 # the lifecycle, not locked by slapd.
@@ -40,11 +42,12 @@ MANAGED_FILES = {
     "dovecot/dovecot.conf.j2": "/etc/dovecot/dovecot.conf",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
     "dovecot/quota-warning.j2": "/usr/local/lib/govmail/quota-warning",
-    "slapd/slapd-config.ldif.j2": "/etc/ldap/govmail/slapd-config.ldif",
-    "slapd/govmail-schema.ldif.j2": "/etc/ldap/govmail/govmail-schema.ldif",
-    "slapd/base.ldif.j2": "/etc/ldap/govmail/base.ldif",
-    "slapd/ppolicy.ldif.j2": "/etc/ldap/govmail/ppolicy.ldif",
-    "slapd/services.ldif.j2": "/etc/ldap/govmail/services.ldif",
+    "slapd/slapd-config.ldif.j2": f"{SLAPD_DIR}/slapd-config.ldif",
+    "slapd/govmail-schema.ldif.j2": f"{SLAPD_DIR}/govmail-schema.ldif",
+    "slapd/base.ldif.j2": f"{SLAPD_DIR}/base.ldif",
+    "slapd/ppolicy.ldif.j2": f"{SLAPD_DIR}/ppolicy.ldif",
+    "slapd/services.ldif.j2": f"{SLAPD_DIR}/services.ldif",
+    "slapd/govmail-slapd.j2": SLAPD_TOOL,
     "roundcube/config.inc.php.j2": "/etc/roundcube/config.inc.php",
     "roundcube/password.config.inc.php.j2": "/etc/roundcube/plugins/password/config.inc.php",
     "roundcube/php-fpm-pool.conf.j2": f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf",
@@ -141,6 +144,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "tls_cert": tls_paths(settings.mail_host)[0],
         "tls_key": tls_paths(settings.mail_host)[1],
         "vmail_uid": VMAIL_UID,
+        "slapd_dir": SLAPD_DIR,
         "ports": PORTS,
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,

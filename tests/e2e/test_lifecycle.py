@@ -1,4 +1,4 @@
-"""`govmail account` and `govmail sweep` end to end against the lab host deployed by deploy.py: the CLI
+"""`govmail account` and `govmail sweep` end to end against the lab host deployed by either engine (GOVMAIL_ENGINE): the CLI
 reaches slapd over LDAPS (inventory + secrets), users log in over IMAP, the sweep's notice goes through
 the host's Postfix into the agency's mailbox."""
 

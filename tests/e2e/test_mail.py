@@ -1,4 +1,4 @@
-"""Real mail over real sockets against a host deployed by deploy.py: smtplib, imaplib, ldap3."""
+"""Real mail over real sockets against a host deployed by either engine (GOVMAIL_ENGINE): smtplib, imaplib, ldap3."""
 
 import imaplib
 import shlex

@@ -1,4 +1,4 @@
-"""ClamAV and SpamAssassin on a host deployed by deploy.py: running, offline, sized from the profile."""
+"""ClamAV and SpamAssassin on a host deployed by either engine (GOVMAIL_ENGINE): running, offline, sized from the profile."""
 
 import pytest
 

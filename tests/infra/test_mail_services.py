@@ -1,4 +1,4 @@
-"""Postfix and Dovecot on a host deployed by deploy.py: packages, services, ports, profile values."""
+"""Postfix and Dovecot on a host deployed by either engine (GOVMAIL_ENGINE): packages, services, ports, profile values."""
 
 import pytest
 

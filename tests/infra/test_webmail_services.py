@@ -1,4 +1,4 @@
-"""Roundcube behind nginx and php-fpm on a host deployed by deploy.py."""
+"""Roundcube behind nginx and php-fpm on a host deployed by either engine (GOVMAIL_ENGINE)."""
 
 import http.client
 

@@ -1,6 +1,6 @@
-"""Both engines, one result: every managed file of every profile, rendered through Ansible (the lookup
-plugin and the copy module, as the roles use them) and through the path pyinfra's deploy.py uploads
-from, compared byte for byte. No host is needed."""
+"""Both engines, one result: every file govmail puts on a mail host (templates and TLS material), for every
+profile, rendered through Ansible (the lookup plugin and the copy module, as the roles use them) and
+through the path pyinfra's deploy.py uploads from, compared byte for byte. No host is needed."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from govmail import render, settings
+from govmail import components, settings
 from govmail.profile import known_provinces
 
 pytestmark = pytest.mark.parity
@@ -24,7 +24,7 @@ def test_ansible_and_pyinfra_render_the_same_bytes(province, tmp_path):
                           f"province={province}"], cwd=REPO, capture_output=True, text=True,
                          env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    expected = render.render_all(settings.load(province, INVENTORY))
+    expected = components.host_files(settings.load(province, INVENTORY))
     written = {"/" + str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
     assert written == set(expected)
     for path, content in expected.items():

@@ -6,22 +6,25 @@ from io import StringIO
 
 from pyinfra.operations import apt, files, server, systemd
 
-
-def put_rendered(files_content: dict[str, str], path: str, mode: str = "644", group: str = "root"):
-    """Put one file rendered by govmail.render (same bytes whichever engine deploys)."""
-    return files.put(name=f"Render {path}", src=StringIO(files_content[path]), dest=path,
-                     user="root", group=group, mode=mode)
+from ..components import Component
 
 
-def install(service: str, packages: list[str], debconf: str | None = None) -> None:
-    """Install packages, answering their debconf questions first so the postinst configures nothing
-    govmail writes itself."""
-    if debconf:
-        answers = files.put(name=f"{service} debconf answers", src=StringIO(debconf),
-                            dest=f"/etc/govmail/debconf/{service}", mode="600")
-        server.shell(name=f"Load {service} debconf answers",
-                     commands=[f"debconf-set-selections /etc/govmail/debconf/{service}"], _if=answers.did_change)
-    apt.packages(name=f"Install {service}", packages=packages, no_recommends=True, update=True, cache_time=3600)
+def put_files(component: Component, content: dict[str, str]) -> list:
+    """Put the component's files (same bytes, mode and group whichever engine deploys)."""
+    return [files.put(name=f"Render {f.path}", src=StringIO(content[f.path]), dest=f.path, user="root",
+                      group=f.group, mode=f.mode.lstrip("0")) for f in component.files]
+
+
+def install(component: Component) -> None:
+    """Install the component's packages, answering their debconf questions first so the postinst configures
+    nothing govmail writes itself."""
+    if component.debconf:
+        answers = files.put(name=f"{component.name} debconf answers", src=StringIO(component.debconf),
+                            dest=f"/etc/govmail/debconf/{component.name}", mode="600")
+        server.shell(name=f"Load {component.name} debconf answers", _if=answers.did_change,
+                     commands=[f"debconf-set-selections /etc/govmail/debconf/{component.name}"])
+    apt.packages(name=f"Install {component.name}", packages=list(component.packages), no_recommends=True,
+                 update=True, cache_time=3600)
 
 
 def any_changed(ops: list):
@@ -29,9 +32,11 @@ def any_changed(ops: list):
     return lambda: any(op.did_change() for op in ops)
 
 
-def restart_if_changed(services: list[str], changed: list, unit_files: bool = False) -> None:
-    """Restart the services when any of their files changed; either way they run and start at boot."""
-    if unit_files:
+def restart_if_changed(component: Component, changed: list) -> None:
+    """Restart the component's services when any of their files changed; either way they run and start at
+    boot."""
+    services = list(component.services)
+    if component.unit_files:
         systemd.daemon_reload(name="systemd reads govmail's unit files", _if=any_changed(changed))
         # `enabled=True` below only checks; a changed [Install] section needs its links made again.
         server.shell(name=f"Enable {', '.join(services)} as their units now say", _if=any_changed(changed),

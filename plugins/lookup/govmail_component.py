@@ -1,0 +1,57 @@
+"""Ansible lookup: govmail's components for a host, from govmail's own settings model and renderer (what
+pyinfra's deploy.py uses), so both engines install the same packages and put the same bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ansible.errors import AnsibleError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.unsafe_proxy import wrap_var
+
+DOCUMENTATION = """
+name: govmail_component
+short_description: a govmail component (packages, debconf answers, files with content, services)
+description:
+  - Calls C(govmail.components.for_engine) for an inventory, optionally switched to another province (the
+    single variable). Returns, per term, the named component with a C(facts) key holding the few values
+    the roles' own steps need; with no term, the list of every component in deploy order.
+  - File content is marked unsafe so Ansible never templates it again.
+options:
+  _terms:
+    description: Component names (openldap, clamav, spamassassin, tls, postfix, dovecot, nginx, roundcube).
+    required: false
+  inventory:
+    description: The inventory directory holding govmail.yml.
+    type: str
+    required: true
+  province:
+    description: A province to switch to instead of the inventory's.
+    type: str
+    required: false
+"""
+
+
+def _load(inventory: str, province: str | None) -> dict:
+    try:
+        from govmail import components, settings
+        from govmail.errors import BadInput
+    except ImportError as err:
+        raise AnsibleError(f"govmail is not importable by Ansible's Python ({err}): run Ansible from the "
+                           "environment scripts/bootstrap made (.venv/bin/ansible-playbook)") from None
+    try:
+        return components.for_engine(settings.load(province or None, Path(inventory)))
+    except BadInput as err:
+        raise AnsibleError(str(err)) from None
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        model = _load(self.get_option("inventory"), self.get_option("province"))
+        parts = model["components"]
+        unknown = [name for name in terms if name not in parts]
+        if unknown:
+            raise AnsibleError(f"not a govmail component: {', '.join(unknown)} (known: {', '.join(parts)})")
+        chosen = [{**parts[name], "facts": model["facts"]} for name in terms] or [list(parts.values())]
+        return [wrap_var(part) for part in chosen]

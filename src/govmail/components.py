@@ -1,0 +1,143 @@
+"""What each part of the system is on a host: the Debian packages with their debconf answers, the files
+govmail puts there (mode and group) and the services that read them. Both engines deploy from this one
+list: pyinfra through deploy/*.py, Ansible's roles through the govmail_host lookup."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import render, tls
+from .render import (MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_TOOL, TLS_DIR, VMAIL_UID,
+                     tls_paths)
+from .settings import Settings
+
+NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
+# What slapd reads at start: a change to any of them rebuilds cn=config (govmail-slapd rebuild-config).
+SLAPD_CONFIG_INPUTS = ["tls.key", "tls.crt", "tls-ca.crt", "govmail-schema.ldif", "slapd-config.ldif"]
+SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
+# Debian's /etc/default/slapd: the listeners slapd opens.
+SLAPD_LISTENERS = 'SLAPD_SERVICES="ldap:/// ldaps:/// ldapi:///"'
+# LDIF loaded into the running slapd -> the govmail-slapd step that loads it when it changed.
+SLAPD_LOADS = {"base.ldif": "add-tree", "ppolicy.ldif": "replace-policies", "services.ldif": "replace-services"}
+
+
+@dataclass(frozen=True)
+class HostFile:
+    path: str
+    mode: str = "0644"
+    group: str = "root"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    packages: tuple[str, ...] = ()
+    debconf: str = ""                  # debconf-set-selections lines, loaded before the packages install
+    files: tuple[HostFile, ...] = ()
+    services: tuple[str, ...] = ()     # restarted when any of the files change; running and enabled
+    unit_files: bool = False           # its files include systemd units: reload systemd, re-enable
+
+
+OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
+              "slapd slapd/no_configuration boolean true\n",
+              (HostFile(SLAPD_TOOL, "0755"),
+               HostFile(f"{SLAPD_DIR}/tls.key", "0640", "openldap"),
+               HostFile(f"{SLAPD_DIR}/tls.crt", "0644", "openldap"),
+               HostFile(f"{SLAPD_DIR}/tls-ca.crt", "0644", "openldap"),
+               *(HostFile(f"{SLAPD_DIR}/{name}", "0640", "openldap") for name in (
+                   "govmail-schema.ldif", "slapd-config.ldif", "base.ldif", "ppolicy.ldif", "services.ldif"))),
+              ("slapd",))
+
+
+def _plugin_files() -> tuple[HostFile, ...]:
+    return tuple(HostFile(p) for p in MANAGED_FILES.values() if p.startswith(ROUNDCUBE_PLUGIN + "/"))
+
+
+def components(s: Settings) -> dict[str, Component]:
+    """In deploy order. The mail host's certificate comes before the services that read it."""
+    cert, key = tls_paths(s.mail_host)
+    parts = [
+        OPENLDAP,
+        Component("clamav", ("clamav-daemon", "clamav-milter", "clamav-freshclam", "clamdscan"),
+                  "clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual\n",
+                  (*(HostFile(p) for p in (
+                      "/etc/clamav/clamd.conf", "/etc/clamav/clamav-milter.conf", "/etc/clamav/freshclam.conf",
+                      "/etc/systemd/system/clamav-daemon.service.d/govmail.conf",
+                      "/etc/systemd/system/clamav-milter.service")),
+                   HostFile("/var/lib/clamav/govmail.ndb", group="clamav")),
+                  ("clamav-daemon", "clamav-milter"), unit_files=True),
+        Component("spamassassin", ("spamd", "spamc", "spamass-milter"), "",
+                  tuple(HostFile(p) for p in ("/etc/spamassassin/local.cf", "/etc/default/spamd",
+                                              "/etc/systemd/system/spamass-milter.service")),
+                  ("spamd", "spamass-milter"), unit_files=True),
+        Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
+        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre"),
+                  "postfix postfix/main_mailer_type select No configuration\n",
+                  (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
+                                           "/etc/postfix/mime_header_checks.pcre",
+                                           "/etc/postfix/forward_allowed.pcre")),
+                   *(HostFile(f"/etc/postfix/ldap/{m}.cf", "0640", "postfix")
+                     for m in ("mailboxes", "aliases", "senders"))),
+                  ("postfix",)),
+        Component("dovecot", ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
+                              "dovecot-managesieved"), "",
+                  (HostFile("/etc/dovecot/dovecot.conf", "0640", "dovecot"),
+                   HostFile("/etc/dovecot/conf.d/90-quota.conf"),
+                   HostFile("/usr/local/lib/govmail/quota-warning", "0755")),
+                  ("dovecot",)),
+        # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.
+        Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "",
+                  (HostFile(NGINX_SITE),), ("nginx",)),
+        # Files holding directory passwords or the session key are readable by the web server's user only.
+        Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins"),
+                  "roundcube-core roundcube/dbconfig-install boolean true\n"
+                  "roundcube-core roundcube/database-type select sqlite3\n"
+                  "roundcube-core roundcube/reconfigure-webserver multiselect\n"
+                  "roundcube-core roundcube/restart-webserver boolean false\n",
+                  (HostFile("/etc/roundcube/config.inc.php", "0640", "www-data"),
+                   HostFile("/etc/roundcube/plugins/password/config.inc.php", "0640", "www-data"),
+                   *_plugin_files(),
+                   HostFile(f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf")),
+                  (f"php{PHP_VERSION}-fpm",)),
+    ]
+    return {c.name: c for c in parts}
+
+
+def tls_material(s: Settings, secrets) -> dict[str, str]:
+    """The TLS files: the operator's own certificate, or one from the inventory's internal CA. The chain
+    file then also serves as slapd's CA file."""
+    if s.tls_files:
+        cert, key = (path.read_bytes() for path in s.tls_files)
+        ca = b""
+    else:
+        names = [s.mail_host, *s.webmail_aliases, s.domain]
+        key, cert, ca = tls.server_certificate(secrets.directory, Path(s.inventory or s.province).name, names)
+    cert_path, key_path = tls_paths(s.mail_host)
+    return {cert_path: (cert + ca).decode(), key_path: key.decode(), f"{SLAPD_DIR}/tls.key": key.decode(),
+            f"{SLAPD_DIR}/tls.crt": cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": (ca or cert).decode()}
+
+
+def host_files(s: Settings) -> dict[str, str]:
+    """Every file govmail puts on a mail host, by path: the rendered templates and the TLS material."""
+    secrets = render.default_secrets(s)
+    return {**render.render_all(s, secrets), **tls_material(s, secrets)}
+
+
+def facts(s: Settings) -> dict:
+    """The few values the engines' own steps need besides the components (one place for each)."""
+    return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR, "slapd_tool": SLAPD_TOOL,
+            "slapd_listeners": SLAPD_LISTENERS, "slapd_config": SLAPD_CONFIG,
+            "slapd_config_inputs": SLAPD_CONFIG_INPUTS, "slapd_loads": SLAPD_LOADS,
+            "clamav_mirror": bool(s.clamav_mirror), "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
+
+
+def for_engine(s: Settings) -> dict:
+    """One JSON-able dict for Ansible: components in deploy order, each file with its content, and facts."""
+    content = host_files(s)
+    parts = {}
+    for name, c in components(s).items():
+        part = asdict(c)
+        part["files"] = [{**asdict(f), "content": content[f.path]} for f in c.files]
+        parts[name] = part
+    return {"components": parts, "facts": facts(s)}

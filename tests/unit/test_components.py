@@ -1,0 +1,58 @@
+"""The one list both engines deploy from: every file govmail puts on a host belongs to one component, with
+the owner and mode its readers need."""
+
+from pathlib import Path
+
+import pytest
+
+from govmail import components, render, settings
+from govmail.profile import known_provinces
+
+INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return settings.load(None, INVENTORY)
+
+
+@pytest.mark.parametrize("province", known_provinces())
+def test_every_host_file_belongs_to_exactly_one_component(province):
+    s = settings.load(province, INVENTORY)
+    listed = [f.path for c in components.components(s).values() for f in c.files]
+    assert len(listed) == len(set(listed))
+    assert set(listed) == set(components.host_files(s))
+    assert set(render.MANAGED_FILES.values()) <= set(listed)
+
+
+def test_secrets_are_not_world_readable(lab):
+    files = {f.path: f for c in components.components(lab).values() for f in c.files}
+    cert, key = render.tls_paths(lab.mail_host)
+    assert files[key].mode == "0600" and files[cert].mode == "0644"
+    for path in ("/etc/roundcube/config.inc.php", "/etc/postfix/ldap/mailboxes.cf", "/etc/dovecot/dovecot.conf",
+                 f"{components.SLAPD_DIR}/tls.key", f"{components.SLAPD_DIR}/services.ldif"):
+        assert files[path].mode == "0640" and files[path].group != "root", path
+
+
+def test_the_certificate_comes_before_its_readers_and_php_before_roundcube(lab):
+    order = list(components.components(lab))
+    assert order.index("tls") < min(order.index(n) for n in ("postfix", "dovecot", "nginx"))
+    assert order.index("nginx") < order.index("roundcube")      # php-fpm first: apt then pulls no Apache
+
+
+def test_every_slapd_step_reads_a_file_of_the_openldap_component(lab):
+    names = {Path(f.path).name for f in components.OPENLDAP.files}
+    facts = components.facts(lab)
+    assert set(facts["slapd_config_inputs"]) <= names and set(facts["slapd_loads"]) <= names
+    tool = components.host_files(lab)[render.SLAPD_TOOL]
+    for step in ["rebuild-config", *facts["slapd_loads"].values()]:
+        assert f"\n{step})" in tool, step
+
+
+def test_the_engine_model_carries_each_file_with_its_content(lab):
+    model = components.for_engine(lab)
+    content = components.host_files(lab)
+    postfix = model["components"]["postfix"]
+    assert postfix["services"] == ("postfix",) and postfix["files"]
+    for f in postfix["files"]:
+        assert f["content"] == content[f["path"]]
