@@ -37,7 +37,8 @@ HOST = "mail1"
 # The province under test: the inventory's, or another one switched to with the single variable, exactly
 # as an operator would (`pyinfra ... deploy.py --data province=danang`, `ansible-playbook ... -e province=danang`).
 PROVINCE = os.environ.get("GOVMAIL_TEST_PROVINCE")
-# The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml).
+# The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
+# when the host was deployed already (molecule's converge) and the suites only check it.
 ENGINE = os.environ.get("GOVMAIL_ENGINE", "pyinfra")
 BIN = Path(sys.executable).parent
 
@@ -75,8 +76,14 @@ DEPLOY = {"pyinfra": pyinfra_deploy, "ansible": ansible_deploy}
 def deployment():
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
+    if ENGINE == "none":
+        if HOST not in lab.load_hosts():
+            pytest.fail(f"GOVMAIL_ENGINE=none checks a deployed lab host, and {HOST} is not up")
+        yield {"first": None, "second": None, "output": [], "host": lab.load_hosts()[HOST],
+               "settings": settings.load(PROVINCE, INVENTORY), "secrets": Secrets(store_dir(str(INVENTORY)))}
+        return
     if ENGINE not in DEPLOY:
-        pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}")
+        pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
     fresh = not lab.load_hosts()
     up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST], capture_output=True, text=True)
     assert up.returncode == 0, up.stderr

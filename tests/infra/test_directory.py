@@ -7,6 +7,8 @@ pytestmark = pytest.mark.infra
 
 
 def test_second_deploy_changes_nothing(deployment):
+    if deployment["second"] is None:
+        pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): its runner checks idempotence")
     first, second = deployment["first"], deployment["second"]
     assert first["errors"] == second["errors"] == 0
     assert second["changed"] == 0 and second["operations"] > 0
