@@ -13,8 +13,14 @@ from govmail import lab, settings
 from govmail.profile import load_profile
 from govmail.secrets import Secrets, store_dir
 
-# Secrets made while rendering in tests go to a throwaway store, never the operator's.
-os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-test-secrets-"))
+# The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
+# when the host was deployed already (molecule's converge) and the suites only check it.
+ENGINE = os.environ.get("GOVMAIL_ENGINE", "pyinfra")
+
+# Secrets made while rendering in tests go to a throwaway store, never the operator's. A host deployed
+# beforehand (ENGINE none) is checked against the store its deploy used: GOVMAIL_SECRETS or the default.
+if ENGINE != "none":
+    os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-test-secrets-"))
 
 
 @pytest.fixture
@@ -37,9 +43,6 @@ HOST = "mail1"
 # The province under test: the inventory's, or another one switched to with the single variable, exactly
 # as an operator would (`pyinfra ... deploy.py --data province=danang`, `ansible-playbook ... -e province=danang`).
 PROVINCE = os.environ.get("GOVMAIL_TEST_PROVINCE")
-# The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
-# when the host was deployed already (molecule's converge) and the suites only check it.
-ENGINE = os.environ.get("GOVMAIL_ENGINE", "pyinfra")
 BIN = Path(sys.executable).parent
 
 
