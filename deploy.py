@@ -14,7 +14,8 @@ from govmail.deploy import filters, mail, openldap, webmail
 
 if "mail" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
-    parts, content, facts = components.components(s), components.host_files(s), components.facts(s)
+    parts, content = components.components(s), components.host_files(s)
+    facts = components.facts(s, content)
     openldap.directory(parts["openldap"], content, facts)
     filters.clamav(parts["clamav"], content, facts)
     filters.spamassassin(parts["spamassassin"], content)

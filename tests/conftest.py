@@ -102,6 +102,19 @@ def deployment():
         subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "destroy"], capture_output=True)
 
 
+@pytest.fixture
+def redeploy(deployment):
+    """Deploy the lab host once more with the suite's engine; the run's closing counts."""
+    if ENGINE == "none":
+        pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): the suite deploys nothing")
+
+    def _run() -> dict[str, int]:
+        run = DEPLOY[ENGINE]()
+        assert run.returncode == 0, run.stderr[-4000:] + run.stdout[-3000:]
+        return summary(run.stdout + run.stderr)
+    return _run
+
+
 @pytest.fixture(scope="session")
 def host(deployment):
     return testinfra.get_host(f"ssh://root@{deployment['host'].address}", ssh_identity_file=str(lab.ssh_key()),

@@ -4,22 +4,25 @@ list: pyinfra through deploy/*.py, Ansible's roles through the govmail_host look
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import render, tls
-from .render import (MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_TOOL, TLS_DIR, VMAIL_UID,
+from .render import (MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS,
+                     SLAPD_TOOL, TLS_DIR, VMAIL_UID,
                      tls_paths)
 from .settings import Settings
 
 NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
-# What slapd reads at start: a change to any of them rebuilds cn=config (govmail-slapd rebuild-config).
-SLAPD_CONFIG_INPUTS = ["tls.key", "tls.crt", "tls-ca.crt", "govmail-schema.ldif", "slapd-config.ldif"]
+# govmail-slapd's steps in order, each with the files (in SLAPD_DIR) whose content it applies: cn=config
+# from what slapd reads at start, then the LDIF loaded into the running slapd.
+SLAPD_STEPS = {"rebuild-config": ("tls.key", "tls.crt", "tls-ca.crt", "govmail-schema.ldif", "slapd-config.ldif"),
+               "add-tree": ("base.ldif",), "replace-policies": ("ppolicy.ldif",),
+               "replace-services": ("services.ldif",)}
 SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
 # Debian's /etc/default/slapd: the listeners slapd opens.
 SLAPD_LISTENERS = 'SLAPD_SERVICES="ldap:/// ldaps:/// ldapi:///"'
-# LDIF loaded into the running slapd -> the govmail-slapd step that loads it when it changed.
-SLAPD_LOADS = {"base.ldif": "add-tree", "ppolicy.ldif": "replace-policies", "services.ldif": "replace-services"}
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,24 @@ def host_files(s: Settings) -> dict[str, str]:
     return {**render.render_all(s, secrets), **tls_material(s, secrets)}
 
 
-def facts(s: Settings) -> dict:
+def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each directory step with its command and the stamp govmail-slapd leaves once the step has applied
+    this content. A step runs while its stamp is missing: when its files changed, and also on the run after
+    one that died before the step finished (a run that only compared files would skip it then)."""
+    steps = {}
+    for step, names in SLAPD_STEPS.items():
+        applied = "\0".join(content[f"{SLAPD_DIR}/{name}"] for name in names)
+        digest = hashlib.sha256(applied.encode()).hexdigest()
+        steps[step] = {"command": f"{SLAPD_TOOL} {step} {digest}", "stamp": f"{SLAPD_STAMPS}/{step}-{digest}"}
+    return steps
+
+
+def facts(s: Settings, content: dict[str, str]) -> dict:
     """The few values the engines' own steps need besides the components (one place for each)."""
-    return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR, "slapd_tool": SLAPD_TOOL,
+    rebuild, *loads = slapd_steps(content).items()
+    return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR,
             "slapd_listeners": SLAPD_LISTENERS, "slapd_config": SLAPD_CONFIG,
-            "slapd_config_inputs": SLAPD_CONFIG_INPUTS, "slapd_loads": SLAPD_LOADS,
+            "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "clamav_mirror": bool(s.clamav_mirror), "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
 
 
@@ -140,4 +156,4 @@ def for_engine(s: Settings) -> dict:
         part = asdict(c)
         part["files"] = [{**asdict(f), "content": content[f.path]} for f in c.files]
         parts[name] = part
-    return {"components": parts, "facts": facts(s)}
+    return {"components": parts, "facts": facts(s, content)}

@@ -23,6 +23,7 @@ PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directo
 ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
 SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its copy of the TLS files
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
+SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
 # the lifecycle, not locked by slapd.
@@ -145,6 +146,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "tls_key": tls_paths(settings.mail_host)[1],
         "vmail_uid": VMAIL_UID,
         "slapd_dir": SLAPD_DIR,
+        "slapd_stamps": SLAPD_STAMPS,
         "ports": PORTS,
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,

@@ -3,6 +3,8 @@
 import ldap3
 import pytest
 
+from govmail.render import SLAPD_STAMPS
+
 pytestmark = pytest.mark.infra
 
 
@@ -12,6 +14,20 @@ def test_second_deploy_changes_nothing(deployment):
     first, second = deployment["first"], deployment["second"]
     assert first["errors"] == second["errors"] == 0
     assert second["changed"] == 0 and second["operations"] > 0
+
+
+def test_a_directory_step_that_died_half_way_is_finished_by_the_next_deploy(host, deployment, redeploy):
+    s = deployment["settings"]
+    policy = f"cn=users,ou=policies,{s.base_dn}"
+    stamps = SLAPD_STAMPS
+    # What a run that died inside replace-policies leaves: the policy deleted, not yet added again.
+    host.check_output("ldapdelete -Y EXTERNAL -Q -H ldapi:/// %s", policy)
+    host.check_output("rm %s/replace-policies-*", stamps)
+    run = redeploy()
+    assert run["errors"] == 0 and run["changed"] >= 1
+    found = host.run("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b %s -s base -LLL dn", policy)
+    assert found.rc == 0 and policy in found.stdout.replace("\n ", "")
+    assert host.run("ls %s/replace-policies-*", stamps).rc == 0
 
 
 def test_slapd_installed_running_and_listening(host):

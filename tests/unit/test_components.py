@@ -40,13 +40,25 @@ def test_the_certificate_comes_before_its_readers_and_php_before_roundcube(lab):
     assert order.index("nginx") < order.index("roundcube")      # php-fpm first: apt then pulls no Apache
 
 
-def test_every_slapd_step_reads_a_file_of_the_openldap_component(lab):
+def test_every_slapd_step_applies_files_of_the_openldap_component(lab):
     names = {Path(f.path).name for f in components.OPENLDAP.files}
-    facts = components.facts(lab)
-    assert set(facts["slapd_config_inputs"]) <= names and set(facts["slapd_loads"]) <= names
     tool = components.host_files(lab)[render.SLAPD_TOOL]
-    for step in ["rebuild-config", *facts["slapd_loads"].values()]:
+    for step, applied in components.SLAPD_STEPS.items():
+        assert set(applied) <= names, step
         assert f"\n{step})" in tool, step
+
+
+def test_a_slapd_step_is_due_again_exactly_when_its_own_files_change(lab):
+    content = components.host_files(lab)
+    before = components.slapd_steps(content)
+    policy = f"{render.SLAPD_DIR}/ppolicy.ldif"
+    after = components.slapd_steps({**content, policy: content[policy] + "\n"})
+    changed = {step for step in before if before[step] != after[step]}
+    assert changed == {"replace-policies"}
+    assert components.slapd_steps(components.host_files(lab)) == before      # the same content, the same stamp
+    for step, due in before.items():
+        assert due["stamp"].startswith(f"{render.SLAPD_STAMPS}/{step}-")
+        assert due["command"].startswith(f"{render.SLAPD_TOOL} {step} ")
 
 
 def test_the_engine_model_carries_each_file_with_its_content(lab):
