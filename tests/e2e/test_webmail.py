@@ -146,6 +146,10 @@ def test_read_mail_send_mail_and_change_password(browser, env):
     browser.find_element(By.ID, "composebody").send_keys("Đã nhận, xin cảm ơn.")
     next(b for b in browser.find_elements(By.CSS_SELECTOR, "button.send") if b.is_displayed()).click()
     assert "Trả lời: kế hoạch" in inbox_subjects(env, sender, sender_pw, wait=20)
+    # After sending, Roundcube leaves the compose page for the mail view on a timer; a navigation started
+    # before that would be overridden by it (the danang run in CI landed on the mail view, not the page asked).
+    WebDriverWait(browser, 20).until(lambda driver: "_action=compose" not in driver.current_url)
+    in_mail_view(browser)
 
     browser.get(url(env, "?_task=settings&_action=plugin.password"))
     weak = "b" * max(env["s"].policies["users"].min_length, 12)
