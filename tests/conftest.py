@@ -75,6 +75,13 @@ def summary(output: str) -> dict[str, int]:
 DEPLOY = {"pyinfra": pyinfra_deploy, "ansible": ansible_deploy}
 
 
+def deploy_counts() -> dict[str, int]:
+    """Deploy the lab host once with the suite's engine; the run's closing counts."""
+    run = DEPLOY[ENGINE]()
+    assert run.returncode == 0, run.stderr[-4000:] + run.stdout[-3000:]
+    return summary(run.stdout + run.stderr)
+
+
 @pytest.fixture(scope="session")
 def deployment():
     if os.geteuid() != 0:
@@ -82,7 +89,7 @@ def deployment():
     if ENGINE == "none":
         if HOST not in lab.load_hosts():
             pytest.fail(f"GOVMAIL_ENGINE=none checks a deployed lab host, and {HOST} is not up")
-        yield {"first": None, "second": None, "output": [], "host": lab.load_hosts()[HOST],
+        yield {"first": None, "second": None, "host": lab.load_hosts()[HOST],
                "settings": settings.load(PROVINCE, INVENTORY), "secrets": Secrets(store_dir(str(INVENTORY)))}
         return
     if ENGINE not in DEPLOY:
@@ -90,12 +97,8 @@ def deployment():
     fresh = not lab.load_hosts()
     up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST], capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
-    runs = []
-    for _ in range(2):
-        run = DEPLOY[ENGINE]()
-        assert run.returncode == 0, run.stderr[-4000:] + run.stdout[-3000:]
-        runs.append(run.stdout + run.stderr)
-    yield {"first": summary(runs[0]), "second": summary(runs[1]), "output": runs,
+    first = deploy_counts()
+    yield {"first": first, "second": deploy_counts(),
            "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
            "secrets": Secrets(store_dir(str(INVENTORY)))}
     if fresh:
@@ -104,15 +107,10 @@ def deployment():
 
 @pytest.fixture
 def redeploy(deployment):
-    """Deploy the lab host once more with the suite's engine; the run's closing counts."""
+    """Deploy the lab host once more with the suite's engine (deploy_counts)."""
     if ENGINE == "none":
         pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): the suite deploys nothing")
-
-    def _run() -> dict[str, int]:
-        run = DEPLOY[ENGINE]()
-        assert run.returncode == 0, run.stderr[-4000:] + run.stdout[-3000:]
-        return summary(run.stdout + run.stderr)
-    return _run
+    return deploy_counts
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """What each part of the system is on a host: the Debian packages with their debconf answers, the files
 govmail puts there (mode and group) and the services that read them. Both engines deploy from this one
-list: pyinfra through deploy/*.py, Ansible's roles through the govmail_host lookup."""
+list: pyinfra through deploy/*.py, Ansible's roles through the govmail_component lookup."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import render, tls
-from .render import (MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS,
-                     SLAPD_TOOL, TLS_DIR, VMAIL_UID,
-                     tls_paths)
+from .render import (MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR,
+                     VMAIL_UID, tls_paths)
 from .settings import Settings
 
 NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
