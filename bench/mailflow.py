@@ -27,7 +27,7 @@ from pathlib import Path
 
 import ldap3
 
-from govmail import lab, settings
+from govmail import directory, lab, settings
 from govmail.render import PHP_VERSION
 from govmail.secrets import Secrets, store_dir
 
@@ -67,8 +67,7 @@ def host_shell(host, command: str) -> str:
 
 def make_mailboxes(s, secrets, addresses: list[str]) -> ldap3.Connection:
     """Mailboxes for the run, each with a password its owner chose (an issued one could not send)."""
-    admin = ldap3.Connection(ldap3.Server(lab.load_hosts()["mail1"].address, get_info=None),
-                             f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
+    admin = directory.connect(s, secrets)        # slapd listens on loopback: through SSH, as the CLI
     for address in addresses:
         uid = address.split("@")[0]
         dn = f"uid={uid},ou=people,{s.base_dn}"

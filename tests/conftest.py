@@ -1,15 +1,17 @@
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
+import ldap3
 import pytest
 import testinfra
 
-from govmail import lab, settings
+from govmail import directory, lab, reach, settings
 from govmail.profile import load_profile
 from govmail.secrets import Secrets, store_dir
 
@@ -111,6 +113,25 @@ def redeploy(deployment):
     if ENGINE == "none":
         pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): the suite deploys nothing")
     return deploy_counts
+
+
+@pytest.fixture(scope="session")
+def ldap_server(deployment):
+    """The host's slapd as an operator reaches it: it listens on loopback only, so through an SSH tunnel
+    (govmail.reach), TLS checked against the deployment's CA. `ldap_server(389)` for StartTLS."""
+    s, secrets = deployment["settings"], deployment["secrets"]
+    tunnels = {}
+
+    def server(port: int = directory.LDAPS_PORT) -> ldap3.Server:
+        if port not in tunnels:
+            tunnels[port] = reach.Tunnel(directory.ssh_target(s), port)
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(secrets.directory / "ca.crt"),
+                        valid_names=[s.mail_host])
+        return ldap3.Server("127.0.0.1", port=tunnels[port].port, use_ssl=port == directory.LDAPS_PORT, tls=tls,
+                            get_info=None, connect_timeout=5)
+    yield server
+    for tunnel in tunnels.values():
+        tunnel.close()
 
 
 @pytest.fixture(scope="session")

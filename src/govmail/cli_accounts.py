@@ -33,7 +33,8 @@ def target(fn):
                   default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
                   help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
     @click.option("--province", help="Profile, when there is no inventory (or to override its province).")
-    @click.option("--server", help="LDAP URL; default $GOVMAIL_LDAP_URL, else the inventory's mail host (ldaps).")
+    @click.option("--server", help="LDAP URL; default $GOVMAIL_LDAP_URL, else the mail host's loopback "
+                  "through SSH (the inventory's first mail host).")
     @click.option("--operator", default=_operator, show_default="your login",
                   help="Who acts: recorded with every change.")
     @functools.wraps(fn)
@@ -104,7 +105,8 @@ def account_show(lc: Lifecycle, address, as_json):
         click.echo(json.dumps(a.__dict__, default=str, ensure_ascii=False, indent=2))
         return
     for label, value in [("address", a.mail), ("name", a.display), ("kind", a.kind), ("status", a.status),
-                         ("lock reason", a.lock_reason or "-"), ("login", "on" if a.login_enabled else "off"),
+                         ("lock reason", a.lock_reason or "-"), ("failure lock", _failure_lock(lc, a)),
+                         ("login", "on" if a.login_enabled else "off"),
                          ("receiving", "on" if a.receive_enabled else "off"),
                          ("quota", render.bytes_text(a.quota_bytes or None)), ("aliases", ", ".join(a.aliases) or "-"),
                          ("created", _when(a.created)), ("last login", _when(a.last_login)),
@@ -116,6 +118,16 @@ def account_show(lc: Lifecycle, address, as_json):
     for record in a.audit:
         extra = ", ".join(f"{k}={v}" for k, v in record.items() if k not in ("at", "by", "action"))
         click.echo(f"  {record['at']}  {record['by']:<12} {record['action']:<15} {extra}")
+
+
+def _failure_lock(lc: Lifecycle, a) -> str:
+    """slapd's lock after failed passwords, told apart from an operator's lock (status locked)."""
+    if not a.failure_locked_since:
+        return "-"
+    ends = a.failure_locked_since + dt.timedelta(seconds=lc.settings.policies["users"].lockout_seconds)
+    if ends <= lc.clock():
+        return f"ended {_when(ends)} (cleared at the next good login)"
+    return f"failed passwords, ends by itself {_when(ends)}"
 
 
 @account.command("modify")
@@ -229,17 +241,26 @@ def account_import(lc: Lifecycle, csv_file, credentials_out, skip_bad, check_onl
                                          "the others were added")
 
 
+def _notifier(lc: Lifecycle, smtp: str | None, outbox: Path | None) -> Notifier:
+    """Where agency notices go: the outbox, a named SMTP host, else the mail host's sendmail through SSH (the
+    province's own sender is refused on port 25 from the network)."""
+    tunnel = getattr(lc.conn, "tunnel", None)
+    if outbox or smtp or not tunnel:
+        host, _, port = (smtp or urlparse(lc.conn.server.name).hostname or "").partition(":")
+        return Notifier(lc.settings.domain, host, int(port or 25), outbox)
+    return Notifier(lc.settings.domain, ssh=tunnel.target)
+
+
 @click.command("sweep")
 @target
 @click.option("--dry-run", is_flag=True, help="List what would happen; change nothing.")
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
               help="Write agency notices as .eml files here instead of sending them.")
-@click.option("--smtp", help="HOST[:PORT] for agency notices (default: the directory's host, port 25).")
+@click.option("--smtp", help="HOST[:PORT] for agency notices (default: the mail host's sendmail, through SSH "
+                             "as for the directory).")
 def sweep(lc: Lifecycle, dry_run, outbox, smtp):
     """Lock and revoke by the profile's inactivity and password rules; notify agencies. Idempotent."""
-    host, _, port = (smtp or urlparse(lc.conn.server.name).hostname or "").partition(":")
-    notifier = Notifier(lc.settings.domain, host, int(port or 25), outbox)
-    actions = sweep_mod.run(lc, notifier, dry_run)
+    actions = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run)
     for a in actions:
         click.echo(f"{'would ' if dry_run else ''}{a.action:<6} {a.account.mail:<40} {a.reason:<22} "
                    f"due {a.due:%Y-%m-%d} ({a.source}){'  ' + a.notice if a.notice else ''}")

@@ -20,8 +20,9 @@ SLAPD_STEPS = {"rebuild-config": ("tls.key", "tls.crt", "tls-ca.crt", "govmail-s
                "add-tree": ("base.ldif",), "replace-policies": ("ppolicy.ldif",),
                "replace-services": ("services.ldif",)}
 SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
-# Debian's /etc/default/slapd: the listeners slapd opens.
-SLAPD_LISTENERS = 'SLAPD_SERVICES="ldap:/// ldaps:/// ldapi:///"'
+# Debian's /etc/default/slapd: the listeners slapd opens. Loopback and the local socket only: the services
+# on this host use 127.0.0.1, operators come through SSH (govmail.reach).
+SLAPD_LISTENERS = 'SLAPD_SERVICES="ldap://127.0.0.1/ ldaps://127.0.0.1/ ldapi:///"'
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,17 @@ def components(s: Settings) -> dict[str, Component]:
                                               "/etc/systemd/system/spamass-milter.service")),
                   ("spamd", "spamass-milter"), unit_files=True),
         Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
-        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre"),
+        # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
+        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit"),
                   "postfix postfix/main_mailer_type select No configuration\n",
                   (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
                                            "/etc/postfix/mime_header_checks.pcre",
-                                           "/etc/postfix/forward_allowed.pcre")),
+                                           "/etc/postfix/forward_allowed.pcre", "/etc/postfix/own_domains.pcre",
+                                           "/etc/postfix/inbound_header_checks.pcre", "/etc/postfix/relays.cidr",
+                                           "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml")),
                    *(HostFile(f"/etc/postfix/ldap/{m}.cf", "0640", "postfix")
                      for m in ("mailboxes", "aliases", "senders"))),
-                  ("postfix",)),
+                  ("postfix", "policyd-rate-limit")),
         Component("dovecot", ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
                               "dovecot-managesieved"), "",
                   (HostFile("/etc/dovecot/dovecot.conf", "0640", "dovecot"),

@@ -16,9 +16,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import ldap3
-import yaml
 from ldap3.core import exceptions as ldap_errors
 
+from . import reach
 from .errors import GovmailError
 from .secrets import Secrets
 from .settings import Settings
@@ -28,6 +28,7 @@ BRANCHES = {"personal": "people", "agency": "agencies", "unit": "units"}
 REVOKED = "revoked"
 # The Relax Rules control lets the root DN set operational attributes such as pwdLastSuccess.
 RELAX = ("1.3.6.1.4.1.4203.666.5.12", True, None)
+LDAPS_PORT = 636
 ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMailboxKind", "govmailQuotaBytes",
               "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",
               "govmailReceiveEnabled", "govmailBirthDate", "govmailAudit", "govmailRequest", "govmailReceivedAt",
@@ -80,6 +81,7 @@ class Account:
     aliases: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     audit: list[dict] = field(default_factory=list)
+    failure_locked_since: dt.datetime | None = None     # slapd's lock after failed passwords; ends by itself
 
     @property
     def last_activity(self) -> dt.datetime:
@@ -107,7 +109,8 @@ class Account:
             received_at=one("govmailReceivedAt", parse_gtime), birth_date=one("govmailBirthDate"),
             aliases=[str(v) for v in attrs.get("govmailAlias") or []],
             requests=[str(v) for v in attrs.get("govmailRequest") or []],
-            audit=[json.loads(v) for v in attrs.get("govmailAudit") or []])
+            audit=[json.loads(v) for v in attrs.get("govmailAudit") or []],
+            failure_locked_since=one("pwdAccountLockedTime", parse_gtime))
 
 
 def boolean(value) -> bool:
@@ -122,31 +125,34 @@ def parse_gtime(value) -> dt.datetime:
 
 # ---- where the directory is ------------------------------------------------------------------------
 
-def inventory_mail_address(inventory: Path) -> str | None:
-    """The first host of group `mail` in the inventory's hosts.yml (the lab writes one)."""
-    path = inventory / "hosts.yml"
-    if not path.is_file():
-        return None
-    data = yaml.safe_load(path.read_text()) or {}
-    hosts = (((data.get("all") or {}).get("children") or {}).get("mail") or {}).get("hosts") or {}
-    for name, host in hosts.items():
-        return (host or {}).get("ansible_host", name)
-    return None
-
-
-def directory_url(settings: Settings, given: str | None = None) -> str:
-    """--server, else $GOVMAIL_LDAP_URL, else the inventory's mail host, else ldaps://<mail host>."""
-    chosen = given or os.environ.get("GOVMAIL_LDAP_URL")
-    if chosen:
-        return chosen
-    address = inventory_mail_address(Path(settings.inventory)) if settings.inventory else None
-    return f"ldaps://{address or settings.mail_host}"
+def ssh_target(settings: Settings) -> reach.SshTarget:
+    """The mail host as SSH reaches it: the inventory's first `mail` host, else mail.<domain> (your SSH
+    configuration then says who logs in, with which key)."""
+    found = reach.mail_host(Path(settings.inventory)) if settings.inventory else None
+    return found or reach.SshTarget(settings.mail_host)
 
 
 def connect(settings: Settings, secrets: Secrets, url: str | None = None, pipelined: bool = False) -> ldap3.Connection:
-    """Bound as the directory's root DN. `pipelined`: ldap3's asynchronous strategy, for bulk writes that
-    keep many requests in flight (each call returns a message id; get_response() collects it)."""
-    url = directory_url(settings, url)
+    """Bound as the directory's root DN. slapd listens on the mail host's loopback only, so unless a URL is
+    given (--server, $GOVMAIL_LDAP_URL) the connection goes through an SSH tunnel to its 127.0.0.1:636; the
+    tunnel lives as long as the connection (conn.tunnel). `pipelined`: ldap3's asynchronous strategy, for
+    bulk writes that keep many requests in flight (each call returns a message id; get_response() collects it)."""
+    url = url or os.environ.get("GOVMAIL_LDAP_URL")
+    tunnel = None
+    if not url:
+        tunnel = reach.Tunnel(ssh_target(settings), LDAPS_PORT)
+        url = f"ldaps://127.0.0.1:{tunnel.port}"
+    try:
+        conn = _bind(settings, secrets, url, pipelined)
+    except GovmailError:
+        if tunnel:
+            tunnel.close()
+        raise
+    conn.tunnel = tunnel
+    return conn
+
+
+def _bind(settings: Settings, secrets: Secrets, url: str, pipelined: bool) -> ldap3.Connection:
     parsed = urlparse(url)
     tls = None
     if parsed.scheme == "ldaps":

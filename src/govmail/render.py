@@ -8,14 +8,15 @@ engine-specific filters.
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import jinja2
 
 from .naming import strip_accents
 from .secrets import Secrets, store_dir
-from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS, LOCKOUT_SECONDS,
-                       MESSAGE_HEADROOM, PASSWORD_HISTORY, PasswordPolicy, Settings)
+from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
+                       MESSAGE_HEADROOM, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -26,8 +27,9 @@ SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
-# the lifecycle, not locked by slapd.
-MAY_LOG_IN = "(!(govmailLoginEnabled=FALSE))(!(pwdAccountLockedTime=*))"
+# the lifecycle. A lock from failed passwords (pwdAccountLockedTime) is slapd's to judge at the bind: it
+# refuses while the lock lasts and clears it at the first good bind after, so that lock ends by itself.
+MAY_LOG_IN = "(!(govmailLoginEnabled=FALSE))"
 # Directory accounts services bind with to look mailboxes up (read only).
 SERVICE_ACCOUNTS = ["postfix", "dovecot", "roundcube"]
 
@@ -40,6 +42,11 @@ MANAGED_FILES = {
     "postfix/ldap/senders.cf.j2": "/etc/postfix/ldap/senders.cf",
     "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
     "postfix/forward_allowed.pcre.j2": "/etc/postfix/forward_allowed.pcre",
+    "postfix/own_domains.pcre.j2": "/etc/postfix/own_domains.pcre",
+    "postfix/inbound_header_checks.pcre.j2": "/etc/postfix/inbound_header_checks.pcre",
+    "postfix/relays.cidr.j2": "/etc/postfix/relays.cidr",
+    "postfix/postscreen_access.cidr.j2": "/etc/postfix/postscreen_access.cidr",
+    "ratelimit/policyd-rate-limit.yaml.j2": "/etc/policyd-rate-limit.yaml",
     "dovecot/dovecot.conf.j2": "/etc/dovecot/dovecot.conf",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
     "dovecot/quota-warning.j2": "/usr/local/lib/govmail/quota-warning",
@@ -78,6 +85,11 @@ PORTS = {"clamav_milter": 7357, "spamass_milter": 7358}
 # The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
 # clamd starts and the whole chain can be proven on a host that has no signature mirror yet.
 EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+# Mozilla's "intermediate" TLS 1.2 ciphers (TLS 1.3's are OpenSSL's defaults): forward secrecy and AEAD only.
+TLS_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+               "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+               "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305")
 
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 TLS_DIR = "/etc/govmail/tls"
@@ -168,8 +180,9 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "expire_warning": EXPIRE_WARNING_SECONDS,
         "grace_logins": GRACE_LOGINS,
         "history": PASSWORD_HISTORY,
-        "lockout_seconds": LOCKOUT_SECONDS,
         "failure_window": FAILURE_WINDOW_SECONDS,
+        "tls_ciphers": TLS_CIPHERS,
+        "limits": SMTP_CLIENT_LIMITS,
     }
 
 
@@ -180,11 +193,15 @@ def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, 
 
 
 def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:
-    """Write the rendered files under `out`, mirroring their host paths. Touches no host."""
+    """Write the rendered files under `out`, mirroring their host paths. Touches no host. Several hold
+    passwords, so every file is the writer's alone (0600, directories 0700)."""
     written = []
     for dest, content in render_all(settings, secrets).items():
         target = out / dest.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
         written.append(target)
     return written

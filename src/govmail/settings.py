@@ -10,12 +10,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import PositiveInt, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork, PositiveInt, ValidationError, field_validator, model_validator
 
 from .errors import BadInput
-from .profile import (PROFILES_DIR, MailboxKind, Profile, SizeValue, Strict, describe_errors,
+from .profile import (PROFILES_DIR, DurationValue, MailboxKind, Profile, SizeValue, Strict, describe_errors,
                       load_profile, read_yaml)
 from .units import Duration, Size, parse_duration, parse_size
 
@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "change_at_first_login": True,
     "issued_min_length": 12,
     "lockout_failures": 5,
+    # How long failed passwords lock a mailbox; the lock ends by itself (an operator's lock does not).
+    "lockout_duration": parse_duration("15 minutes"),
+    # Outbound limits for a logged-in sender (a stolen password must not turn into a spam run).
+    "recipients_per_hour": 500,
+    "recipients_per_message": 100,
     "locked_still_receives": True,
     "notify_agency": True,
     "display_name": "full_name",
@@ -42,10 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "spam_reject_score": 10,
     "spamd_children": 4,
 }
-LOCKOUT_SECONDS = 15 * 60           # how long repeated failures lock an account
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
 GRACE_LOGINS = 3                    # binds allowed after expiry, so webmail can still change it
 EXPIRE_WARNING_SECONDS = 14 * 86400
+# Postfix's per-client limits on port 25 and submission (anvil, per minute); the host and operators exempt.
+SMTP_CLIENT_LIMITS = {"connections": 20, "connection_rate": 60, "message_rate": 120, "auth_rate": 20}
 PASSWORD_HISTORY = 5
 
 # A MIME message carries an attachment base64-encoded: 4 bytes per 3, in lines of 76 characters each
@@ -62,6 +68,18 @@ PERSONAL_DATA_ATTRIBUTES = {"name": ["cn", "sn", "givenName"], "birth_date": ["g
 GOVERNMENT_DOMAIN = "gov.vn"
 
 INVENTORIES_DIR = PROFILES_DIR.parent / "inventories"
+# Override values end up in configuration files: nothing that could carry a line break or a quote.
+HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+MIRROR_URL = r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$"
+MIN_LOCKOUT_SECONDS = 10
+MAX_LOCKOUT_SECONDS = 86400
+
+
+def _fixed_seconds(value: Duration) -> int:
+    try:
+        return value.seconds
+    except ValueError as err:
+        raise ValueError(str(err)) from None
 
 
 class Overrides(Strict):
@@ -69,16 +87,31 @@ class Overrides(Strict):
 
     quotas: dict[MailboxKind, SizeValue] = {}
     attachment_max: SizeValue | None = None
-    lockout_failures: int | None = None
-    mail_host: str | None = None
+    lockout_failures: Annotated[int, Field(ge=3, le=20)] | None = None
+    lockout_duration: DurationValue | None = None
+    mail_host: Annotated[str, Field(pattern=HOSTNAME, max_length=253)] | None = None
     # ClamAV signatures from the operator's own mirror (freshclam PrivateMirror), e.g. http://10.0.0.5/clamav
-    clamav_mirror: str | None = None
+    clamav_mirror: Annotated[str, Field(pattern=MIRROR_URL)] | None = None
+    # Where operators work from: never banned for failed logins, no postscreen tests.
+    operator_networks: list[IPvAnyNetwork] = []
+    # Hosts that may send mail in the province's own domains to port 25 without logging in (a scanner, an
+    # application server). Everyone else must log in on 587/465 to use those domains.
+    relays: list[IPvAnyNetwork] = []
+    recipients_per_hour: Annotated[int, Field(ge=1, le=100000)] | None = None
+    recipients_per_message: Annotated[int, Field(ge=1, le=10000)] | None = None
     spam_reject_score: PositiveInt | None = None
     spamd_children: PositiveInt | None = None
     # Certificates from the operator's own CA instead of govmail's internal one: PEM files on the
     # operator's machine, the certificate file holding the full chain.
     tls_certificate_file: Path | None = None
     tls_key_file: Path | None = None
+
+    @field_validator("lockout_duration")
+    @classmethod
+    def _bounded_lock(cls, value: Duration | None):
+        if value is not None and not (MIN_LOCKOUT_SECONDS <= _fixed_seconds(value) <= MAX_LOCKOUT_SECONDS):
+            raise ValueError(f"{value}: a failure lock lasts between {MIN_LOCKOUT_SECONDS} seconds and a day")
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self):
@@ -119,6 +152,7 @@ class PasswordPolicy:
     max_age: Duration
     must_change: bool
     max_failures: int
+    lockout_seconds: int
     max_idle_seconds: int | None
     classes: list[str]
     specials: str
@@ -149,6 +183,15 @@ class SpamPolicy:
 
 
 @dataclass(frozen=True)
+class Defences:
+    """What stands between the host and the internet, beyond the regulation."""
+    operator_networks: list[str]         # never banned, no postscreen tests
+    relays: list[str]                    # may use the province's domains on port 25 without logging in
+    recipients_per_hour: int             # recipients a logged-in sender may reach in an hour
+    recipients_per_message: int
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: Profile
     inventory: str | None
@@ -168,6 +211,7 @@ class Settings:
     locked_still_receives: bool
     display_name: str
     spam: SpamPolicy
+    defences: Defences
     clamav_mirror: str | None = None
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
 
@@ -224,6 +268,7 @@ def _policy(name: str, profile: Profile, overrides: Overrides) -> PasswordPolicy
         max_age=max_age,
         must_change=_value(pw.change_at_first_login, DEFAULTS["change_at_first_login"]),
         max_failures=overrides.lockout_failures or _value(pw.lockout_failures, DEFAULTS["lockout_failures"]),
+        lockout_seconds=(overrides.lockout_duration or DEFAULTS["lockout_duration"]).seconds,
         max_idle_seconds=idle.lock_after.value.seconds if login_idle and name == "users" else None,
         classes=_value(pw.classes, DEFAULTS["password_classes"]),
         specials=_value(pw.specials, PUNCTUATION),
@@ -266,6 +311,9 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         display_name=_value(profile.naming.display_name, DEFAULTS["display_name"]),
         spam=SpamPolicy(DEFAULTS["spam_tag_score"], overrides.spam_reject_score or DEFAULTS["spam_reject_score"],
                         overrides.spamd_children or DEFAULTS["spamd_children"]),
+        defences=Defences([str(n) for n in overrides.operator_networks], [str(n) for n in overrides.relays],
+                          overrides.recipients_per_hour or DEFAULTS["recipients_per_hour"],
+                          overrides.recipients_per_message or DEFAULTS["recipients_per_message"]),
         clamav_mirror=overrides.clamav_mirror,
         tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
     )

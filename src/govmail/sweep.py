@@ -82,7 +82,7 @@ def issued_password_overdue(s: Settings, account: Account, moment: dt.datetime) 
 def plan(s: Settings, mailboxes: list[Account], moment: dt.datetime) -> list[Action]:
     actions = []
     for account in mailboxes:
-        if account.status == "revoked":
+        if account.status in ("revoked", "system"):
             continue
         action = _revoke(s, account, moment) or (_lock(s, account, moment) if account.status == "active" else None)
         if action:

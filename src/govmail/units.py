@@ -60,9 +60,11 @@ def parse_size(text: str | int) -> Size:
     return Size(int(float(m["num"]) * UNIT_BYTES[unit]), bound, raw)
 
 
-DurationUnit = Literal["hours", "days", "working_days", "months", "years"]
+DurationUnit = Literal["seconds", "minutes", "hours", "days", "working_days", "months", "years"]
 
 _UNIT_WORDS: dict[str, DurationUnit] = {
+    "second": "seconds", "seconds": "seconds",
+    "minute": "minutes", "minutes": "minutes",
     "hour": "hours", "hours": "hours",
     "day": "days", "days": "days",
     "working day": "working_days", "working days": "working_days",
@@ -73,7 +75,7 @@ _DURATION = re.compile(r"^(?P<num>\d+)\s+(?P<unit>[a-z ]+?)$")
 
 # ppolicy counts seconds only; govmail counts a regulation "month" as 30 days there. Date-based rules
 # (the sweep, reports) use calendar months instead.
-SECONDS_PER = {"hours": 3600, "days": 86400, "months": 30 * 86400, "years": 365 * 86400}
+SECONDS_PER = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "months": 30 * 86400, "years": 365 * 86400}
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def env(deployment):
+def env(deployment, ldap_server):
     s, secrets, host = deployment["settings"], deployment["secrets"], deployment["host"]
-    server = ldap3.Server(host.address, get_info=None, connect_timeout=5)
+    server = ldap_server()
     admin = ldap3.Connection(server, f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
     context = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
     context.check_hostname = False       # the lab reaches the host by address; the CA is still checked

@@ -3,7 +3,7 @@
 import ldap3
 import pytest
 
-from govmail.render import SLAPD_STAMPS
+from govmail.render import SERVICE_ACCOUNTS, SLAPD_STAMPS
 
 pytestmark = pytest.mark.infra
 
@@ -34,7 +34,9 @@ def test_slapd_installed_running_and_listening(host):
     for package in ("slapd", "slapd-contrib", "ldap-utils"):
         assert host.package(package).is_installed
     assert host.service("slapd").is_running and host.service("slapd").is_enabled
-    assert host.socket("tcp://0.0.0.0:389").is_listening
+    for port in (389, 636):
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, "slapd answers on loopback only"
 
 
 def test_ppm_and_lastbind_configured(host, deployment):
@@ -64,9 +66,9 @@ def test_organisation_tree(host, deployment):
 
 
 @pytest.fixture(scope="module")
-def directory(deployment):
+def directory(deployment, ldap_server):
     s, secrets = deployment["settings"], deployment["secrets"]
-    server = ldap3.Server(deployment["host"].address, get_info=None, connect_timeout=5)
+    server = ldap_server()
     admin = ldap3.Connection(server, f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
     dn = f"uid=ppmtest,ou=people,{s.base_dn}"
     admin.delete(dn)
@@ -122,13 +124,9 @@ def test_anonymous_sees_nothing(directory):
 
 
 @pytest.mark.parametrize("mode", ["ldaps", "starttls"])
-def test_directory_speaks_tls_with_the_deployment_certificate(deployment, mode):
-    import ssl
+def test_directory_speaks_tls_with_the_deployment_certificate(deployment, ldap_server, mode):
     s = deployment["settings"]
-    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(deployment["secrets"].directory / "ca.crt"),
-                    valid_names=[s.mail_host])
-    server = ldap3.Server(deployment["host"].address, port=636 if mode == "ldaps" else 389,
-                          use_ssl=mode == "ldaps", tls=tls, get_info=None, connect_timeout=5)
+    server = ldap_server(636 if mode == "ldaps" else 389)
     conn = ldap3.Connection(server, f"cn=dovecot,ou=services,{s.base_dn}",
                             deployment["secrets"].password("ldap-dovecot"))
     conn.open()
@@ -145,3 +143,16 @@ def test_a_mailbox_without_its_quota_is_refused(directory):
         "cn": "Không Hạn Mức", "sn": "Mức", "uid": "noquota", "mail": f"noquota@{directory['settings'].domain}",
         "govmailMailboxKind": "personal"})
     assert directory["admin"].result["description"] == "objectClassViolation"
+
+
+def test_failed_binds_never_lock_a_service_account(directory):
+    """Their names are well known; were they lockable, a few bad binds would stop every lookup and login."""
+    s = directory["settings"]
+    for service in SERVICE_ACCOUNTS:
+        dn = f"cn={service},ou=services,{s.base_dn}"
+        for _ in range(s.policies["users"].max_failures + 2):
+            assert not ldap3.Connection(directory["server"], dn, "not-the-password").bind()
+        right = ldap3.Connection(directory["server"], dn, directory["secrets"].password(f"ldap-{service}"))
+        assert right.bind(), f"{service}: {right.result}"
+        directory["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
+        assert not directory["admin"].entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime")

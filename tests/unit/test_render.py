@@ -121,3 +121,10 @@ def test_submission_is_virus_scanned_but_not_spam_scored(rendered):
     main = rendered("hanam")["/etc/postfix/main.cf"]
     assert _line(main, "smtpd_milters") == [f"smtpd_milters = inet:127.0.0.1:{render.PORTS['clamav_milter']}, "
                                             f"inet:127.0.0.1:{render.PORTS['spamass_milter']}"]
+
+
+def test_rendered_tree_is_readable_by_its_writer_only(tmp_path):
+    """Several files hold directory passwords: `govmail render --out` must not leave them world-readable."""
+    from govmail import settings
+    written = render.write_tree(settings.load("hanam"), tmp_path / "out")
+    assert written and all(path.stat().st_mode & 0o077 == 0 for path in written)

@@ -146,3 +146,31 @@ def test_operator_certificates_come_in_pairs_and_must_exist(tmp_path: Path):
     (tmp_path / "govmail.yml").write_text(
         f"province: hanam\noverrides: {{tls_certificate_file: {cert}, tls_key_file: {key}}}\n")
     assert settings.load(inventory_dir=tmp_path).tls_files == (cert, key)
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ('{lockout_failures: -1}', "lockout_failures"),
+    ('{lockout_failures: 0}', "lockout_failures"),
+    ('{lockout_duration: "0 seconds"}', "lockout_duration"),
+    ('{lockout_duration: "3 months"}', "lockout_duration"),
+    ('{lockout_duration: "2 working days"}', "lockout_duration"),
+    ('{clamav_mirror: "http://10.0.0.5/clamav\\nPrivateMirror evil"}', "clamav_mirror"),
+    ('{clamav_mirror: "ftp://10.0.0.5/clamav"}', "clamav_mirror"),
+    ('{mail_host: "mail.hanam.gov.vn\\nmydestination = *"}', "mail_host"),
+    ('{operator_networks: ["10.0.0.0/33"]}', "operator_networks"),
+    ('{relays: ["not a network"]}', "relays"),
+    ('{recipients_per_hour: 0}', "recipients_per_hour"),
+])
+def test_overrides_that_would_render_a_broken_or_hostile_file_are_refused(tmp_path: Path, overrides, key):
+    """Every override value lands in a configuration file: out-of-range numbers and line breaks are refused,
+    naming the key."""
+    (tmp_path / "govmail.yml").write_text(f"province: hanam\noverrides: {overrides}\n")
+    with pytest.raises(BadInput, match=key):
+        settings.load(inventory_dir=tmp_path)
+
+
+def test_a_short_failure_lock_for_drills_is_accepted(tmp_path: Path):
+    (tmp_path / "govmail.yml").write_text('province: hanam\noverrides: {lockout_duration: "20 seconds", '
+                                          'operator_networks: [10.213.0.1/32]}\n')
+    s = settings.load(inventory_dir=tmp_path)
+    assert s.policies["users"].lockout_seconds == 20 and s.defences.operator_networks == ["10.213.0.1/32"]

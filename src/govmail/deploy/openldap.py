@@ -16,7 +16,7 @@ from .common import install, put_files
 @deploy("OpenLDAP directory")
 def directory(component: Component, content: dict[str, str], facts: dict):
     install(component)
-    listeners = files.line(name="slapd listens on ldap, ldaps and ldapi", path="/etc/default/slapd",
+    listeners = files.line(name="slapd listens on loopback and ldapi only", path="/etc/default/slapd",
                            line="^SLAPD_SERVICES=.*", replace=facts["slapd_listeners"])
     put_files(component, content)
     rebuild = facts["slapd_rebuild"]

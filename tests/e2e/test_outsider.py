@@ -1,0 +1,154 @@
+"""The deployed host tried as an outsider would: real clients run on the lab host `outside` (its own address on
+the lab bridge, not an operator network), with the Python and OpenSSL Debian ships there."""
+
+import json
+import secrets
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from govmail import lab
+
+pytestmark = pytest.mark.e2e
+
+PROBE_PRELUDE = """
+import json, smtplib, socket, ssl, sys
+HOST = {address!r}
+def out(**kw):
+    print(json.dumps(kw))
+"""
+
+
+@pytest.fixture(scope="module")
+def outside(deployment):
+    hosts = lab.load_hosts()
+    if "outside" not in hosts or not lab.alive(hosts["outside"].pid):
+        lab.up(["outside"])
+    return lab.load_hosts()["outside"]
+
+
+def probe(outside, env, script: str, timeout: float = 120) -> dict:
+    """Run a Python script on `outside` against the mail host; its last printed line, as JSON."""
+    code = PROBE_PRELUDE.format(address=env["address"]) + textwrap.dedent(script)
+    run = subprocess.run(lab.ssh_command(outside, ["python3", "-"]), input=code, capture_output=True, text=True,
+                         timeout=timeout)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def on_outside(outside, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(lab.ssh_command(outside, [command]), capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_directory_is_closed_to_the_network(outside, env):
+    found = probe(outside, env, """
+        result = {}
+        for port in (389, 636):
+            try:
+                socket.create_connection((HOST, port), timeout=5).close()
+                result[str(port)] = "open"
+            except OSError as err:
+                result[str(port)] = type(err).__name__
+        out(**result)
+    """)
+    assert found == {"389": "ConnectionRefusedError", "636": "ConnectionRefusedError"}
+
+
+def test_the_operator_commands_still_reach_the_directory(env):
+    """The CLI goes through SSH now (govmail.reach): what a newcomer runs from the README still works."""
+    run = subprocess.run([sys.executable, "-m", "govmail.cli", "account", "show", f"postmaster@{env['s'].domain}", "--inventory",
+                          "inventories/lab", "--province", env["s"].province], capture_output=True, text=True,
+                         cwd=lab.INVENTORY_DIR.parents[1])
+    assert run.returncode == 0, run.stderr
+    assert "status           system" in run.stdout
+
+
+SEND = """
+def send(sender, header_from, to):
+    with smtplib.SMTP(HOST, 25, timeout=60) as s:
+        s.ehlo("mail.ngoai.test")
+        code, reply = s.mail(sender)
+        if code >= 400:
+            return out(stage="MAIL", code=code, reply=reply.decode())
+        code, reply = s.rcpt(to)
+        if code >= 400:
+            return out(stage="RCPT", code=code, reply=reply.decode())
+        msg = f"From: {header_from}\\r\\nTo: {to}\\r\\nSubject: Chi dao khan\\r\\n\\r\\nChuyen khoan ngay.\\r\\n"
+        code, reply = s.data(msg.encode())
+        out(stage="DATA", code=code, reply=reply.decode())
+"""
+
+
+def test_an_outsider_cannot_use_the_province_as_envelope_sender(outside, env):
+    s = env["s"]
+    from mailflow import new_mailbox
+    _, official, _ = new_mailbox(env)
+    found = probe(outside, env, SEND + f"send('giamdoc@{s.domain}', 'giamdoc@{s.domain}', '{official}')")
+    assert found["code"] == 550 and found["stage"] in ("MAIL", "RCPT"), found
+    assert "must log in" in found["reply"]
+
+
+def test_an_outsider_cannot_put_the_province_in_the_from_header(outside, env):
+    s = env["s"]
+    from mailflow import new_mailbox
+    _, official, _ = new_mailbox(env)
+    found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'So Tai chinh <stc@{s.domain}>', '{official}')")
+    assert found["stage"] == "DATA" and found["code"] == 550, found
+    assert "may not claim" in found["reply"]
+
+
+def test_an_outsiders_own_mail_still_arrives(outside, env):
+    from mailflow import inbox_subjects, new_mailbox
+    _, official, password = new_mailbox(env)
+    found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'Nguoi ngoai <someone@ngoai.test>', '{official}')")
+    assert found["stage"] == "DATA" and found["code"] == 250, found
+    assert "Chi dao khan" in inbox_subjects(env, official, password)
+
+
+def test_vrfy_tells_nothing(outside, env):
+    found = probe(outside, env, """
+        with smtplib.SMTP(HOST, 25, timeout=60) as s:
+            s.ehlo("mail.ngoai.test")
+            code, reply = s.verify("postmaster")
+            out(code=code, reply=reply.decode())
+    """)
+    assert found["code"] == 502, found
+
+
+def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
+    """A bot speaks before the greeting. A fresh source address each run: postscreen remembers the
+    clients that passed."""
+    bot = f"10.213.0.{200 + secrets.randbelow(50)}"
+    assert on_outside(outside, f"ip addr add {bot}/32 dev host0").returncode in (0, 2)
+    try:
+        found = probe(outside, env, f"""
+            sock = socket.create_connection((HOST, 25), timeout=30, source_address=({bot!r}, 0))
+            sock.sendall(b"EHLO bot.example\\r\\n")
+            file = sock.makefile("rb")
+            def reply():
+                lines = [file.readline().decode()]
+                while lines[-1][3:4] == "-":
+                    lines.append(file.readline().decode())
+                return lines
+            banner = reply()[0]                      # the early EHLO gets no answer: postscreen dropped it
+            lines = []
+            for command in (b"MAIL FROM:<x@bot.example>\\r\\n", b"RCPT TO:<postmaster@{env['s'].domain}>\\r\\n"):
+                sock.sendall(command)
+                lines.append(reply()[-1])
+            out(banner=banner, answers=lines)
+        """)
+    finally:
+        on_outside(outside, f"ip addr del {bot}/32 dev host0")
+    assert found["banner"].startswith("220-"), found      # postscreen's multi-line greeting
+    assert any(line.startswith("550") for line in found["answers"]), found
+
+
+@pytest.mark.parametrize("port, starttls", [(587, "-starttls smtp"), (993, ""), (465, "")])
+def test_tls_below_1_2_is_refused(outside, env, port, starttls):
+    old = on_outside(outside, f"openssl s_client -connect {env['address']}:{port} {starttls} -tls1_1 "
+                              "-cipher DEFAULT@SECLEVEL=0 </dev/null")
+    assert old.returncode != 0 and "alert protocol version" in old.stderr, old.stderr[-1000:]
+    current = on_outside(outside, f"openssl s_client -connect {env['address']}:{port} {starttls} -tls1_2 </dev/null")
+    assert "Protocol: TLSv1.2" in current.stdout.replace("Protocol  :", "Protocol:"), current.stdout[-2000:]
