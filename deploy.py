@@ -10,7 +10,7 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail import components, settings
-from govmail.deploy import filters, mail, openldap, webmail
+from govmail.deploy import filters, firewall, mail, openldap, webmail
 
 if "mail" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
@@ -24,3 +24,4 @@ if "mail" in host.groups:
     mail.dovecot(parts["dovecot"], content, tls_ops, facts)
     webmail.nginx(parts["nginx"], content, tls_ops, facts)
     webmail.roundcube(parts["roundcube"], content)
+    firewall.firewall(parts["firewall"], content)

@@ -64,7 +64,7 @@ def main() -> None:
     body = mailflow.vietnamese_body()
 
     def batch(label):
-        return [mailflow.compose(to[0], to[i % len(to)], f"Công văn {label} số {i}", body)
+        return [mailflow.compose(mailflow.OUTSIDER, to[i % len(to)], f"Công văn {label} số {i}", body)
                 for i in range(args.messages)]
 
     install_amavis(host, s.mail_host)

@@ -37,6 +37,7 @@ SENTENCES = ["Thực hiện Kế hoạch số 125/KH-UBND của Ủy ban nhân d
              "cập nhật hộp thư điện tử công vụ và gửi báo cáo về Sở trước ngày 30 tháng 11 năm 2026.",
              "Đề nghị Thủ trưởng các cơ quan, đơn vị quan tâm, chỉ đạo thực hiện đúng thời hạn quy định."]
 ISSUED = "Cap#Phat2026Do"
+OUTSIDER = "cong.dan@ngoai.test"     # port 25 refuses the province's own senders from the network
 RECIPIENTS = 10
 # Port 25's settings without the milters: the bare path (port 25 itself is never changed).
 BARE_PORT = 2526
@@ -177,8 +178,8 @@ def main() -> None:
 
     body = vietnamese_body()
 
-    def batch(label: str) -> list[EmailMessage]:
-        return [compose(to[0], to[i % len(to)], f"Công văn {label} số {i}", body) for i in range(args.messages)]
+    def batch(label: str, sender: str = to[0]) -> list[EmailMessage]:
+        return [compose(sender, to[i % len(to)], f"Công văn {label} số {i}", body) for i in range(args.messages)]
 
     size = len(batch("mẫu")[0].as_bytes())
     print(f"message: {size} bytes, {args.messages} per run, {args.clients} SMTP clients in parallel")
@@ -188,7 +189,7 @@ def main() -> None:
     internal = rate_into_inbox(host, to, lambda: send_all(host.address, 587, batch("internal"), args.clients,
                                                            login=(to[0], bench_password(s)), tls=tls),
                                args.messages)
-    inbound = rate_into_inbox(host, to, lambda: send_all(host.address, 25, batch("inbound"), args.clients),
+    inbound = rate_into_inbox(host, to, lambda: send_all(host.address, 25, batch("inbound", OUTSIDER), args.clients),
                               args.messages)
     spamd = spamd_rate(host, batch("spamc")[0].as_bytes(), args.messages, parallel=2)
     print(f"bare (no filters):                 {bare:7.1f} msg/s")

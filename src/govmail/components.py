@@ -76,16 +76,18 @@ def components(s: Settings) -> dict[str, Component]:
                   ("spamd", "spamass-milter"), unit_files=True),
         Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
         # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
-        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit"),
+        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter"),
                   "postfix postfix/main_mailer_type select No configuration\n",
                   (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
                                            "/etc/postfix/mime_header_checks.pcre",
                                            "/etc/postfix/forward_allowed.pcre", "/etc/postfix/own_domains.pcre",
                                            "/etc/postfix/inbound_header_checks.pcre", "/etc/postfix/relays.cidr",
-                                           "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml")),
+                                           "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml",
+                                           "/etc/systemd/system/govmail-from-milter.service")),
+                   HostFile("/usr/local/lib/govmail/from-milter", "0755"),
                    *(HostFile(f"/etc/postfix/ldap/{m}.cf", "0640", "postfix")
                      for m in ("mailboxes", "aliases", "senders"))),
-                  ("postfix", "policyd-rate-limit")),
+                  ("govmail-from-milter", "postfix", "policyd-rate-limit"), unit_files=True),
         Component("dovecot", ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
                               "dovecot-managesieved"), "",
                   (HostFile("/etc/dovecot/dovecot.conf", "0640", "dovecot"),
@@ -106,22 +108,36 @@ def components(s: Settings) -> dict[str, Component]:
                    *_plugin_files(),
                    HostFile(f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf")),
                   (f"php{PHP_VERSION}-fpm",)),
+        # Last: govmail's nftables table, and fail2ban, which watches the logs of all the above and bans
+        # at this host's firewall.
+        Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "",
+                  tuple(HostFile(p) for p in ("/etc/govmail/nftables.conf", "/etc/systemd/system/govmail-firewall.service",
+                                              "/etc/fail2ban/jail.d/govmail.conf",
+                                              "/etc/fail2ban/filter.d/govmail-dovecot.conf",
+                                              "/etc/tmpfiles.d/govmail-roundcube-logins.conf",
+                                              "/etc/systemd/system/fail2ban.service.d/govmail.conf")),
+                  ("govmail-firewall", "fail2ban"), unit_files=True),
     ]
     return {c.name: c for c in parts}
 
 
 def tls_material(s: Settings, secrets) -> dict[str, str]:
-    """The TLS files: the operator's own certificate, or one from the inventory's internal CA. The chain
-    file then also serves as slapd's CA file."""
+    """The TLS files: the mail host's (the operator's own certificate, or one from the inventory's internal
+    CA), and slapd's own key and certificate from the internal CA, so that slapd's user never holds the key
+    the public services use. slapd answers on loopback only: its clients trust the internal CA."""
+    label = Path(s.inventory or s.province).name
     if s.tls_files:
         cert, key = (path.read_bytes() for path in s.tls_files)
-        ca = b""
+        tls.warn_if_expiring(cert, str(s.tls_files[0]))
+        chain = cert
     else:
-        names = [s.mail_host, *s.webmail_aliases, s.domain]
-        key, cert, ca = tls.server_certificate(secrets.directory, Path(s.inventory or s.province).name, names)
+        key, cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host, *s.webmail_aliases, s.domain])
+        chain = cert + ca
+    slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host],
+                                                       stem=f"slapd-{s.mail_host}")
     cert_path, key_path = tls_paths(s.mail_host)
-    return {cert_path: (cert + ca).decode(), key_path: key.decode(), f"{SLAPD_DIR}/tls.key": key.decode(),
-            f"{SLAPD_DIR}/tls.crt": cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": (ca or cert).decode()}
+    return {cert_path: chain.decode(), key_path: key.decode(), f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
+            f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
 
 
 def host_files(s: Settings) -> dict[str, str]:

@@ -16,7 +16,7 @@ import jinja2
 from .naming import strip_accents
 from .secrets import Secrets, store_dir
 from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
-                       MESSAGE_HEADROOM, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
+                       MESSAGE_HEADROOM, PASSWORD_HASH, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -26,6 +26,7 @@ SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
+ROUNDCUBE_LOGINS = "/var/log/roundcube/userlogins.log"   # Roundcube's login log, watched by fail2ban
 # The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
 # the lifecycle. A lock from failed passwords (pwdAccountLockedTime) is slapd's to judge at the bind: it
 # refuses while the lock lasts and clears it at the first good bind after, so that lock ends by itself.
@@ -46,7 +47,15 @@ MANAGED_FILES = {
     "postfix/inbound_header_checks.pcre.j2": "/etc/postfix/inbound_header_checks.pcre",
     "postfix/relays.cidr.j2": "/etc/postfix/relays.cidr",
     "postfix/postscreen_access.cidr.j2": "/etc/postfix/postscreen_access.cidr",
+    "postfix/from-milter.py.j2": "/usr/local/lib/govmail/from-milter",
+    "postfix/govmail-from-milter.service.j2": "/etc/systemd/system/govmail-from-milter.service",
     "ratelimit/policyd-rate-limit.yaml.j2": "/etc/policyd-rate-limit.yaml",
+    "firewall/nftables.conf.j2": "/etc/govmail/nftables.conf",
+    "firewall/govmail-firewall.service.j2": "/etc/systemd/system/govmail-firewall.service",
+    "firewall/jail.conf.j2": "/etc/fail2ban/jail.d/govmail.conf",
+    "firewall/dovecot-filter.conf.j2": "/etc/fail2ban/filter.d/govmail-dovecot.conf",
+    "firewall/roundcube-logins.tmpfiles.j2": "/etc/tmpfiles.d/govmail-roundcube-logins.conf",
+    "firewall/fail2ban.service.conf.j2": "/etc/systemd/system/fail2ban.service.d/govmail.conf",
     "dovecot/dovecot.conf.j2": "/etc/dovecot/dovecot.conf",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
     "dovecot/quota-warning.j2": "/usr/local/lib/govmail/quota-warning",
@@ -80,7 +89,7 @@ MANAGED_FILES = {
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
-PORTS = {"clamav_milter": 7357, "spamass_milter": 7358}
+PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "sieve_forward": 10026}
 
 # The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
 # clamd starts and the whole chain can be proven on a host that has no signature mirror yet.
@@ -182,6 +191,9 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "history": PASSWORD_HISTORY,
         "failure_window": FAILURE_WINDOW_SECONDS,
         "tls_ciphers": TLS_CIPHERS,
+        "password_hash": PASSWORD_HASH,
+        "ban": settings.defences.ban,
+        "roundcube_logins": ROUNDCUBE_LOGINS,
         "limits": SMTP_CLIENT_LIMITS,
     }
 

@@ -1,8 +1,8 @@
 """Per-deployment secrets, generated once on the operator's machine and reused on every run.
 
 Kept outside version control: $GOVMAIL_SECRETS, else ~/.local/share/govmail/secrets/<inventory>/, the
-directory 0700 and each file 0600. A password's LDAP hash is stored beside it so rendered files (and
-therefore deploys) are the same on every run.
+directory 0700 and each file 0600. A password's LDAP hash (argon2id, as slapd hashes every other password)
+is stored beside it so rendered files (and therefore deploys) are the same on every run.
 """
 
 from __future__ import annotations
@@ -13,15 +13,38 @@ import os
 import secrets as random
 from pathlib import Path
 
+from argon2 import PasswordHasher, Type
+
+from .settings import PASSWORD_HASH
+
 ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def store_dir(inventory: str) -> Path:
-    root = os.environ.get("GOVMAIL_SECRETS") or Path.home() / ".local/share/govmail/secrets"
-    return Path(root) / Path(inventory).name
+    """The store of an inventory directory: its name and a digest of its full path, so that two
+    inventories both called `prod` never share a CA. A bare profile name (no inventory) keys by the name.
+    A store an older govmail keyed by the name alone goes to the first inventory that asks for it."""
+    root = Path(os.environ.get("GOVMAIL_SECRETS") or Path.home() / ".local/share/govmail/secrets")
+    path = Path(inventory)
+    if not path.is_dir():
+        return root / path.name
+    resolved = path.resolve()
+    keyed = root / f"{resolved.name}-{hashlib.sha256(str(resolved).encode()).hexdigest()[:12]}"
+    legacy = root / resolved.name
+    if not keyed.exists() and legacy.is_dir():
+        legacy.rename(keyed)
+    return keyed
+
+
+def argon2(password: str) -> str:
+    """slapd's {ARGON2} value: the PHC string of argon2id with govmail's cost and a random salt."""
+    hasher = PasswordHasher(time_cost=PASSWORD_HASH.iterations, memory_cost=PASSWORD_HASH.memory_kib,
+                            parallelism=PASSWORD_HASH.parallelism, type=Type.ID)
+    return "{ARGON2}" + hasher.hash(password)
 
 
 def ssha(password: str, salt: bytes) -> str:
+    """The salted SHA-1 that govmail stored before argon2 (bench/logins.py compares the two)."""
     digest = hashlib.sha1(password.encode() + salt).digest()
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
 
@@ -43,4 +66,4 @@ class Secrets:
         return self._file(f"{name}.password", lambda: "".join(random.choice(ALPHABET) for _ in range(32)))
 
     def password_hash(self, name: str) -> str:
-        return self._file(f"{name}.ssha", lambda: ssha(self.password(name), random.token_bytes(8)))
+        return self._file(f"{name}.argon2", lambda: argon2(self.password(name)))

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # Outbound limits for a logged-in sender (a stolen password must not turn into a spam run).
     "recipients_per_hour": 500,
     "recipients_per_message": 100,
+    # An address banned at the firewall after failed logins stays banned this long.
+    "ban_minutes": 60,
     "locked_still_receives": True,
     "notify_agency": True,
     "display_name": "full_name",
@@ -50,6 +52,23 @@ DEFAULTS: dict[str, Any] = {
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
 GRACE_LOGINS = 3                    # binds allowed after expiry, so webmail can still change it
 EXPIRE_WARNING_SECONDS = 14 * 86400
+
+
+@dataclass(frozen=True)
+class Argon2Cost:
+    """How slapd hashes every new or changed password (its argon2 module, libargon2, argon2id)."""
+    memory_kib: int
+    iterations: int
+    parallelism: int
+
+    @property
+    def module_args(self) -> str:
+        return f"m={self.memory_kib} t={self.iterations} p={self.parallelism}"
+
+
+# OWASP's password storage minimum for argon2id: 19 MiB, 2 passes, 1 lane. Every IMAP, POP3, SMTP and
+# webmail login verifies one hash (bench/logins.py measures the cost).
+PASSWORD_HASH = Argon2Cost(memory_kib=19456, iterations=2, parallelism=1)
 # Postfix's per-client limits on port 25 and submission (anvil, per minute); the host and operators exempt.
 SMTP_CLIENT_LIMITS = {"connections": 20, "connection_rate": 60, "message_rate": 120, "auth_rate": 20}
 PASSWORD_HISTORY = 5
@@ -189,6 +208,15 @@ class Defences:
     relays: list[str]                    # may use the province's domains on port 25 without logging in
     recipients_per_hour: int             # recipients a logged-in sender may reach in an hour
     recipients_per_message: int
+    ban: "Ban"
+
+
+@dataclass(frozen=True)
+class Ban:
+    """fail2ban: an address that failed `after` logins within the window is shut out for `minutes`."""
+    after: int
+    window_minutes: int
+    minutes: int
 
 
 @dataclass(frozen=True)
@@ -313,7 +341,9 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
                         overrides.spamd_children or DEFAULTS["spamd_children"]),
         defences=Defences([str(n) for n in overrides.operator_networks], [str(n) for n in overrides.relays],
                           overrides.recipients_per_hour or DEFAULTS["recipients_per_hour"],
-                          overrides.recipients_per_message or DEFAULTS["recipients_per_message"]),
+                          overrides.recipients_per_message or DEFAULTS["recipients_per_message"],
+                          # one failure fewer than locks a mailbox: the address goes first
+                          Ban(users.max_failures - 1, FAILURE_WINDOW_SECONDS // 60, DEFAULTS["ban_minutes"])),
         clamav_mirror=overrides.clamav_mirror,
         tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
     )

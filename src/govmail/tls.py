@@ -1,14 +1,16 @@
 """An internal certificate authority per deployment, kept on the operator's side with the secrets.
 
 The CA key never leaves the operator's machine; hosts get their server key and a certificate for
-mail.<domain> (and its aliases) signed by it. Certificates are made once and reused, and remade only
-when the names they must cover change.
+mail.<domain> (and its aliases) signed by it. Certificates are made once and reused, and remade when the
+names they must cover change or when they expire within RENEW_DAYS (the next deploy then puts the new one
+in place). A certificate the operator supplies is only checked: a deploy warns when it expires soon.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from pathlib import Path
 
 from cryptography import x509
@@ -18,6 +20,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_YEARS = 10
 SERVER_DAYS = 825
+RENEW_DAYS = 30
+
+
+class CertificateExpiring(UserWarning):
+    pass
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -60,16 +67,33 @@ def _names_of(cert: x509.Certificate) -> list[str]:
     return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
 
 
-def server_certificate(directory: Path, label: str, names: list[str]) -> tuple[bytes, bytes, bytes]:
-    """(key PEM, certificate PEM, CA certificate PEM) for a server answering to `names`."""
+def expires_soon(cert: x509.Certificate, now: dt.datetime) -> bool:
+    return cert.not_valid_after_utc - now < dt.timedelta(days=RENEW_DAYS)
+
+
+def warn_if_expiring(chain_pem: bytes, source: str, now: dt.datetime | None = None) -> None:
+    """The operator's own certificate is theirs to renew: say so a month ahead, on every deploy."""
+    cert = x509.load_pem_x509_certificate(chain_pem)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if expires_soon(cert, now):
+        warnings.warn(CertificateExpiring(f"{source}: the certificate for {cert.subject.rfc4514_string()} expires "
+                                          f"{cert.not_valid_after_utc:%Y-%m-%d}: renew it and deploy again"),
+                      stacklevel=2)
+
+
+def server_certificate(directory: Path, label: str, names: list[str], stem: str | None = None,
+                       now: dt.datetime | None = None) -> tuple[bytes, bytes, bytes]:
+    """(key PEM, certificate PEM, CA certificate PEM) for a server answering to `names`, kept as
+    `stem`.key/.crt (default: the first name) beside the CA."""
     ca_key, ca_cert = ensure_ca(directory, label)
-    key_path, cert_path = directory / f"{names[0]}.key", directory / f"{names[0]}.crt"
+    stem = stem or names[0]
+    key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.crt"
+    now = now or dt.datetime.now(dt.timezone.utc)
     if key_path.exists() and cert_path.exists():
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        if sorted(_names_of(cert)) == sorted(names):
+        if sorted(_names_of(cert)) == sorted(names) and not expires_soon(cert, now):
             return key_path.read_bytes(), cert_path.read_bytes(), ca_cert.public_bytes(serialization.Encoding.PEM)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(_name(names[0])).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=SERVER_DAYS))

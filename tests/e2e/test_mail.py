@@ -45,6 +45,20 @@ def test_sender_must_own_the_address(env):
     assert b"not owned by user" in str(err.value).encode()
 
 
+def test_a_logged_in_sender_cannot_sign_with_a_colleagues_name(env):
+    """The envelope is the sender's own; the From: header names a colleague (or the agency's head)."""
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, _ = new_mailbox(env)
+    forged = message(f"Giám đốc Sở <{bob}>", alice, subject="Chỉ đạo khẩn")
+    with smtp(env) as conn:
+        conn.starttls(context=env["tls"])
+        conn.ehlo("client.lab")
+        conn.login(alice, alice_pw)
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            conn.send_message(forged, from_addr=alice)
+    assert err.value.smtp_code == 550 and b"must be your own address" in err.value.smtp_error
+
+
 def test_message_over_the_attachment_limit_is_refused(env):
     _, alice, alice_pw = new_mailbox(env)
     too_big = env["s"].message_size_limit + 1

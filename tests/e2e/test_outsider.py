@@ -2,14 +2,17 @@
 the lab bridge, not an operator network), with the Python and OpenSSL Debian ships there."""
 
 import json
+import os
 import secrets
 import subprocess
 import sys
 import textwrap
 
+import ldap3
 import pytest
 
 from govmail import lab
+from govmail.render import PORTS
 
 pytestmark = pytest.mark.e2e
 
@@ -152,3 +155,90 @@ def test_tls_below_1_2_is_refused(outside, env, port, starttls):
     assert old.returncode != 0 and "alert protocol version" in old.stderr, old.stderr[-1000:]
     current = on_outside(outside, f"openssl s_client -connect {env['address']}:{port} {starttls} -tls1_2 </dev/null")
     assert "Protocol: TLSv1.2" in current.stdout.replace("Protocol  :", "Protocol:"), current.stdout[-2000:]
+
+
+GUESS = """
+import imaplib
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+class Client(imaplib.IMAP4_SSL):
+    source = None
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=self.source)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+def guess(addresses, attempts, source=None):
+    Client.source = (source, 0) if source else None
+    tried = 0
+    for n in range(attempts):
+        try:
+            conn = Client(HOST, 993, ssl_context=context, timeout=5)   # a banned address is refused at once
+        except OSError:
+            break
+        conn.sock.settimeout(120)       # Dovecot makes each failure wait longer: that is the slowing down
+        try:
+            conn.login(addresses[n % len(addresses)], "Sai-mat-khau-%d" % n)
+        except imaplib.IMAP4.error:
+            pass
+        except OSError:
+            break
+        tried += 1
+    out(tried=tried)
+"""
+
+
+def failure_locked(env, dn) -> bool:
+    env["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
+    return bool(env["admin"].entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime"))
+
+
+@pytest.fixture
+def drill_once():
+    """The ban drills take a minute each and their outcome depends on neither province nor engine (the
+    files are the same bytes; tests/infra/test_firewall.py checks the jails on every host)."""
+    if os.environ.get("GOVMAIL_TEST_PROVINCE"):
+        pytest.skip("banning does not depend on the province: drilled once, in the first suite")
+    if os.environ.get("GOVMAIL_ENGINE") == "none":
+        pytest.skip("banning does not depend on the engine: drilled once, on the pyinfra-deployed host")
+
+
+def test_a_password_sprayer_is_banned_and_no_mailbox_locks(outside, env, host, drill_once):
+    """30 wrong passwords across 10 mailboxes from one address: the address is banned at the firewall, no
+    mailbox is locked, and every owner logs in at once from another address."""
+    from mailflow import imap_login, new_mailbox
+    boxes = [new_mailbox(env) for _ in range(10)]
+    addresses = [address for _, address, _ in boxes]
+    try:
+        found = probe(outside, env, GUESS + f"guess({addresses!r}, 30)", timeout=600)
+        banned = host.run("fail2ban-client get dovecot banip").stdout
+        # Banned at the latest after `ban.after` failures (sooner if this address failed earlier in the window).
+        assert found["tried"] <= env["s"].defences.ban.after and outside.address in banned, (found, banned)
+    finally:
+        host.run("fail2ban-client unban %s", outside.address)
+    for dn, address, password in boxes:
+        assert not failure_locked(env, dn), address
+        imap_login(env, address, password).logout()
+
+
+def test_a_guesser_is_banned_before_the_mailbox_locks(outside, env, host, drill_once):
+    """One mailbox, one address, many tries: the address is shut out one failure before the mailbox would
+    lock, so the official keeps working."""
+    from mailflow import imap_login, new_mailbox
+    dn, address, password = new_mailbox(env)
+    guesser = f"10.213.0.{200 + secrets.randbelow(50)}"
+    assert on_outside(outside, f"ip addr add {guesser}/32 dev host0").returncode in (0, 2)
+    try:
+        found = probe(outside, env, GUESS + f"guess([{address!r}], 12, {guesser!r})", timeout=600)
+        banned = host.run("fail2ban-client get dovecot banip").stdout
+        assert found["tried"] < env["s"].policies["users"].max_failures and guesser in banned, (found, banned)
+    finally:
+        on_outside(outside, f"ip addr del {guesser}/32 dev host0")
+        host.run("fail2ban-client unban %s", guesser)
+    assert not failure_locked(env, dn)
+    imap_login(env, address, password).logout()
+
+
+def test_the_sieve_forward_listener_takes_only_dovecots_deliveries(host):
+    connect = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', %d), timeout=5).recv(64)\""
+    port = PORTS["sieve_forward"]
+    assert host.run("runuser -u www-data -- " + connect % port).rc != 0, "the web server's user is refused"
+    assert host.run("runuser -u vmail -- " + connect % port).rc == 0
