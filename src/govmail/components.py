@@ -81,7 +81,7 @@ def components(s: Settings) -> dict[str, Component]:
                   (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
                                            "/etc/postfix/mime_header_checks.pcre",
                                            "/etc/postfix/forward_allowed.pcre", "/etc/postfix/own_domains.pcre",
-                                           "/etc/postfix/inbound_header_checks.pcre", "/etc/postfix/relays.cidr",
+                                           "/etc/postfix/relays.cidr",
                                            "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml",
                                            "/etc/systemd/system/govmail-from-milter.service")),
                    HostFile("/usr/local/lib/govmail/from-milter", "0755"),

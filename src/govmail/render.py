@@ -15,7 +15,7 @@ import jinja2
 
 from .naming import strip_accents
 from .secrets import Secrets, store_dir
-from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
+from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_DELAY_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
                        MESSAGE_HEADROOM, PASSWORD_HASH, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -26,7 +26,9 @@ SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
-ROUNDCUBE_LOGINS = "/var/log/roundcube/userlogins.log"   # Roundcube's login log, watched by fail2ban
+# Failed webmail passwords, logged by govmail's Roundcube plugin the moment slapd refuses them; fail2ban
+# watches it (Roundcube's own userlogins.log says it only after the delay, too late to stop the next guess).
+ROUNDCUBE_LOGINS = "/var/log/roundcube/govmail-failed-logins.log"
 # The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
 # the lifecycle. A lock from failed passwords (pwdAccountLockedTime) is slapd's to judge at the bind: it
 # refuses while the lock lasts and clears it at the first good bind after, so that lock ends by itself.
@@ -44,7 +46,6 @@ MANAGED_FILES = {
     "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
     "postfix/forward_allowed.pcre.j2": "/etc/postfix/forward_allowed.pcre",
     "postfix/own_domains.pcre.j2": "/etc/postfix/own_domains.pcre",
-    "postfix/inbound_header_checks.pcre.j2": "/etc/postfix/inbound_header_checks.pcre",
     "postfix/relays.cidr.j2": "/etc/postfix/relays.cidr",
     "postfix/postscreen_access.cidr.j2": "/etc/postfix/postscreen_access.cidr",
     "postfix/from-milter.py.j2": "/usr/local/lib/govmail/from-milter",
@@ -190,6 +191,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "grace_logins": GRACE_LOGINS,
         "history": PASSWORD_HISTORY,
         "failure_window": FAILURE_WINDOW_SECONDS,
+        "failure_delay": FAILURE_DELAY_SECONDS,
         "tls_ciphers": TLS_CIPHERS,
         "password_hash": PASSWORD_HASH,
         "ban": settings.defences.ban,

@@ -79,6 +79,8 @@ def build(s: Settings, mailboxes: list[Account], moment: dt.datetime, since: dt.
     agencies = {a.dn.lower(): a.name for a in mailboxes if a.kind == "agency"}
     rows: dict[tuple[str, str], Row] = {}
     for a in mailboxes:
+        if a.status == "system":        # the operators' own mailbox (postmaster@, abuse@) is not reported
+            continue
         agency = agencies.get((a.agency_dn or "").lower(), NO_AGENCY if a.kind == "agency" else "(none)")
         row = rows.setdefault((agency, a.kind), Row(agency, a.kind))
         row.mailboxes += 1

@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "spamd_children": 4,
 }
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
+FAILURE_DELAY_SECONDS = 2           # a wrong password is answered this late (Dovecot and webmail alike)
 GRACE_LOGINS = 3                    # binds allowed after expiry, so webmail can still change it
 EXPIRE_WARNING_SECONDS = 14 * 86400
 

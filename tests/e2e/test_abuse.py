@@ -20,6 +20,7 @@ import yaml
 from mailflow import imap_login, message, new_mailbox, smtp
 
 from govmail import lab
+from govmail.render import ROUNDCUBE_LOGINS
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -111,20 +112,38 @@ def failures_recorded(env, dn) -> int:
     return len(env["admin"].entries[0].entry_attributes_as_dict.get("pwdFailureTime", []))
 
 
-def test_a_wrong_webmail_password_counts_once(env):
-    dn, address, _ = new_mailbox(env)
+def webmail_session(env):
+    """Roundcube's login page opened as a browser would: (opener with cookies, base URL, headers, token)."""
     jar = http.cookiejar.CookieJar()
     https = urllib.request.HTTPSHandler(context=env["tls"])
     opener = urllib.request.build_opener(https, urllib.request.HTTPCookieProcessor(jar))
     base = f"https://{env['address']}/"
     headers = {"Host": env["s"].mail_host}
     page = opener.open(urllib.request.Request(base, headers=headers), timeout=30).read().decode()
-    token = re.search(r'name="_token" value="([^"]+)"', page).group(1)
+    return opener, base, headers, re.search(r'name="_token" value="([^"]+)"', page).group(1)
+
+
+def test_a_wrong_webmail_password_counts_once(env):
+    dn, address, _ = new_mailbox(env)
+    opener, base, headers, token = webmail_session(env)
     form = urllib.parse.urlencode({"_token": token, "_task": "login", "_action": "login", "_timezone": "Asia/Ho_Chi_Minh",
                                    "_user": address, "_pass": "Sai-mat-khau-1"}).encode()
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(urllib.request.Request(base + "?_task=login", data=form, headers=headers), timeout=30)
     assert refused.value.code == 401
     assert failures_recorded(env, dn) == 1
-    log = lab.ssh(env["host"], ["tail -n 20 /var/log/roundcube/userlogins.log"]).stdout
-    assert f"Failed login for {address}" in log
+    log = lab.ssh(env["host"], [f"tail -n 20 {ROUNDCUBE_LOGINS}"]).stdout
+    assert f"Failed login for {address}" in log, "fail2ban reads this line"
+
+
+def test_dovecot_sees_the_browsers_address_for_a_webmail_login(env):
+    """Roundcube tells Dovecot who the browser is (IMAP ID), so penalties and bans hit the browser, not
+    every webmail user behind 127.0.0.1."""
+    _, address, password = new_mailbox(env)
+    opener, base, headers, token = webmail_session(env)
+    form = urllib.parse.urlencode({"_token": token, "_task": "login", "_action": "login", "_timezone": "Asia/Ho_Chi_Minh",
+                                   "_user": address, "_pass": password}).encode()
+    opener.open(urllib.request.Request(base + "?_task=login", data=form, headers=headers), timeout=60)
+    log = lab.ssh(env["host"], [f"journalctl -u dovecot --no-pager -n 300 | grep 'imap-login: Logged in: user=<{address}>'"]).stdout
+    browser = lab.GATEWAY       # the suite's client: the lab's controller on the bridge
+    assert f"rip={browser}," in log and "rip=127.0.0.1" not in log, log

@@ -1,9 +1,11 @@
 """The deployed host tried as an outsider would: real clients run on the lab host `outside` (its own address on
 the lab bridge, not an operator network), with the Python and OpenSSL Debian ships there."""
 
+import contextlib
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -43,6 +45,20 @@ def probe(outside, env, script: str, timeout: float = 120) -> dict:
 
 def on_outside(outside, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(lab.ssh_command(outside, [command]), capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def fresh_address(outside, host=None):
+    """A new source address on `outside`, never seen before (postscreen and fail2ban remember addresses);
+    removed afterwards, and unbanned on `host`."""
+    address = f"10.213.0.{200 + secrets.randbelow(50)}"
+    assert on_outside(outside, f"ip addr add {address}/32 dev host0").returncode in (0, 2)
+    try:
+        yield address
+    finally:
+        on_outside(outside, f"ip addr del {address}/32 dev host0")
+        if host is not None:
+            host.run("fail2ban-client unban %s", address)
 
 
 def test_the_directory_is_closed_to_the_network(outside, env):
@@ -123,9 +139,7 @@ def test_vrfy_tells_nothing(outside, env):
 def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
     """A bot speaks before the greeting. A fresh source address each run: postscreen remembers the
     clients that passed."""
-    bot = f"10.213.0.{200 + secrets.randbelow(50)}"
-    assert on_outside(outside, f"ip addr add {bot}/32 dev host0").returncode in (0, 2)
-    try:
+    with fresh_address(outside) as bot:
         found = probe(outside, env, f"""
             sock = socket.create_connection((HOST, 25), timeout=30, source_address=({bot!r}, 0))
             sock.sendall(b"EHLO bot.example\\r\\n")
@@ -142,8 +156,6 @@ def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
                 lines.append(reply()[-1])
             out(banner=banner, answers=lines)
         """)
-    finally:
-        on_outside(outside, f"ip addr del {bot}/32 dev host0")
     assert found["banner"].startswith("220-"), found      # postscreen's multi-line greeting
     assert any(line.startswith("550") for line in found["answers"]), found
 
@@ -219,22 +231,22 @@ def test_a_password_sprayer_is_banned_and_no_mailbox_locks(outside, env, host, d
         imap_login(env, address, password).logout()
 
 
-def test_a_guesser_is_banned_before_the_mailbox_locks(outside, env, host, drill_once):
-    """One mailbox, one address, many tries: the address is shut out one failure before the mailbox would
-    lock, so the official keeps working."""
+def guessed_but_not_locked(outside, env, host, jail: str, script) -> None:
+    """One mailbox guessed from a fresh address on `outside` until that address is banned: the ban comes
+    before the mailbox would lock, so its owner keeps working."""
     from mailflow import imap_login, new_mailbox
     dn, address, password = new_mailbox(env)
-    guesser = f"10.213.0.{200 + secrets.randbelow(50)}"
-    assert on_outside(outside, f"ip addr add {guesser}/32 dev host0").returncode in (0, 2)
-    try:
-        found = probe(outside, env, GUESS + f"guess([{address!r}], 12, {guesser!r})", timeout=600)
-        banned = host.run("fail2ban-client get dovecot banip").stdout
+    with fresh_address(outside, host) as guesser:
+        found = probe(outside, env, script(address, guesser), timeout=600)
+        banned = host.run("fail2ban-client get %s banip", jail).stdout
         assert found["tried"] < env["s"].policies["users"].max_failures and guesser in banned, (found, banned)
-    finally:
-        on_outside(outside, f"ip addr del {guesser}/32 dev host0")
-        host.run("fail2ban-client unban %s", guesser)
     assert not failure_locked(env, dn)
     imap_login(env, address, password).logout()
+
+
+def test_a_guesser_is_banned_before_the_mailbox_locks(outside, env, host, drill_once):
+    guessed_but_not_locked(outside, env, host, "dovecot",
+                           lambda address, guesser: GUESS + f"guess([{address!r}], 12, {guesser!r})")
 
 
 def test_the_sieve_forward_listener_takes_only_dovecots_deliveries(host):
@@ -242,3 +254,55 @@ def test_the_sieve_forward_listener_takes_only_dovecots_deliveries(host):
     port = PORTS["sieve_forward"]
     assert host.run("runuser -u www-data -- " + connect % port).rc != 0, "the web server's user is refused"
     assert host.run("runuser -u vmail -- " + connect % port).rc == 0
+
+
+def test_abuse_and_postmaster_reach_the_operators_mailbox(outside, env):
+    """RFC 2142 and RFC 5321: the world can report abuse; both land in the one operators' mailbox."""
+    from mailflow import delivered_count, wait_delivered
+    postmaster = f"postmaster@{env['s'].domain}"
+    before = delivered_count(env, postmaster)
+    for role in ("abuse", "postmaster"):
+        found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'Nguoi ngoai <someone@ngoai.test>', "
+                                           f"'{role}@{env['s'].domain}')")
+        assert found["stage"] == "DATA" and found["code"] == 250, (role, found)
+    assert wait_delivered(env, postmaster, before + 2) == before + 2
+
+
+def test_a_trusted_client_may_send_as_the_province_on_port_25(env):
+    """The host itself, as a relay listed in the inventory would: the header rule is for outsiders only."""
+    from mailflow import delivered_count, new_mailbox, wait_delivered
+    _, official, _ = new_mailbox(env)
+    script = (f"import smtplib; s = smtplib.SMTP('127.0.0.1', 25); s.ehlo('mail.lab'); "
+              f"s.sendmail('canhbao@{env['s'].domain}', ['{official}'], "
+              f"b'From: Canh bao <canhbao@{env['s'].domain}>\\r\\nSubject: Thong bao\\r\\n\\r\\nNoi dung.\\r\\n'); s.quit()")
+    lab.ssh(env["host"], ["python3", "-c", shlex.quote(script)])
+    assert wait_delivered(env, official, 1) == 1
+
+
+WEBMAIL_GUESS = """
+import http.client, re
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+def webmail_guess(address, attempts, source, host_name):
+    tried = 0
+    for n in range(attempts):
+        try:
+            conn = http.client.HTTPSConnection(HOST, 443, timeout=10, context=context, source_address=(source, 0))
+            conn.request("GET", "/", headers={"Host": host_name})
+            page = conn.getresponse()
+            cookie = page.getheader("Set-Cookie").split(";")[0]
+            token = re.search(r'name="_token" value="([^"]+)"', page.read().decode()).group(1)
+            body = f"_token={token}&_task=login&_action=login&_timezone=UTC&_user={address}&_pass=Sai-mat-khau-{n}"
+            conn.request("POST", "/?_task=login", body=body, headers={
+                "Host": host_name, "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+            conn.getresponse().read()
+        except OSError:
+            break
+        tried += 1
+    out(tried=tried)
+"""
+
+
+def test_a_webmail_guesser_is_banned_too(outside, env, host, drill_once):
+    guessed_but_not_locked(outside, env, host, "roundcube-auth", lambda address, guesser: WEBMAIL_GUESS + (
+        f"webmail_guess({address!r}, 12, {guesser!r}, {env['s'].mail_host!r})"))

@@ -29,7 +29,8 @@ def mailboxes(instance) -> int:
     import ldap3
     conn = ldap3.Connection(instance.url, f"cn=admin,{instance.settings.base_dn}",
                             instance.secrets.password("ldap-admin"), auto_bind=True)
-    conn.search(instance.settings.base_dn, "(objectClass=govmailMailbox)", attributes=["mail"])
+    conn.search(instance.settings.base_dn, "(&(objectClass=govmailMailbox)(!(govmailAccountStatus=system)))",
+                attributes=["mail"])
     return len(conn.entries)
 
 

@@ -115,12 +115,14 @@ def test_filters_follow_the_message_limit_and_the_inventory(rendered):
 
 
 def test_submission_is_virus_scanned_but_not_spam_scored(rendered):
+    ports = render.PORTS
     master = rendered("hanam")["/etc/postfix/master.cf"]
-    clamav_only = f"  -o smtpd_milters=inet:127.0.0.1:{render.PORTS['clamav_milter']}"
-    assert master.count(clamav_only) == 2      # submission and submissions
+    submission = f"  -o smtpd_milters=inet:127.0.0.1:{ports['from_milter']},inet:127.0.0.1:{ports['clamav_milter']}\n"
+    assert master.count(submission) == 2      # submission and submissions: who it is from, and viruses
     main = rendered("hanam")["/etc/postfix/main.cf"]
-    assert _line(main, "smtpd_milters") == [f"smtpd_milters = inet:127.0.0.1:{render.PORTS['clamav_milter']}, "
-                                            f"inet:127.0.0.1:{render.PORTS['spamass_milter']}"]
+    assert _line(main, "smtpd_milters") == [f"smtpd_milters = inet:127.0.0.1:{ports['from_milter']}, "
+                                            f"inet:127.0.0.1:{ports['clamav_milter']}, "
+                                            f"inet:127.0.0.1:{ports['spamass_milter']}"]
 
 
 def test_rendered_tree_is_readable_by_its_writer_only(tmp_path):
@@ -128,3 +130,15 @@ def test_rendered_tree_is_readable_by_its_writer_only(tmp_path):
     from govmail import settings
     written = render.write_tree(settings.load("hanam"), tmp_path / "out")
     assert written and all(path.stat().st_mode & 0o077 == 0 for path in written)
+
+
+def test_listed_relays_and_operator_networks_reach_every_file_that_trusts_them(rendered):
+    files = rendered("hanam", relays=["192.0.2.40/32"], operator_networks=["198.51.100.0/28"])
+    assert "192.0.2.40/32 OK" in files["/etc/postfix/relays.cidr"]
+    assert "--trusted 192.0.2.40/32" in files["/etc/systemd/system/govmail-from-milter.service"]
+    postscreen = files["/etc/postfix/postscreen_access.cidr"]
+    assert "192.0.2.40/32 permit" in postscreen and "198.51.100.0/28 permit" in postscreen
+    assert "198.51.100.0/28" in _line(files["/etc/fail2ban/jail.d/govmail.conf"], "ignoreip")[0]
+    assert "198.51.100.0/28" in _line(files["/etc/postfix/main.cf"], "smtpd_client_event_limit_exceptions")[0]
+    plain = rendered("hanam")
+    assert "192.0.2.40" not in plain["/etc/systemd/system/govmail-from-milter.service"]
