@@ -5,6 +5,7 @@ named with --smtp, or written as .eml files to an outbox directory when there is
 
 from __future__ import annotations
 
+import shlex
 import smtplib
 import subprocess
 from email.mime.text import MIMEText
@@ -54,8 +55,14 @@ class Notifier:
                 raise NoticeFailed(f"notice to {to} not sent through {self.smtp_host}:{self.smtp_port}: {err}; "
                                    "the change itself is done, send the notice by hand") from None
 
+    def sendmail_command(self, to: str) -> list[str]:
+        """ssh to the mail host running its sendmail; ssh hands the remote command to a shell there, so
+        every word is quoted."""
+        words = ("/usr/sbin/sendmail", "-oi", "-f", self.sender, "--", to)
+        return [*self.ssh.command(), " ".join(shlex.quote(word) for word in words)]
+
     def _sendmail(self, to: str, msg: MIMEText) -> None:
-        command = [*self.ssh.command(), "/usr/sbin/sendmail", "-oi", "-f", self.sender, "--", to]
+        command = self.sendmail_command(to)
         try:
             run = subprocess.run(command, input=msg.as_bytes(), capture_output=True, timeout=60)
         except subprocess.TimeoutExpired:

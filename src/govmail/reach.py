@@ -1,5 +1,5 @@
-"""How the operator's machine reaches services that listen on the mail host's loopback only (slapd, the
-local SMTP path for notices): through OpenSSH port forwarding, over the SSH access the deploy already uses.
+"""How the operator's machine reaches what only the mail host itself may use (slapd on its loopback, its
+sendmail for notices): OpenSSH, over the SSH access the deploy already uses, with port forwarding for slapd.
 
 The SSH target comes from the inventory's hosts.yml (the first host of group `mail`: `ansible_host`,
 `ansible_user`, `ansible_ssh_private_key_file`, `ansible_ssh_common_args`), the same file both engines read.
@@ -34,11 +34,12 @@ class SshTarget:
     key: str | None = None
     options: tuple[str, ...] = field(default_factory=tuple)
 
-    def command(self) -> list[str]:
+    def command(self, *options: str) -> list[str]:
+        """`ssh` to this host with `options`; a remote command may follow."""
         login = f"{self.user}@{self.address}" if self.user else self.address
         key = ["-i", self.key] if self.key else []
         return ["ssh", *key, *self.options, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
-                "-o", "ExitOnForwardFailure=yes", login]
+                "-o", "ExitOnForwardFailure=yes", *options, login]
 
 
 def mail_host(inventory: Path) -> SshTarget | None:
@@ -76,8 +77,7 @@ class Tunnel:
         self.target, self.remote_port = target, remote_port
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [*target.command()[:-1], "-N", "-L", f"127.0.0.1:{self.port}:127.0.0.1:{remote_port}",
-             target.command()[-1]],
+            target.command("-N", "-L", f"127.0.0.1:{self.port}:127.0.0.1:{remote_port}"),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         atexit.register(self.close)
         self._wait_open()
