@@ -184,7 +184,7 @@ def main() -> None:
     size = len(batch("mẫu")[0].as_bytes())
     print(f"message: {size} bytes, {args.messages} per run, {args.clients} SMTP clients in parallel")
     with extra_listener(host, BARE_LISTENER):
-        bare = rate_into_inbox(host, to, lambda: send_all(host.address, BARE_PORT, batch("bare"), args.clients),
+        bare = rate_into_inbox(host, to, lambda: send_all(host.address, BARE_PORT, batch("bare", OUTSIDER), args.clients),
                                args.messages)
     internal = rate_into_inbox(host, to, lambda: send_all(host.address, 587, batch("internal"), args.clients,
                                                            login=(to[0], bench_password(s)), tls=tls),
