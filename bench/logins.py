@@ -20,11 +20,10 @@ import time
 import uuid
 
 import ldap3
-from mailflow import INVENTORY, bench_password, host_shell, make_mailboxes
+from mailflow import bench_password, deployed_lab_host, host_shell, make_mailboxes
 
-from govmail import lab, settings
 from govmail.directory import RELAX
-from govmail.secrets import Secrets, ssha, store_dir
+from govmail.secrets import ssha
 
 
 def store_as_ssha(admin: ldap3.Connection, dn: str, password: str) -> None:
@@ -62,10 +61,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--mailboxes", type=int, default=8)
     args = parser.parse_args()
-    host = lab.load_hosts().get("mail1")
-    if host is None:
-        sys.exit("no lab host mail1: run `govmail lab up mail1` and the README's deploy command first")
-    s, secrets = settings.load(None, INVENTORY), Secrets(store_dir(str(INVENTORY)))
+    host, s, secrets = deployed_lab_host()
     tls = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
     tls.check_hostname = False
     tag = uuid.uuid4().hex[:6]

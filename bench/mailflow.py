@@ -154,17 +154,21 @@ def memory(host, services: list[str] = SERVICES) -> dict[str, int]:
     return {line.split()[0]: int(line.split()[1]) for line in host_shell(host, script).splitlines()}
 
 
+def deployed_lab_host():
+    """The lab host mail1 with its inventory's settings and secrets; exits if the lab is not up."""
+    host = lab.load_hosts().get("mail1")
+    if host is None:
+        sys.exit("no lab host mail1: run `govmail lab up mail1` and the README's deploy command first")
+    return host, settings.load(None, INVENTORY), Secrets(store_dir(str(INVENTORY)))
+
+
 def prepare(description: str):
     """The run's arguments, the lab host, its settings and secrets, and fresh recipient mailboxes."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
-    host = lab.load_hosts().get("mail1")
-    if host is None:
-        sys.exit("no lab host mail1: run `govmail lab up mail1` and the README's deploy command first")
-    s = settings.load(None, INVENTORY)
-    secrets = Secrets(store_dir(str(INVENTORY)))
+    host, s, secrets = deployed_lab_host()
     # Spread over several mailboxes: Dovecot defers a 11th delivery to one user running at the same time.
     tag = uuid.uuid4().hex[:6]
     to = [f"bench{tag}{i}@{s.domain}" for i in range(RECIPIENTS)]

@@ -71,7 +71,6 @@ class Account:
     last_login: dt.datetime | None
     password_changed: dt.datetime | None
     must_change: bool
-    failure_locked: bool
     locked_at: dt.datetime | None
     lock_reason: str | None
     revoked_at: dt.datetime | None
@@ -82,6 +81,10 @@ class Account:
     requests: list[str] = field(default_factory=list)
     audit: list[dict] = field(default_factory=list)
     failure_locked_since: dt.datetime | None = None     # slapd's lock after failed passwords; ends by itself
+
+    @property
+    def failure_locked(self) -> bool:
+        return self.failure_locked_since is not None
 
     @property
     def last_activity(self) -> dt.datetime:
@@ -103,7 +106,6 @@ class Account:
             receive_enabled=one("govmailReceiveEnabled", boolean, True),
             created=one("createTimestamp", parse_gtime), last_login=one("pwdLastSuccess", parse_gtime),
             password_changed=one("pwdChangedTime", parse_gtime), must_change=one("pwdReset", boolean, False),
-            failure_locked=bool(attrs.get("pwdAccountLockedTime")),
             locked_at=one("govmailLockedAt", parse_gtime), lock_reason=one("govmailLockReason"),
             revoked_at=one("govmailRevokedAt", parse_gtime), retain_until=one("govmailRetainUntil", parse_gtime),
             received_at=one("govmailReceivedAt", parse_gtime), birth_date=one("govmailBirthDate"),

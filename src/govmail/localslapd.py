@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import lab, render, tls
+from .reach import free_port
 from .components import OPENLDAP, SLAPD_DIR
 from .secrets import Secrets
 from .settings import Settings
@@ -49,12 +50,6 @@ def slapd_root(suite: str = "trixie") -> Path:
     (tmp / ".govmail-ready").write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     tmp.rename(root)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -58,7 +58,7 @@ def mail_host(inventory: Path) -> SshTarget | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -75,7 +75,7 @@ class Tunnel:
 
     def __init__(self, target: SshTarget, remote_port: int):
         self.target, self.remote_port = target, remote_port
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen(
             target.command("-N", "-L", f"127.0.0.1:{self.port}:127.0.0.1:{remote_port}"),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

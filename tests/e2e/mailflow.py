@@ -4,16 +4,31 @@ clients. The `env` fixture that these take lives in conftest.py."""
 import email
 import email.policy
 import imaplib
+import os
 import smtplib
+import subprocess
+import sys
 import time
 import uuid
 from email.message import EmailMessage
+from pathlib import Path
 
 import ldap3
 
 from govmail import lab
 
 ISSUED = "Cap#Phat2026xyz"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def govmail(*args) -> subprocess.CompletedProcess:
+    """The operator's CLI against the lab inventory (for the province under test), as the README runs it;
+    it must succeed."""
+    province = os.environ.get("GOVMAIL_TEST_PROVINCE")
+    proc = subprocess.run([sys.executable, "-m", "govmail.cli", *args, "--inventory", "inventories/lab",
+                           *(["--province", province] if province else [])], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    return proc
 
 
 def new_mailbox(env, quota: int | None = None, change_password: bool = True, **attrs) -> tuple[str, str, str]:

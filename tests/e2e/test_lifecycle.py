@@ -1,32 +1,18 @@
 """`govmail account` and `govmail sweep` end to end against the lab host deployed by either engine (GOVMAIL_ENGINE): the CLI
-reaches slapd over LDAPS (inventory + secrets), users log in over IMAP, the sweep's notice goes through
-the host's Postfix into the agency's mailbox."""
+reaches slapd through SSH (inventory + secrets), users log in over IMAP, the sweep's notice goes through
+the host's sendmail into the agency's mailbox."""
 
 import imaplib
-import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import ldap3
 import pytest
-from mailflow import choose_password, imap_login, inbox_subjects
+from mailflow import choose_password, govmail, imap_login, inbox_subjects
 
 from govmail.directory import RELAX
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
-PROVINCE = os.environ.get("GOVMAIL_TEST_PROVINCE")
-
-
-def govmail(*args) -> subprocess.CompletedProcess:
-    province = ["--province", PROVINCE] if PROVINCE else []
-    proc = subprocess.run([sys.executable, "-m", "govmail.cli", *args, "--inventory", "inventories/lab", *province],
-                          capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def test_account_lifecycle_on_a_deployed_host(env):

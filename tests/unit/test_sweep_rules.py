@@ -15,7 +15,7 @@ def mailbox(last_login_days=1, password_days=1, status="active", must_change=Fal
     return Account(dn="uid=x,ou=people,dc=x", uid="x", mail="x@x.gov.vn", kind="personal", name="X", display="X",
                    quota_bytes=0, agency_dn=None, status=status, login_enabled=status == "active",
                    receive_enabled=True, created=ago(400), last_login=ago(last_login_days),
-                   password_changed=ago(password_days), must_change=must_change, failure_locked=False,
+                   password_changed=ago(password_days), must_change=must_change,
                    locked_at=ago(locked_days), lock_reason=lock_reason, revoked_at=None, retain_until=None,
                    received_at=None, birth_date=None)
 
