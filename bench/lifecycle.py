@@ -20,7 +20,7 @@ os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-bench-
 
 import ldap3  # noqa: E402
 
-from govmail import localslapd, settings  # noqa: E402
+from govmail import directory, localslapd, settings  # noqa: E402
 from govmail.directory import RELAX, gtime, now  # noqa: E402
 from govmail.secrets import Secrets, store_dir  # noqa: E402
 
@@ -56,8 +56,7 @@ def timed(label: str, cmd: list[str]) -> float:
 
 
 def forge_last_logins(instance, base_dn: str, days: int) -> int:
-    conn = ldap3.Connection(instance.url, f"cn=admin,{base_dn}", instance.secrets.password("ldap-admin"),
-                            auto_bind=True)
+    conn = directory.connect(instance.settings, instance.url)
     entries = conn.extend.standard.paged_search(f"ou=people,{base_dn}", "(objectClass=govmailMailbox)",
                                                 attributes=["uid"], paged_size=1000, generator=False)
     stamp = gtime(now().replace(year=now().year - 1))

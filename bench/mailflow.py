@@ -68,7 +68,7 @@ def host_shell(host, command: str) -> str:
 
 def make_mailboxes(s, secrets, addresses: list[str]) -> ldap3.Connection:
     """Mailboxes for the run, each with a password its owner chose (an issued one could not send)."""
-    admin = directory.connect(s, secrets)        # slapd listens on loopback: through SSH, as the CLI
+    admin = directory.connect(s)        # slapd listens on loopback: through SSH, as the CLI
     for address in addresses:
         uid = address.split("@")[0]
         dn = f"uid={uid},ou=people,{s.base_dn}"

@@ -33,14 +33,14 @@ def target(fn):
                   default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
                   help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
     @click.option("--province", help="Profile, when there is no inventory (or to override its province).")
-    @click.option("--server", help="LDAP URL; default $GOVMAIL_LDAP_URL, else the mail host's loopback "
-                  "through SSH (the inventory's first mail host).")
+    @click.option("--server", help="The directory's ldapi:// socket; default $GOVMAIL_LDAP_URL, else the mail "
+                  "host's, through SSH as root (the inventory's first mail host).")
     @click.option("--operator", default=_operator, show_default="your login",
                   help="Who acts: recorded with every change.")
     @functools.wraps(fn)
     def wrapper(inventory, province, server, operator, **kwargs):
         s = settings_mod.load(province, inventory)
-        conn = directory.connect(s, render.default_secrets(s), server)
+        conn = directory.connect(s, server)
         return fn(Lifecycle(s, conn, operator), **kwargs)
     return wrapper
 
@@ -226,7 +226,7 @@ def account_import(lc: Lifecycle, csv_file, credentials_out, skip_bad, check_onl
     click.echo(f"{len(planned)} row(s) to add, {len(bad)} skipped", err=True)
     if check_only:
         return
-    writer = directory.connect(lc.settings, render.default_secrets(lc.settings), lc.conn.server.name, pipelined=True)
+    writer = directory.connect(lc.settings, lc.conn.server.name, pipelined=True)
     with bulk.credentials_file(credentials_out) as write, \
             click.progressbar(length=len(planned), label="adding", file=click.get_text_stream("stderr")) as bar:
         def done(line, issued):

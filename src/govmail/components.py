@@ -20,9 +20,6 @@ SLAPD_STEPS = {"rebuild-config": ("tls.key", "tls.crt", "tls-ca.crt", "govmail-s
                "add-tree": ("base.ldif",), "replace-policies": ("ppolicy.ldif",),
                "replace-services": ("services.ldif",)}
 SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
-# Debian's /etc/default/slapd: the listeners slapd opens. Loopback and the local socket only: the services
-# on this host use 127.0.0.1, operators come through SSH (govmail.reach).
-SLAPD_LISTENERS = 'SLAPD_SERVICES="ldap://127.0.0.1/ ldaps://127.0.0.1/ ldapi:///"'
 
 
 @dataclass(frozen=True)
@@ -121,6 +118,14 @@ def components(s: Settings) -> dict[str, Component]:
     return {c.name: c for c in parts}
 
 
+def slapd_listeners(s: Settings) -> str:
+    """Debian's /etc/default/slapd line: the listeners slapd opens. The services on this host use 127.0.0.1,
+    operators come through SSH (govmail.reach); ldaps:// answers on every address only where the inventory
+    lists directory peers, and the firewall admits only them."""
+    ldaps = "ldaps:///" if s.defences.directory_peers else "ldaps://127.0.0.1/"
+    return f'SLAPD_SERVICES="ldap://127.0.0.1/ {ldaps} ldapi:///"'
+
+
 def tls_material(s: Settings, secrets) -> dict[str, str]:
     """The TLS files: the mail host's (the operator's own certificate, or one from the inventory's internal
     CA), and slapd's own key and certificate from the internal CA, so that slapd's user never holds the key
@@ -162,7 +167,7 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
     """The few values the engines' own steps need besides the components (one place for each)."""
     rebuild, *loads = slapd_steps(content).items()
     return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR,
-            "slapd_listeners": SLAPD_LISTENERS, "slapd_config": SLAPD_CONFIG,
+            "slapd_listeners": slapd_listeners(s), "slapd_config": SLAPD_CONFIG,
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "clamav_mirror": bool(s.clamav_mirror), "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
 

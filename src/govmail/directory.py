@@ -1,8 +1,8 @@
 """The directory as the lifecycle commands see it: one ldap3 connection, mailbox entries as Accounts.
 
-govmail binds as the directory's root DN (cn=admin,<base>) with the password from the deployment's
-secret store, over LDAPS checked against the deployment's CA. Note that slapd's root DN bypasses ppm's
-quality checks, so govmail checks the passwords it issues itself (govmail.passwords).
+govmail acts as the directory's root DN (cn=admin,<base>), which slapd grants to root on the mail host over
+its ldapi:// socket (SASL EXTERNAL), forwarded through SSH. Note that slapd's root DN bypasses ppm's quality
+checks, so govmail checks the passwords it issues itself (govmail.passwords).
 """
 
 from __future__ import annotations
@@ -10,17 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from . import reach
 from .errors import GovmailError
-from .secrets import Secrets
+from .render import PORTS
 from .settings import Settings
 
 # Kind of mailbox -> the branch of the tree it lives in.
@@ -28,7 +27,8 @@ BRANCHES = {"personal": "people", "agency": "agencies", "unit": "units"}
 REVOKED = "revoked"
 # The Relax Rules control lets the root DN set operational attributes such as pwdLastSuccess.
 RELAX = ("1.3.6.1.4.1.4203.666.5.12", True, None)
-LDAPS_PORT = 636
+LDAPS_PORT = PORTS["ldaps"]
+LDAPI_SOCKET = "/run/slapd/ldapi"
 ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMailboxKind", "govmailQuotaBytes",
               "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",
               "govmailReceiveEnabled", "govmailBirthDate", "govmailAudit", "govmailRequest", "govmailReceivedAt",
@@ -134,18 +134,20 @@ def ssh_target(settings: Settings) -> reach.SshTarget:
     return found or reach.SshTarget(settings.mail_host)
 
 
-def connect(settings: Settings, secrets: Secrets, url: str | None = None, pipelined: bool = False) -> ldap3.Connection:
-    """Bound as the directory's root DN. slapd listens on the mail host's loopback only, so unless a URL is
-    given (--server, $GOVMAIL_LDAP_URL) the connection goes through an SSH tunnel to its 127.0.0.1:636; the
-    tunnel lives as long as the connection (conn.tunnel). `pipelined`: ldap3's asynchronous strategy, for
-    bulk writes that keep many requests in flight (each call returns a message id; get_response() collects it)."""
+def connect(settings: Settings, url: str | None = None, pipelined: bool = False) -> ldap3.Connection:
+    """Bound as the directory's root DN, which slapd grants only to root on the mail host over ldapi://
+    (SASL EXTERNAL; the root DN has no password, so nobody can bind as it from a network). Unless an ldapi://
+    URL is given (--server, $GOVMAIL_LDAP_URL) SSH forwards the host's socket to a private local one (the
+    SSH login must be root there); the tunnel lives as long as the connection (conn.tunnel). `pipelined`:
+    ldap3's asynchronous strategy, for bulk writes that keep many requests in flight (each call returns a
+    message id; get_response() collects it)."""
     url = url or os.environ.get("GOVMAIL_LDAP_URL")
     tunnel = None
     if not url:
-        tunnel = reach.Tunnel(ssh_target(settings), LDAPS_PORT)
-        url = f"ldaps://127.0.0.1:{tunnel.port}"
+        tunnel = reach.Tunnel(ssh_target(settings), LDAPI_SOCKET)
+        url = "ldapi://" + quote(tunnel.path, safe="")
     try:
-        conn = _bind(settings, secrets, url, pipelined)
+        conn = _bind(settings, url, pipelined)
     except GovmailError:
         if tunnel:
             tunnel.close()
@@ -154,25 +156,27 @@ def connect(settings: Settings, secrets: Secrets, url: str | None = None, pipeli
     return conn
 
 
-def _bind(settings: Settings, secrets: Secrets, url: str, pipelined: bool) -> ldap3.Connection:
-    parsed = urlparse(url)
-    tls = None
-    if parsed.scheme == "ldaps":
-        ca = secrets.directory / "ca.crt"
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(ca) if ca.exists() else None,
-                        valid_names=[settings.mail_host])
-    server = ldap3.Server(parsed.hostname, port=parsed.port, use_ssl=parsed.scheme == "ldaps", tls=tls,
-                          get_info=ldap3.NONE, connect_timeout=5)
-    admin = f"cn=admin,{settings.base_dn}"
+def _bind(settings: Settings, url: str, pipelined: bool) -> ldap3.Connection:
+    if not url.startswith("ldapi://"):
+        raise DirectoryUnreachable(f"{url}: govmail acts on the directory as root on its host, over ldapi:// "
+                                   "(the root DN cannot bind from a network); give an ldapi:// URL or none")
+    server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=5)
     try:
-        conn = ldap3.Connection(server, admin, secrets.password("ldap-admin"), raise_exceptions=False,
-                                receive_timeout=60, client_strategy=ldap3.ASYNC if pipelined else ldap3.SYNC)
-        if not conn.bind():
-            raise DirectoryUnreachable(f"{url}: binding as {admin} failed ({conn.result['description']}): "
-                                       f"is this the directory of {settings.domain}, with this inventory's secrets?")
+        # sasl_credentials "": an empty authorization identity (ldap3 sends none for None, which slapd
+        # answers with "bind in progress").
+        conn = ldap3.Connection(server, authentication=ldap3.SASL, sasl_mechanism=ldap3.EXTERNAL,
+                                sasl_credentials="", raise_exceptions=False, receive_timeout=60,
+                                client_strategy=ldap3.ASYNC if pipelined else ldap3.SYNC)
+        conn.bind()
+        # A pipelined connection follows a checked one to the same socket (ldap3 answers it asynchronously).
+        whoami = f"dn:{settings.admin_dn}" if pipelined and conn.bound else conn.extend.standard.who_am_i()
     except ldap_errors.LDAPException as err:
         raise DirectoryUnreachable(f"directory {url} unreachable: {err}. Check the address (--server or "
                                    "GOVMAIL_LDAP_URL) and that slapd runs there.") from None
+    admin = settings.admin_dn
+    if (whoami or "").lower() != f"dn:{admin}".lower():
+        raise DirectoryUnreachable(f"{url}: slapd took this connection for {whoami or 'anonymous'}, not {admin}: "
+                                   f"is this the directory of {settings.domain}, and is the SSH login root there?")
     return conn
 
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from . import lab, render, tls
 from .reach import free_port
@@ -66,7 +67,8 @@ class Instance:
 
     @property
     def url(self) -> str:
-        return f"ldap://127.0.0.1:{self.port}"
+        """Its ldapi:// socket, where root acts as the root DN (as on a deployed host)."""
+        return "ldapi://" + quote(str(self.merged / "run/slapd/ldapi"), safe="")
 
     def chroot(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
         return lab.run(["chroot", str(self.merged), *cmd], check=check)

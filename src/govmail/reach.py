@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import shlex
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,36 +67,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+def _answers(address: int | str) -> bool:
+    family, where = (socket.AF_UNIX, address) if isinstance(address, str) else (socket.AF_INET, ("127.0.0.1", address))
+    with contextlib.suppress(OSError), socket.socket(family) as sock:
+        sock.settimeout(0.5)
+        sock.connect(where)
         return True
     return False
 
 
 class Tunnel:
-    """`ssh -N -L` from a free local port to HOST's 127.0.0.1:PORT, while the object lives."""
+    """`ssh -N -L` to HOST's REMOTE, while the object lives. REMOTE is a port on the host's 127.0.0.1 (then
+    `port` is a free local port) or a Unix socket (then `path` is a local socket that only this user can
+    open, in a private folder: whoever connects acts as the SSH login on the host)."""
 
-    def __init__(self, target: SshTarget, remote_port: int):
-        self.target, self.remote_port = target, remote_port
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            target.command("-N", "-L", f"127.0.0.1:{self.port}:127.0.0.1:{remote_port}"),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def __init__(self, target: SshTarget, remote: int | str):
+        self.target, self.remote = target, remote
+        self.port, self.path, self._folder = None, None, None
+        if isinstance(remote, str):
+            self._folder = tempfile.mkdtemp(prefix="govmail-")
+            self.path = os.path.join(self._folder, "socket")
+            forward = f"{self.path}:{remote}"
+        else:
+            self.port = free_port()
+            forward = f"127.0.0.1:{self.port}:127.0.0.1:{remote}"
+        self.process = subprocess.Popen(target.command("-N", "-o", "StreamLocalBindUnlink=yes", "-L", forward),
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         atexit.register(self.close)
         self._wait_open()
+
+    @property
+    def local(self) -> int | str:
+        return self.path or self.port
 
     def _wait_open(self) -> None:
         deadline = time.monotonic() + CONNECT_TIMEOUT + 5
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode(errors="replace").strip()
+                self.close()
                 raise Unreachable(f"ssh to {self.target.address} failed ({err or 'exit ' + str(self.process.returncode)}): "
                                   "the mail host must be reachable over SSH from this machine, as for a deploy")
-            if _answers(self.port):
+            if _answers(self.local):
                 return
             time.sleep(0.1)
         self.close()
-        raise Unreachable(f"ssh to {self.target.address}: no forwarding to port {self.remote_port} "
+        raise Unreachable(f"ssh to {self.target.address}: no forwarding to {self.remote} "
                           f"within {CONNECT_TIMEOUT + 5} s")
 
     def close(self) -> None:
@@ -103,6 +122,8 @@ class Tunnel:
                 self.process.wait(timeout=5)
         if self.process.stderr:
             self.process.stderr.close()
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> "Tunnel":
         return self

@@ -90,7 +90,7 @@ MANAGED_FILES = {
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
-PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "sieve_forward": 10026}
+PORTS = {"ldaps": 636, "clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "sieve_forward": 10026}
 
 # The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
 # clamd starts and the whole chain can be proven on a host that has no signature mirror yet.

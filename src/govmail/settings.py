@@ -117,6 +117,9 @@ class Overrides(Strict):
     # Hosts that may send mail in the province's own domains to port 25 without logging in (a scanner, an
     # application server). Everyone else must log in on 587/465 to use those domains.
     relays: list[IPvAnyNetwork] = []
+    # Hosts that may reach slapd over the network (ldaps:// on 636, e.g. other govmail hosts). None by default:
+    # slapd then answers on loopback and its local socket only.
+    directory_peers: list[IPvAnyNetwork] = []
     recipients_per_hour: Annotated[int, Field(ge=1, le=100000)] | None = None
     recipients_per_message: Annotated[int, Field(ge=1, le=10000)] | None = None
     spam_reject_score: PositiveInt | None = None
@@ -207,6 +210,7 @@ class Defences:
     """What stands between the host and the internet, beyond the regulation."""
     operator_networks: list[str]         # never banned, no postscreen tests
     relays: list[str]                    # may use the province's domains on port 25 without logging in
+    directory_peers: list[str]           # may reach slapd's ldaps:// listener
     recipients_per_hour: int             # recipients a logged-in sender may reach in an hour
     recipients_per_message: int
     ban: "Ban"
@@ -247,6 +251,11 @@ class Settings:
     @property
     def province(self) -> str:
         return self.profile.province
+
+    @property
+    def admin_dn(self) -> str:
+        """The directory's root DN: root on the mail host over ldapi://, nobody else."""
+        return f"cn=admin,{self.base_dn}"
 
     def due_date(self, received: dt.date, deadline: Duration) -> dt.date:
         """When something received on `received` is due under a profile deadline."""
@@ -341,6 +350,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         spam=SpamPolicy(DEFAULTS["spam_tag_score"], overrides.spam_reject_score or DEFAULTS["spam_reject_score"],
                         overrides.spamd_children or DEFAULTS["spamd_children"]),
         defences=Defences([str(n) for n in overrides.operator_networks], [str(n) for n in overrides.relays],
+                          [str(n) for n in overrides.directory_peers],
                           overrides.recipients_per_hour or DEFAULTS["recipients_per_hour"],
                           overrides.recipients_per_message or DEFAULTS["recipients_per_message"],
                           # one failure fewer than locks a mailbox: the address goes first

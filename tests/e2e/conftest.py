@@ -2,15 +2,16 @@
 
 import ssl
 
-import ldap3
 import pytest
+
+from govmail import directory
 
 
 @pytest.fixture(scope="module")
 def env(deployment, ldap_server):
     s, secrets, host = deployment["settings"], deployment["secrets"], deployment["host"]
     server = ldap_server()
-    admin = ldap3.Connection(server, f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
+    admin = directory.connect(s)
     context = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
     context.check_hostname = False       # the lab reaches the host by address; the CA is still checked
     made = []

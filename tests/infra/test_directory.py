@@ -1,8 +1,12 @@
 """The directory on a lab host deployed by either engine: packages, service, tree, policy enforced by slapd."""
 
+import socket
+import ssl
+
 import ldap3
 import pytest
 
+from govmail import directory as directory_mod
 from govmail.render import SERVICE_ACCOUNTS, SLAPD_STAMPS
 
 pytestmark = pytest.mark.infra
@@ -30,13 +34,15 @@ def test_a_directory_step_that_died_half_way_is_finished_by_the_next_deploy(host
     assert host.run("ls %s/replace-policies-*", stamps).rc == 0
 
 
-def test_slapd_installed_running_and_listening(host):
+def test_slapd_installed_running_and_listening(host, deployment):
     for package in ("slapd", "slapd-contrib", "ldap-utils"):
         assert host.package(package).is_installed
     assert host.service("slapd").is_running and host.service("slapd").is_enabled
-    for port in (389, 636):
-        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
-        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, "slapd answers on loopback only"
+    assert host.socket("tcp://127.0.0.1:389").is_listening
+    assert not host.socket("tcp://0.0.0.0:389").is_listening, "plain LDAP answers on loopback only"
+    # ldaps:// answers on every address only where the inventory lists directory peers (the lab does)
+    peers = bool(deployment["settings"].defences.directory_peers)
+    assert host.socket("tcp://0.0.0.0:636").is_listening == peers
 
 
 def test_ppm_and_lastbind_configured(host, deployment):
@@ -69,7 +75,7 @@ def test_organisation_tree(host, deployment):
 def directory(deployment, ldap_server):
     s, secrets = deployment["settings"], deployment["secrets"]
     server = ldap_server()
-    admin = ldap3.Connection(server, f"cn=admin,{s.base_dn}", secrets.password("ldap-admin"), auto_bind=True)
+    admin = directory_mod.connect(s)
     dn = f"uid=ppmtest,ou=people,{s.base_dn}"
     admin.delete(dn)
     assert admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
@@ -156,3 +162,33 @@ def test_failed_binds_never_lock_a_service_account(directory):
         assert right.bind(), f"{service}: {right.result}"
         directory["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
         assert not directory["admin"].entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime")
+
+
+def test_the_root_dn_is_root_on_the_host_and_nobody_else(host, deployment, ldap_server):
+    s = deployment["settings"]
+    mailboxes = "ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b %s -LLL objectClass=govmailMailbox dn"
+    assert host.check_output("ldapwhoami -Y EXTERNAL -Q -H ldapi:///") == f"dn:{s.admin_dn}"
+    assert f"uid=postmaster,ou=operators,{s.base_dn}" in host.check_output(mailboxes, s.base_dn)
+    assert "uidNumber=65534" in host.check_output("runuser -u nobody -- ldapwhoami -Y EXTERNAL -Q -H ldapi:///")
+    other = host.run("runuser -u nobody -- " + mailboxes, s.base_dn)
+    assert other.stdout == "" and "No such object" in other.stderr     # the base itself is hidden
+    with_password = ldap3.Connection(ldap_server(), s.admin_dn, "a-guessed-password")
+    assert not with_password.bind() and with_password.result["description"] == "invalidCredentials"
+
+
+def test_a_listed_directory_peer_reaches_ldaps_and_nothing_else(deployment):
+    """The lab lists its controller (where the tests run) as a directory peer; `outside` is not listed
+    (tests/e2e/test_outsider.py finds both ports closed from there)."""
+    s, address = deployment["settings"], deployment["host"].address
+    assert s.defences.directory_peers, "the lab inventory lists the controller as a directory peer"
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(deployment["secrets"].directory / "ca.crt"),
+                    valid_names=[s.mail_host])
+    server = ldap3.Server(address, port=directory_mod.LDAPS_PORT, use_ssl=True, tls=tls, get_info=None,
+                          connect_timeout=5)
+    service = ldap3.Connection(server, f"cn=dovecot,ou=services,{s.base_dn}",
+                               deployment["secrets"].password("ldap-dovecot"))
+    assert service.bind(), service.result
+    root = ldap3.Connection(server, s.admin_dn, "a-guessed-password")
+    assert not root.bind() and root.result["description"] == "invalidCredentials"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((address, 389), timeout=5).close()

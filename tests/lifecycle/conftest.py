@@ -35,6 +35,6 @@ def lifecycle_for(slapd_for):
     """A Lifecycle bound to a province's directory, as `govmail account` builds one."""
     def _make(province, operator="test-operator", clock=directory.now, purpose="shared"):
         instance = slapd_for(province, purpose)
-        conn = directory.connect(instance.settings, instance.secrets, instance.url)
+        conn = directory.connect(instance.settings, instance.url)
         return Lifecycle(instance.settings, conn, operator, clock)
     return _make

@@ -99,8 +99,8 @@ def test_unknown_agency_and_duplicate_request_are_bad_input(slapd_for):
 def test_unreachable_directory_is_named(slapd_for):
     instance = slapd_for("hanam")
     proc = subprocess.run([sys.executable, "-m", "govmail.cli", "account", "show", "x@hanam.gov.vn", "--province",
-                           "hanam", "--server", "ldap://127.0.0.1:9"], capture_output=True, text=True)
-    assert proc.returncode == 4 and "ldap://127.0.0.1:9" in proc.stderr and "unreachable" in proc.stderr
+                           "hanam", "--server", "ldapi:///nonexistent/ldapi"], capture_output=True, text=True)
+    assert proc.returncode == 4 and "ldapi:///nonexistent/ldapi" in proc.stderr and "unreachable" in proc.stderr
     assert instance.process.poll() is None
 
 

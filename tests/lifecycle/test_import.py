@@ -8,6 +8,8 @@ import unicodedata
 
 import pytest
 
+from govmail import directory
+
 pytestmark = pytest.mark.lifecycle
 
 HEADER = "request,kind,name,agency,birth_date,received\n"
@@ -26,9 +28,7 @@ def run_import(instance, path, *extra):
 
 
 def mailboxes(instance) -> int:
-    import ldap3
-    conn = ldap3.Connection(instance.url, f"cn=admin,{instance.settings.base_dn}",
-                            instance.secrets.password("ldap-admin"), auto_bind=True)
+    conn = directory.connect(instance.settings, instance.url)
     conn.search(instance.settings.base_dn, "(&(objectClass=govmailMailbox)(!(govmailAccountStatus=system)))",
                 attributes=["mail"])
     return len(conn.entries)

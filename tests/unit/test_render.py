@@ -140,5 +140,25 @@ def test_listed_relays_and_operator_networks_reach_every_file_that_trusts_them(r
     assert "192.0.2.40/32 permit" in postscreen and "198.51.100.0/28 permit" in postscreen
     assert "198.51.100.0/28" in _line(files["/etc/fail2ban/jail.d/govmail.conf"], "ignoreip")[0]
     assert "198.51.100.0/28" in _line(files["/etc/postfix/main.cf"], "smtpd_client_event_limit_exceptions")[0]
+    assert "192.0.2.40/32" in _line(files["/etc/postfix/main.cf"], "smtpd_client_event_limit_exceptions")[0]
     plain = rendered("hanam")
     assert "192.0.2.40" not in plain["/etc/systemd/system/govmail-from-milter.service"]
+
+
+def test_directory_peers_open_ldaps_to_them_alone(profile):
+    from govmail.components import slapd_listeners
+    closed = build(profile("hanam"), Overrides())
+    assert slapd_listeners(closed) == 'SLAPD_SERVICES="ldap://127.0.0.1/ ldaps://127.0.0.1/ ldapi:///"'
+    assert "chain input" not in render.render_all(closed)["/etc/govmail/nftables.conf"]
+    peers = build(profile("hanam"), Overrides(directory_peers=["192.0.2.7/32", "2001:db8::/64"]))
+    assert "ldaps:/// " in slapd_listeners(peers) and "ldap:///" not in slapd_listeners(peers)
+    table = render.render_all(peers)["/etc/govmail/nftables.conf"]
+    assert "tcp dport 636 ip saddr 192.0.2.7/32 accept" in table
+    assert "tcp dport 636 ip6 saddr 2001:db8::/64 accept" in table
+    assert table.index("saddr 192.0.2.7/32 accept") < table.index("tcp dport 636 counter reject")
+
+
+def test_the_root_dn_has_no_password_and_is_root_over_ldapi(rendered):
+    config = rendered("hanam")["/etc/ldap/govmail/slapd-config.ldif"]
+    assert "olcRootPW" not in config
+    assert 'olcAuthzRegexp: {0}"gidNumber=0\\+uidNumber=0,cn=peercred,cn=external,cn=auth" "cn=admin,' in config

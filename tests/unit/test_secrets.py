@@ -16,12 +16,12 @@ def test_ssha_is_salted_sha1_of_password_and_salt():
 
 def test_secrets_are_made_once_private_and_reused(tmp_path):
     store = Secrets(tmp_path / "lab")
-    first, hashed = store.password("ldap-admin"), store.password_hash("ldap-admin")
+    first, hashed = store.password("ldap-dovecot"), store.password_hash("ldap-dovecot")
     again = Secrets(tmp_path / "lab")
-    assert again.password("ldap-admin") == first and again.password_hash("ldap-admin") == hashed
+    assert again.password("ldap-dovecot") == first and again.password_hash("ldap-dovecot") == hashed
     assert len(first) == 32 and store.password("ldap-postfix") != first
     assert stat.S_IMODE((tmp_path / "lab").stat().st_mode) == 0o700
-    assert stat.S_IMODE((tmp_path / "lab" / "ldap-admin.password").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "lab" / "ldap-dovecot.password").stat().st_mode) == 0o600
     assert hashed.startswith("{ARGON2}$argon2id$")
     assert PasswordHasher().verify(hashed[len("{ARGON2}"):], first)
 
@@ -40,15 +40,15 @@ def test_two_inventories_with_the_same_name_never_share_secrets(tmp_path, monkey
     first.mkdir(parents=True), second.mkdir(parents=True)
     assert store_dir(str(first)) != store_dir(str(second))
     assert store_dir(str(first)) == store_dir(str(first / ".." / "prod"))
-    assert Secrets(store_dir(str(first))).password("ldap-admin") != Secrets(store_dir(str(second))).password("ldap-admin")
+    assert Secrets(store_dir(str(first))).password("ldap-dovecot") != Secrets(store_dir(str(second))).password("ldap-dovecot")
 
 
 def test_a_store_keyed_by_name_alone_goes_to_the_first_inventory_that_asks(tmp_path, monkeypatch):
     monkeypatch.setenv("GOVMAIL_SECRETS", str(tmp_path / "store"))
-    old = Secrets(tmp_path / "store" / "prod").password("ldap-admin")
+    old = Secrets(tmp_path / "store" / "prod").password("ldap-dovecot")
     inventory = tmp_path / "site" / "prod"
     inventory.mkdir(parents=True)
-    assert Secrets(store_dir(str(inventory))).password("ldap-admin") == old
+    assert Secrets(store_dir(str(inventory))).password("ldap-dovecot") == old
     other = tmp_path / "other" / "prod"
     other.mkdir(parents=True)
-    assert Secrets(store_dir(str(other))).password("ldap-admin") != old
+    assert Secrets(store_dir(str(other))).password("ldap-dovecot") != old
