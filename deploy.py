@@ -20,6 +20,7 @@ if "mail" in host.groups:
     filters.clamav(parts["clamav"], content, facts)
     filters.spamassassin(parts["spamassassin"], content)
     tls_ops = mail.tls(parts["tls"], content, facts)
+    filters.opendkim(parts["opendkim"], content)
     mail.postfix(parts["postfix"], content, tls_ops)
     mail.dovecot(parts["dovecot"], content, tls_ops, facts)
     webmail.nginx(parts["nginx"], content, tls_ops, facts)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
 
 import click
 
-from . import cli_accounts, naming, render, settings as settings_mod
+from . import cli_accounts, dkim, dnsrecords, naming, render, settings as settings_mod
 from .errors import BadInput, GovmailError, OperatorChoice
 from .profile import known_provinces, load_profile
 
@@ -129,6 +130,46 @@ def render_cmd(province: str | None, inventory: Path | None, out: Path):
     s = _settings(province, inventory)
     for path in render.write_tree(s, out):
         click.echo(str(path))
+
+
+@main.command("dns")
+@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
+              help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
+@click.option("--province", help="Profile, when there is no inventory (or to override its province).")
+@click.option("--json", "as_json", is_flag=True, help="JSON (name, type, value, ttl) instead of zone-file lines.")
+def dns_cmd(inventory: Path | None, province: str | None, as_json: bool):
+    """The DNS records to publish for the province's mail: MX, addresses, SPF, DKIM, DMARC, TLS-RPT, SRV."""
+    s = _settings(province, inventory)
+    secrets = render.default_secrets(s)
+    found = dnsrecords.records(s, secrets)
+    click.echo(dnsrecords.as_json(found) if as_json else dnsrecords.zone(s, found, secrets), nl=False)
+
+
+@main.group("dkim")
+def dkim_group():
+    """The province's DKIM signing keys."""
+
+
+@dkim_group.command("rotate")
+@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
+              help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
+@click.option("--province", help="Profile, when there is no inventory (or to override its province).")
+def dkim_rotate(inventory: Path | None, province: str | None):
+    """Make the next key (first run), or let it sign once the DNS answers with it (second run)."""
+    s = _settings(province, inventory)
+    secrets = render.default_secrets(s)
+    waiting = dkim.upcoming(secrets, s.domain)
+    if waiting is None:
+        key = dkim.prepare(secrets, s.domain)
+        click.echo(f"Made DKIM key {key.selector} for {s.domain}. Publish this record, wait until the DNS answers "
+                   f"with it, then run `govmail dkim rotate` again:\n"
+                   f"{dnsrecords.Record(key.dns_name, 'TXT', key.dns_value).zone_line()}")
+        return
+    retired, signing = dkim.promote(secrets, s.domain, dnsrecords.lookup_txt(waiting.dns_name, s.resolver))
+    click.echo(f"{signing.selector} signs {s.domain}'s mail from the next deploy on; keep {retired.dns_name} "
+               "published for a week after it, for mail still on its way.")
 
 
 @main.group()

@@ -8,8 +8,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import render, tls
-from .render import (MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR,
+from . import dkim, render, tls
+from .render import (DKIM_KEY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR,
                      VMAIL_UID, tls_paths)
 from .settings import Settings
 
@@ -72,6 +72,11 @@ def components(s: Settings) -> dict[str, Component]:
                                               "/etc/systemd/system/spamass-milter.service")),
                   ("spamd", "spamass-milter"), unit_files=True),
         Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
+        # Before Postfix, whose milters include it. Its key is readable by the opendkim group alone.
+        Component("opendkim", ("opendkim",), "",
+                  (HostFile("/etc/opendkim.conf"), HostFile("/etc/opendkim/key.table"),
+                   HostFile("/etc/opendkim/signing.table"), HostFile(DKIM_KEY, "0640", "opendkim")),
+                  ("opendkim",)),
         # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
         Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter"),
                   "postfix postfix/main_mailer_type select No configuration\n",
@@ -146,9 +151,11 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
 
 
 def host_files(s: Settings) -> dict[str, str]:
-    """Every file govmail puts on a mail host, by path: the rendered templates and the TLS material."""
+    """Every file govmail puts on a mail host, by path: the rendered templates, the TLS material and the
+    DKIM key that signs."""
     secrets = render.default_secrets(s)
-    return {**render.render_all(s, secrets), **tls_material(s, secrets)}
+    return {**render.render_all(s, secrets), **tls_material(s, secrets),
+            DKIM_KEY: dkim.active(secrets, s.domain).private_pem}
 
 
 def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:

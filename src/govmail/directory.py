@@ -19,7 +19,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from . import reach
 from .errors import GovmailError
-from .render import PORTS
+from .render import LDAPS_PORT  # noqa: F401  (where clients reach slapd)
 from .settings import Settings
 
 # Kind of mailbox -> the branch of the tree it lives in.
@@ -27,7 +27,6 @@ BRANCHES = {"personal": "people", "agency": "agencies", "unit": "units"}
 REVOKED = "revoked"
 # The Relax Rules control lets the root DN set operational attributes such as pwdLastSuccess.
 RELAX = ("1.3.6.1.4.1.4203.666.5.12", True, None)
-LDAPS_PORT = PORTS["ldaps"]
 LDAPI_SOCKET = "/run/slapd/ldapi"
 ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMailboxKind", "govmailQuotaBytes",
               "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from . import dnsrecords
 from .errors import BadInput, GovmailError
 
 STATE = Path(os.environ.get("GOVMAIL_LAB_STATE", "/var/lib/govmail-lab"))
@@ -210,13 +211,51 @@ def write_dns(hosts: dict[str, Host], mail_names: dict[str, str]) -> None:
         os.kill(pid, signal.SIGHUP)
 
 
+def dnsmasq_lines(found: list) -> list[str]:
+    """dnsmasq options serving `govmail dns` records (its A and AAAA come from the hosts file)."""
+    lines = []
+    for r in found:
+        if r.type == "MX":
+            preference, target = r.value.split()
+            lines.append(f"mx-host={r.name},{target},{preference}")
+        elif r.type == "TXT":
+            lines.append(f"txt-record={r.name}," + ",".join(f'"{s}"' for s in dnsrecords.txt_strings(r.value)))
+        elif r.type == "SRV":
+            priority, weight, port, target = r.value.split()
+            lines.append(f"srv-host={r.name},{target},{port},{priority},{weight}")
+    return lines
+
+
+def serve_records(found: list) -> None:
+    """The lab DNS answers these records (`govmail dns` of a deployment) from now on, as the world's would."""
+    path = STATE / "dns-records.conf"
+    text = "\n".join(dnsmasq_lines(found)) + "\n"
+    if path.exists() and path.read_text() == text:
+        return
+    _write(path, text)
+    pid = _pidfile_alive("dnsmasq")      # dnsmasq reads its options only when it starts
+    if pid:
+        _stop(pid)
+        ensure_dns()
+
+
 def ensure_dns() -> None:
     if _pidfile_alive("dnsmasq"):
         return
     (STATE / "dns-hosts").touch()
+    (STATE / "dns-records.conf").touch()
     run(["dnsmasq", f"--listen-address={GATEWAY}", "--bind-interfaces", f"--interface={BRIDGE}",
          "--except-interface=lo", "--no-resolv", "--no-hosts", "--no-poll", "--domain-needed",
-         f"--addn-hosts={STATE / 'dns-hosts'}", f"--pid-file={STATE / 'dnsmasq.pid'}", "--local-service"])
+         f"--addn-hosts={STATE / 'dns-hosts'}", f"--conf-file={STATE / 'dns-records.conf'}",
+         f"--pid-file={STATE / 'dnsmasq.pid'}", "--local-service"])
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not alive(pid):
+            break
+        time.sleep(0.1)
 
 
 def ensure_proxy() -> None:
@@ -383,25 +422,34 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
     return path
 
 
+def lab_settings():
+    from .settings import INVENTORIES_DIR, load
+    return load(inventory_dir=INVENTORIES_DIR / "lab")
+
+
 def mail_names(hosts: dict[str, Host]) -> dict[str, str]:
     """Lab DNS names -> host: the province's domain and mail.<domain> on the first mail host, the outside
-    world's domain on `outside`. No MX records: mail to a domain then goes to the domain's own address."""
-    from .settings import INVENTORIES_DIR, load
+    world's domain on `outside` (which has no MX record: mail to it goes to the domain's own address)."""
     names = {}
     if "outside" in hosts:
         names.update({OUTSIDE_DOMAIN: "outside", f"mail.{OUTSIDE_DOMAIN}": "outside"})
     mail_hosts = [h for h in hosts.values() if h.name != "outside"]
     if mail_hosts:
-        s = load(inventory_dir=INVENTORIES_DIR / "lab")
+        s = lab_settings()
         names.update({name: mail_hosts[0].name for name in [s.domain, s.mail_host, *s.webmail_aliases]})
     return names
 
 
 def publish(hosts: dict[str, Host]) -> None:
-    """Names and inventories list the running hosts only: a deploy never waits on a stopped one."""
+    """Names and inventories list the running hosts only: a deploy never waits on a stopped one. The lab
+    inventory's province gets the records `govmail dns` prints for it (with the secret store in use)."""
     running = {name: h for name, h in hosts.items() if alive(h.pid)}
     write_dns(running, mail_names(running))
     write_inventory(running)
+    if any(h.name != "outside" for h in running.values()):
+        from .render import default_secrets
+        s = lab_settings()
+        serve_records(dnsrecords.records(s, default_secrets(s)))
 
 
 # ---- commands --------------------------------------------------------------------------------------
@@ -451,11 +499,7 @@ def destroy(purge: bool = False) -> None:
         for name in ("dnsmasq", "apt-cacher-ng"):
             pid = _pidfile_alive(name)
             if pid:
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(50):
-                    if not alive(pid):
-                        break
-                    time.sleep(0.1)
+                _stop(pid)
         if run(["ip", "link", "show", BRIDGE], check=False).returncode == 0:
             run(["ip", "link", "delete", BRIDGE])
         shutil.rmtree(STATE / "hosts", ignore_errors=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from . import dkim
 from .naming import strip_accents
 from .secrets import Secrets, store_dir
 from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_DELAY_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
@@ -25,6 +26,7 @@ ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
 SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its copy of the TLS files
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
+LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # Failed webmail passwords, logged by govmail's Roundcube plugin the moment slapd refuses them; fail2ban
 # watches it (Roundcube's own userlogins.log says it only after the delay, too late to stop the next guess).
@@ -84,13 +86,18 @@ MANAGED_FILES = {
     "spamassassin/local.cf.j2": "/etc/spamassassin/local.cf",
     "spamassassin/spamd.j2": "/etc/default/spamd",
     "spamassassin/spamass-milter.service.j2": "/etc/systemd/system/spamass-milter.service",
+    "opendkim/opendkim.conf.j2": "/etc/opendkim.conf",
+    "opendkim/key.table.j2": "/etc/opendkim/key.table",
+    "opendkim/signing.table.j2": "/etc/opendkim/signing.table",
 }
+# The private DKIM key of the active selector, in Debian's directory for DKIM keys.
+DKIM_KEY = "/etc/dkimkeys/govmail.private"
 
 # govmail's LDAP schema arc: 2.25.<a UUID> (ITU-T X.667), unique without registering an enterprise number.
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
-PORTS = {"ldaps": 636, "clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "sieve_forward": 10026}
+PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "opendkim": 7360, "sieve_forward": 10026}
 
 # The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
 # clamd starts and the whole chain can be proven on a host that has no signature mirror yet.
@@ -170,6 +177,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "slapd_dir": SLAPD_DIR,
         "slapd_stamps": SLAPD_STAMPS,
         "ports": PORTS,
+        "ldaps_port": LDAPS_PORT,
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,
         "may_log_in": MAY_LOG_IN,
@@ -197,6 +205,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "ban": settings.defences.ban,
         "roundcube_logins": ROUNDCUBE_LOGINS,
         "limits": SMTP_CLIENT_LIMITS,
+        "dkim": dkim.active(secrets, settings.domain),
+        "dkim_key_path": DKIM_KEY,
     }
 
 

@@ -53,7 +53,8 @@ class Secrets:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def _file(self, name: str, make) -> str:
+    def text(self, name: str, make) -> str:
+        """The store's file NAME, made by `make()` the first time."""
         path = self.directory / name
         if not path.exists():
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -63,7 +64,7 @@ class Secrets:
         return path.read_text()
 
     def password(self, name: str) -> str:
-        return self._file(f"{name}.password", lambda: "".join(random.choice(ALPHABET) for _ in range(32)))
+        return self.text(f"{name}.password", lambda: "".join(random.choice(ALPHABET) for _ in range(32)))
 
     def password_hash(self, name: str) -> str:
-        return self._file(f"{name}.argon2", lambda: argon2(self.password(name)))
+        return self.text(f"{name}.argon2", lambda: argon2(self.password(name)))

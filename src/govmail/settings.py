@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, IPvAnyNetwork, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyAddress, IPvAnyNetwork, PositiveInt, ValidationError, field_validator, model_validator
 
 from .errors import BadInput
 from .profile import (PROFILES_DIR, DurationValue, MailboxKind, Profile, SizeValue, Strict, describe_errors,
@@ -120,6 +120,10 @@ class Overrides(Strict):
     # Hosts that may reach slapd over the network (ldaps:// on 636, e.g. other govmail hosts). None by default:
     # slapd then answers on loopback and its local socket only.
     directory_peers: list[IPvAnyNetwork] = []
+    # The mail host's public addresses for `govmail dns` (A/AAAA), when they are not the hosts.yml address.
+    public_addresses: list[IPvAnyAddress] = []
+    # The DNS resolver govmail asks (the operator's machine: `govmail dkim rotate`), when not the system's.
+    resolver: IPvAnyAddress | None = None
     recipients_per_hour: Annotated[int, Field(ge=1, le=100000)] | None = None
     recipients_per_message: Annotated[int, Field(ge=1, le=10000)] | None = None
     spam_reject_score: PositiveInt | None = None
@@ -247,6 +251,8 @@ class Settings:
     defences: Defences
     clamav_mirror: str | None = None
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
+    public_addresses: tuple[str, ...] = ()          # mail.<domain>'s A/AAAA (govmail dns)
+    resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
 
     @property
     def province(self) -> str:
@@ -357,6 +363,8 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
                           Ban(users.max_failures - 1, FAILURE_WINDOW_SECONDS // 60, DEFAULTS["ban_minutes"])),
         clamav_mirror=overrides.clamav_mirror,
         tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
+        public_addresses=tuple(str(a) for a in overrides.public_addresses),
+        resolver=str(overrides.resolver) if overrides.resolver else None,
     )
 
 

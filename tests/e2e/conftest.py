@@ -4,7 +4,7 @@ import ssl
 
 import pytest
 
-from govmail import directory
+from govmail import directory, lab
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +19,12 @@ def env(deployment, ldap_server):
            "host": host}
     for dn in made:
         admin.delete(dn)
+
+
+@pytest.fixture(scope="module")
+def outside(deployment):
+    """The lab host that plays the internet (its own address, not an operator network)."""
+    hosts = lab.load_hosts()
+    if "outside" not in hosts or not lab.alive(hosts["outside"].pid):
+        lab.up(["outside"])
+    return lab.load_hosts()["outside"]

@@ -25,14 +25,6 @@ def out(**kw):
 """
 
 
-@pytest.fixture(scope="module")
-def outside(deployment):
-    hosts = lab.load_hosts()
-    if "outside" not in hosts or not lab.alive(hosts["outside"].pid):
-        lab.up(["outside"])
-    return lab.load_hosts()["outside"]
-
-
 def probe(outside, env, script: str, timeout: float = 120) -> dict:
     """Run a Python script on `outside` against the mail host; its last printed line, as JSON."""
     code = PROBE_PRELUDE.format(address=env["address"]) + textwrap.dedent(script)

@@ -1,4 +1,4 @@
-"""ClamAV and SpamAssassin on a host deployed by either engine (GOVMAIL_ENGINE): running, offline, sized from the profile."""
+"""ClamAV, SpamAssassin and OpenDKIM on a host deployed by either engine (GOVMAIL_ENGINE): running, offline, sized from the profile."""
 
 import pytest
 
@@ -7,7 +7,7 @@ from govmail.render import PORTS
 pytestmark = pytest.mark.infra
 
 
-@pytest.mark.parametrize("service", ["clamav-daemon", "clamav-milter", "spamd", "spamass-milter"])
+@pytest.mark.parametrize("service", ["clamav-daemon", "clamav-milter", "spamd", "spamass-milter", "opendkim"])
 def test_filters_run_and_start_at_boot(host, service):
     assert host.service(service).is_running and host.service(service).is_enabled
 
@@ -36,3 +36,10 @@ def test_clamd_scans_whole_messages_up_to_postfix_limit(host, deployment):
 def test_clamd_loads_govmail_signatures(host):
     assert host.check_output("clamdscan --ping 1") == "PONG"
     assert "Govmail.Test.EICAR" in host.file("/var/lib/clamav/govmail.ndb").content_string
+
+
+def test_the_signing_key_is_opendkims_alone(host):
+    from govmail.render import DKIM_KEY
+    key = host.file(DKIM_KEY)
+    assert (key.user, key.group, key.mode) == ("root", "opendkim", 0o640)
+    assert "BEGIN RSA PRIVATE KEY" in host.check_output("head -1 %s", DKIM_KEY)

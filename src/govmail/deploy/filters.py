@@ -33,3 +33,9 @@ def spamassassin(component: Component, content: dict[str, str]):
     systemd.service(name="No rule updates from the internet", service=SA_UPDATE_TIMER, running=False,
                     enabled=False)
     restart_if_changed(component, changed)
+
+
+@deploy("OpenDKIM")
+def opendkim(component: Component, content: dict[str, str]):
+    install(component)
+    restart_if_changed(component, put_files(component, content))

@@ -1,0 +1,105 @@
+"""The DNS records a province must publish for its mail to be found and trusted (`govmail dns`): MX, the
+mail host's addresses, SPF, the DKIM key that signs, DMARC, TLS reporting and the RFC 6186 service
+records for mail clients. Zone-file lines by default, JSON for tools.
+
+The records describe the deployment as the inventory has it: the addresses come from
+`overrides.public_addresses`, else from the mail host's address in hosts.yml when it is an IP address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import dkim, reach
+from .secrets import Secrets
+from .settings import Settings
+
+TTL = 3600
+TXT_CHUNK = 255        # one character-string of a TXT record (RFC 1035 §3.3)
+# RFC 6186/8314 service -> (port, the protocol that must be offered)
+SERVICES = {"_submissions._tcp": (465, "submission"), "_submission._tcp": (587, "submission"),
+            "_imaps._tcp": (993, "imap"), "_pop3s._tcp": (995, "pop3")}
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str          # fully qualified, without the trailing dot
+    type: str
+    value: str         # TXT: the text itself (split into strings only when written)
+    ttl: int = TTL
+
+    def zone_line(self) -> str:
+        value = self.value
+        if self.type == "TXT":
+            value = " ".join(f'"{chunk}"' for chunk in txt_strings(self.value))
+        elif self.type in ("MX", "SRV"):
+            value += "."
+        return f"{self.name}.\t{self.ttl}\tIN\t{self.type}\t{value}"
+
+
+def txt_strings(text: str) -> list[str]:
+    return [text[i:i + TXT_CHUNK] for i in range(0, len(text), TXT_CHUNK)] or [""]
+
+
+def mail_addresses(s: Settings) -> list[str]:
+    """Where mail.<domain> answers: the override, else the inventory's mail host when it is given as an
+    IP address (a name there says nothing about the public address)."""
+    if s.public_addresses:
+        return list(s.public_addresses)
+    target = reach.mail_host(Path(s.inventory)) if s.inventory else None
+    try:
+        return [str(ipaddress.ip_address(target.address))] if target else []
+    except ValueError:
+        return []
+
+
+def records(s: Settings, secrets: Secrets) -> list[Record]:
+    domain, host, reports = s.domain, s.mail_host, f"mailto:postmaster@{s.domain}"
+    found = [Record(domain, "MX", f"10 {host}")]
+    for name in [host, *s.webmail_aliases]:
+        for address in mail_addresses(s):
+            found.append(Record(name, "AAAA" if ":" in address else "A", address))
+    relays = "".join(f" ip{'6' if ':' in net else '4'}:{net}" for net in s.defences.relays)
+    found.append(Record(domain, "TXT", f"v=spf1 mx{relays} -all"))
+    for key in (dkim.active(secrets, domain), dkim.upcoming(secrets, domain)):
+        if key:
+            found.append(Record(key.dns_name, "TXT", key.dns_value))
+    found.append(Record(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=quarantine; rua={reports}; ruf={reports}; fo=1"))
+    found.append(Record(f"_smtp._tls.{domain}", "TXT", f"v=TLSRPTv1; rua={reports}"))
+    for service, (port, protocol) in SERVICES.items():
+        if protocol in s.protocols:
+            found.append(Record(f"{service}.{domain}", "SRV", f"0 1 {port} {host}"))
+    return found
+
+
+def zone(s: Settings, found: list[Record], secrets: Secrets) -> str:
+    waiting = dkim.upcoming(secrets, s.domain)
+    head = [f"; DNS records for {s.domain} ({s.profile.name}), from govmail dns: publish them in the zone.",
+            f"; DKIM selector {dkim.active(secrets, s.domain).selector} signs"
+            + (f"; {waiting.selector} is next (`govmail dkim rotate` once it is published)." if waiting else ".")]
+    if not mail_addresses(s):
+        head.append(f"; No A/AAAA for {s.mail_host}: set overrides.public_addresses in the inventory.")
+    return "\n".join(head + [r.zone_line() for r in found]) + "\n"
+
+
+def as_json(found: list[Record]) -> str:
+    return json.dumps([asdict(r) for r in found], ensure_ascii=False, indent=2) + "\n"
+
+
+def lookup_txt(name: str, resolver: str | None) -> str | None:
+    """The TXT text at NAME as the world sees it (the inventory's resolver, else this machine's), or None."""
+    import dns.exception
+    import dns.resolver
+    ask = dns.resolver.Resolver(configure=resolver is None)
+    if resolver:
+        ask.nameservers = [resolver]
+    try:
+        found = ask.resolve(name, "TXT", lifetime=10)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return None
+    except dns.exception.DNSException as err:
+        raise reach.Unreachable(f"DNS lookup of {name} via {resolver or 'the system resolver'} failed: {err}") from None
+    return "".join(b"".join(r.strings).decode() for r in found)

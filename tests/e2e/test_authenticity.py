@@ -1,0 +1,146 @@
+"""Mail that other servers can trust: the lab DNS publishes what `govmail dns` prints, as the province's own
+DNS would, and mail the province sends carries a DKIM signature that verifies from `outside` (Debian's
+dkimpy there, resolving through the lab DNS, as another organisation's server would)."""
+
+import email
+import email.policy
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import dns.resolver
+import pytest
+
+from govmail import dnsrecords, lab
+from mailflow import REPO, imap_login, inbox_subjects, message, new_mailbox, submit
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    """The operator's CLI on the lab inventory, for the province under test."""
+    province = os.environ.get("GOVMAIL_TEST_PROVINCE")
+    return subprocess.run([sys.executable, "-m", "govmail.cli", *args, "--inventory", "inventories/lab",
+                           *(["--province", province] if province else [])], capture_output=True, text=True, cwd=REPO)
+
+
+def publish() -> list[dnsrecords.Record]:
+    """`govmail dns --json` for the deployment under test, served by the lab DNS from now on."""
+    run = cli("dns", "--json")
+    assert run.returncode == 0, run.stderr
+    found = [dnsrecords.Record(**r) for r in json.loads(run.stdout)]
+    lab.serve_records(found)
+    return found
+
+
+@pytest.fixture(scope="module")
+def published(deployment):
+    return publish()
+
+
+@pytest.fixture(scope="module")
+def dkimverify(outside, published):
+    """Run Debian's dkimverify on `outside` over a raw message; the completed process."""
+    install = subprocess.run(lab.ssh_command(outside, [
+        "command -v dkimverify || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dkim"]),
+        capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr
+
+    def verify(raw: bytes) -> subprocess.CompletedProcess:
+        return subprocess.run(lab.ssh_command(outside, ["dkimverify"]), input=raw, capture_output=True, timeout=60)
+    return verify
+
+
+def answers(name: str, rtype: str) -> set[str]:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [str(lab.GATEWAY)]
+    found = resolver.resolve(name, rtype)
+    if rtype == "TXT":
+        return {b"".join(r.strings).decode() for r in found}
+    return {r.to_text().rstrip(".") for r in found}
+
+
+def test_the_lab_dns_answers_what_govmail_dns_prints(published):
+    by_name_type = {}
+    for r in published:
+        by_name_type.setdefault((r.name, r.type), set()).add(r.value)
+    assert {t for _, t in by_name_type} >= {"MX", "TXT", "SRV", "A"}
+    for (name, rtype), values in by_name_type.items():
+        assert answers(name, rtype) == values, (name, rtype)
+
+
+def raw_inbox_message(env, address, password, subject) -> bytes:
+    assert subject in inbox_subjects(env, address, password)
+    conn = imap_login(env, address, password)
+    conn.select("INBOX", readonly=True)
+    for num in conn.search(None, "ALL")[1][0].split():
+        raw = conn.fetch(num, "(BODY.PEEK[])")[1][0][1]
+        if str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"]) == subject:
+            conn.logout()
+            return raw
+    raise AssertionError(f"{subject!r} not in {address}'s INBOX")
+
+
+def signatures(raw: bytes) -> list[dict[str, str]]:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return [dict(tag.strip().split("=", 1) for tag in "".join(h.split()).split(";") if "=" in tag)
+            for h in msg.get_all("DKIM-Signature", [])]
+
+
+def selector(published) -> str:
+    return next(r.name for r in published if "._domainkey." in r.name).split(".")[0]
+
+
+def test_submitted_mail_is_signed_and_verifies_from_outside(env, published, dkimverify):
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, bob_pw = new_mailbox(env)
+    submit(env, alice, alice_pw, message(alice, bob, subject="Công văn có chữ ký số"))
+    raw = raw_inbox_message(env, bob, bob_pw, "Công văn có chữ ký số")
+    assert [(sig["d"], sig["s"]) for sig in signatures(raw)] == [(env["s"].domain, selector(published))]
+    verified = dkimverify(raw)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    tampered = raw.rstrip(b"\r\n") + b"\r\nChuyen khoan ngay.\r\n"
+    assert dkimverify(tampered).returncode != 0, "a changed body must fail verification"
+
+
+def test_notices_sent_on_the_host_are_signed(env, dkimverify):
+    """The sweep's agency notices and quota warnings leave through the host's own sendmail."""
+    _, bob, bob_pw = new_mailbox(env)
+    notice = f"From: postmaster@{env['s'].domain}\nTo: {bob}\nSubject: Thong bao tu he thong\n\nNoi dung.\n"
+    lab.ssh(env["host"], [f"printf %s {shlex.quote(notice)} | /usr/sbin/sendmail -t"])
+    raw = raw_inbox_message(env, bob, bob_pw, "Thong bao tu he thong")
+    assert [sig["d"] for sig in signatures(raw)] == [env["s"].domain]
+    assert dkimverify(raw).returncode == 0
+
+
+def test_an_outsider_cannot_get_mail_signed_by_the_province(env, outside):
+    from test_outsider import SEND, probe
+    _, official, password = new_mailbox(env)
+    found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'Nguoi ngoai <someone@ngoai.test>', '{official}')")
+    assert found["code"] == 250, found
+    raw = raw_inbox_message(env, official, password, "Chi dao khan")
+    assert signatures(raw) == []
+
+
+def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redeploy, dkimverify):
+    if os.environ.get("GOVMAIL_TEST_PROVINCE"):
+        pytest.skip("rotation does not depend on the province: drilled once, for the inventory's")
+    old = selector(published)
+    made = cli("dkim", "rotate")
+    assert made.returncode == 0, made.stderr
+    new = made.stdout.split("Made DKIM key ")[1].split()[0]
+    assert new != old and f"{new}._domainkey.{env['s'].domain}." in made.stdout
+    early = cli("dkim", "rotate")
+    assert early.returncode == 1 and "answers with nothing" in early.stderr and "Nothing changed" in early.stderr
+    assert selector(publish()) == old            # both keys published now; the old one still signs
+    done = cli("dkim", "rotate")
+    assert done.returncode == 0 and f"{new} signs" in done.stdout, done.stderr
+    assert redeploy()["changed"] > 0
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, bob_pw = new_mailbox(env)
+    submit(env, alice, alice_pw, message(alice, bob, subject="Thư sau khi đổi khóa"))
+    raw = raw_inbox_message(env, bob, bob_pw, "Thư sau khi đổi khóa")
+    assert [sig["s"] for sig in signatures(raw)] == [new]
+    assert dkimverify(raw).returncode == 0

@@ -1,0 +1,74 @@
+import json
+
+import dns.zone
+
+from govmail import dnsrecords, lab
+from govmail.secrets import Secrets
+from govmail.settings import Overrides, build
+
+
+def settings_for(profile, inventory, province="hanam", **overrides):
+    return build(profile(province), Overrides(**overrides), str(inventory))
+
+
+def lab_inventory(tmp_path, address="10.213.0.10"):
+    (tmp_path / "hosts.yml").write_text(f"all:\n  children:\n    mail:\n      hosts:\n        mail1:\n"
+                                        f"          ansible_host: {address}\n")
+    return tmp_path
+
+
+def test_records_name_the_host_its_key_and_policies(profile, tmp_path):
+    s = settings_for(profile, lab_inventory(tmp_path), relays=["192.0.2.40/32"])
+    found = {(r.name, r.type): r.value for r in dnsrecords.records(s, Secrets(tmp_path / "store"))}
+    assert found["hanam.gov.vn", "MX"] == "10 mail.hanam.gov.vn"
+    assert found["mail.hanam.gov.vn", "A"] == "10.213.0.10"
+    assert found["hanam.gov.vn", "TXT"] == "v=spf1 mx ip4:192.0.2.40/32 -all"
+    assert found["_dmarc.hanam.gov.vn", "TXT"].startswith("v=DMARC1; p=quarantine; rua=mailto:postmaster@hanam.gov.vn")
+    assert found["_submissions._tcp.hanam.gov.vn", "SRV"] == "0 1 465 mail.hanam.gov.vn"
+    assert ("_pop3s._tcp.hanam.gov.vn", "SRV") not in found          # Hà Nam's regulation names no POP3
+    assert any(name.endswith("._domainkey.hanam.gov.vn") and value.startswith("v=DKIM1; k=rsa; p=")
+               for (name, _), value in found.items())
+
+
+def test_the_zone_text_parses_as_a_zone_with_every_record(profile, tmp_path):
+    s = settings_for(profile, lab_inventory(tmp_path), "danang")
+    store = Secrets(tmp_path / "store")
+    found = dnsrecords.records(s, store)
+    zone = dns.zone.from_text(dnsrecords.zone(s, found, store), origin="danang.gov.vn.", relativize=False,
+                              check_origin=False)       # the province has its zone; these go into it
+    parsed = {(str(name).rstrip("."), dns.rdatatype.to_text(rds.rdtype)) for name, rds in zone.iterate_rdatasets()}
+    assert parsed == {(r.name, r.type) for r in found}
+    dkim_txt = next(r for r in found if "._domainkey." in r.name)
+    rdata = zone.find_rdataset(dkim_txt.name + ".", "TXT")[0]
+    assert b"".join(rdata.strings).decode() == dkim_txt.value and len(rdata.strings) > 1
+    assert ("thudientu.danang.gov.vn", "A") in parsed          # the regulation's webmail name
+
+
+def test_public_addresses_win_and_a_named_host_gives_none(profile, tmp_path):
+    s = settings_for(profile, lab_inventory(tmp_path, "mail.example.internal"))
+    assert dnsrecords.mail_addresses(s) == []
+    store = Secrets(tmp_path / "store")
+    assert "set overrides.public_addresses" in dnsrecords.zone(s, dnsrecords.records(s, store), store)
+    s = settings_for(profile, lab_inventory(tmp_path), public_addresses=["203.0.113.5", "2001:db8::5"])
+    assert dnsrecords.mail_addresses(s) == ["203.0.113.5", "2001:db8::5"]
+
+
+def test_the_lab_dns_gets_each_record_in_dnsmasq_form(profile, tmp_path):
+    s = settings_for(profile, lab_inventory(tmp_path))
+    found = dnsrecords.records(s, Secrets(tmp_path / "store"))
+    lines = lab.dnsmasq_lines(found)
+    assert "mx-host=hanam.gov.vn,mail.hanam.gov.vn,10" in lines
+    assert "srv-host=_imaps._tcp.hanam.gov.vn,mail.hanam.gov.vn,993,0,1" in lines
+    dkim_line = next(line for line in lines if "._domainkey." in line)
+    assert dkim_line.count('"') == 4          # a 2048-bit key needs two strings of at most 255
+    assert json.loads(dnsrecords.as_json(found))[0] == {"name": "hanam.gov.vn", "type": "MX",
+                                                         "value": "10 mail.hanam.gov.vn", "ttl": 3600}
+
+
+def test_during_a_rotation_both_keys_are_published(profile, tmp_path):
+    from govmail import dkim
+    s, store = settings_for(profile, lab_inventory(tmp_path)), Secrets(tmp_path / "store")
+    signing, waiting = dkim.active(store, s.domain), dkim.prepare(store, s.domain)
+    names = [r.name for r in dnsrecords.records(s, store) if r.type == "TXT"]
+    assert signing.dns_name in names and waiting.dns_name in names
+    assert f"{waiting.selector} is next" in dnsrecords.zone(s, dnsrecords.records(s, store), store)
