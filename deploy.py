@@ -21,6 +21,7 @@ if "mail" in host.groups:
     filters.spamassassin(parts["spamassassin"], content)
     tls_ops = mail.tls(parts["tls"], content, facts)
     filters.opendkim(parts["opendkim"], content)
+    filters.opendmarc(parts["opendmarc"], content)
     mail.postfix(parts["postfix"], content, tls_ops)
     mail.dovecot(parts["dovecot"], content, tls_ops, facts)
     webmail.nginx(parts["nginx"], content, tls_ops, facts)

@@ -72,19 +72,25 @@ def components(s: Settings) -> dict[str, Component]:
                                               "/etc/systemd/system/spamass-milter.service")),
                   ("spamd", "spamass-milter"), unit_files=True),
         Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
-        # Before Postfix, whose milters include it. Its key is readable by the opendkim group alone.
+        # Before Postfix, whose milters include them. The DKIM key is readable by the opendkim group alone.
+        # OpenDMARC's reports would need a database: dbconfig-no-thanks keeps apt from pulling MySQL in.
         Component("opendkim", ("opendkim",), "",
                   (HostFile("/etc/opendkim.conf"), HostFile("/etc/opendkim/key.table"),
                    HostFile("/etc/opendkim/signing.table"), HostFile(DKIM_KEY, "0640", "opendkim")),
                   ("opendkim",)),
+        Component("opendmarc", ("opendmarc", "dbconfig-no-thanks"),
+                  "opendmarc opendmarc/dbconfig-install boolean false\n",
+                  (HostFile("/etc/opendmarc.conf"), HostFile("/etc/opendmarc/ignore.hosts")), ("opendmarc",)),
         # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
-        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter"),
+        Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter",
+                              "postfix-policyd-spf-python"),
                   "postfix postfix/main_mailer_type select No configuration\n",
                   (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
                                            "/etc/postfix/mime_header_checks.pcre",
                                            "/etc/postfix/forward_allowed.pcre", "/etc/postfix/own_domains.pcre",
                                            "/etc/postfix/relays.cidr",
                                            "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml",
+                                           "/etc/postfix-policyd-spf-python/policyd-spf.conf",
                                            "/etc/systemd/system/govmail-from-milter.service")),
                    HostFile("/usr/local/lib/govmail/from-milter", "0755"),
                    *(HostFile(f"/etc/postfix/ldap/{m}.cf", "0640", "postfix")

@@ -42,6 +42,10 @@ HOST_TOOLS = {"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container
               "ssh-keygen": "openssh-client"}
 CGROUP_TREES = [Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified")]
 OUTSIDE_DOMAIN = "ngoai.test"   # the "outside world": another organisation's mail domain, on host `outside`
+# What other organisations publish, served by the lab DNS beside the province's records: ngoai.test lets
+# the lab's addresses send for it and asks receivers to refuse mail that fails DMARC; gia-mao.test ("fake")
+# lets nobody send for it.
+SPOOFED_DOMAIN = "gia-mao.test"
 REBOOT_EXIT = 133   # nspawn's exit code when the container asked for a reboot
 INVENTORY_DIR = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
@@ -212,8 +216,11 @@ def write_dns(hosts: dict[str, Host], mail_names: dict[str, str]) -> None:
 
 
 def dnsmasq_lines(found: list) -> list[str]:
-    """dnsmasq options serving `govmail dns` records (its A and AAAA come from the hosts file)."""
-    lines = []
+    """dnsmasq options serving `govmail dns` records (its A and AAAA come from the hosts file). dnsmasq
+    answers for the lab's own zones only (the province's domain, .test): a name there that it does not
+    hold does not exist (NXDOMAIN, as the world's DNS would say), where elsewhere it refuses."""
+    zones = sorted({"test", *(r.name for r in found if r.type == "MX")})
+    lines = [f"local=/{zone}/" for zone in zones]
     for r in found:
         if r.type == "MX":
             preference, target = r.value.split()
@@ -226,10 +233,18 @@ def dnsmasq_lines(found: list) -> list[str]:
     return lines
 
 
+def outside_world_records() -> list:
+    return [dnsrecords.Record(OUTSIDE_DOMAIN, "TXT", f"v=spf1 ip4:{NETWORK} -all"),
+            dnsrecords.Record(f"_dmarc.{OUTSIDE_DOMAIN}", "TXT", "v=DMARC1; p=reject"),
+            dnsrecords.Record(SPOOFED_DOMAIN, "TXT", "v=spf1 -all"),
+            dnsrecords.Record(f"_dmarc.{SPOOFED_DOMAIN}", "TXT", "v=DMARC1; p=reject")]
+
+
 def serve_records(found: list) -> None:
-    """The lab DNS answers these records (`govmail dns` of a deployment) from now on, as the world's would."""
+    """The lab DNS answers these records (`govmail dns` of a deployment) from now on, as the world's would,
+    and the outside world's own."""
     path = STATE / "dns-records.conf"
-    text = "\n".join(dnsmasq_lines(found)) + "\n"
+    text = "\n".join(dnsmasq_lines(found + outside_world_records())) + "\n"
     if path.exists() and path.read_text() == text:
         return
     _write(path, text)
@@ -446,10 +461,12 @@ def publish(hosts: dict[str, Host]) -> None:
     running = {name: h for name, h in hosts.items() if alive(h.pid)}
     write_dns(running, mail_names(running))
     write_inventory(running)
+    found = []
     if any(h.name != "outside" for h in running.values()):
         from .render import default_secrets
         s = lab_settings()
-        serve_records(dnsrecords.records(s, default_secrets(s)))
+        found = dnsrecords.records(s, default_secrets(s))
+    serve_records(found)
 
 
 # ---- commands --------------------------------------------------------------------------------------

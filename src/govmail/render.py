@@ -89,6 +89,9 @@ MANAGED_FILES = {
     "opendkim/opendkim.conf.j2": "/etc/opendkim.conf",
     "opendkim/key.table.j2": "/etc/opendkim/key.table",
     "opendkim/signing.table.j2": "/etc/opendkim/signing.table",
+    "opendmarc/opendmarc.conf.j2": "/etc/opendmarc.conf",
+    "opendmarc/ignore.hosts.j2": "/etc/opendmarc/ignore.hosts",
+    "postfix/policyd-spf.conf.j2": "/etc/postfix-policyd-spf-python/policyd-spf.conf",
 }
 # The private DKIM key of the active selector, in Debian's directory for DKIM keys.
 DKIM_KEY = "/etc/dkimkeys/govmail.private"
@@ -97,7 +100,8 @@ DKIM_KEY = "/etc/dkimkeys/govmail.private"
 SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
-PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "opendkim": 7360, "sieve_forward": 10026}
+PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "opendkim": 7360, "opendmarc": 7361,
+         "sieve_forward": 10026}
 
 # The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
 # clamd starts and the whole chain can be proven on a host that has no signature mirror yet.

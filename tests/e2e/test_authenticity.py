@@ -1,6 +1,8 @@
-"""Mail that other servers can trust: the lab DNS publishes what `govmail dns` prints, as the province's own
-DNS would, and mail the province sends carries a DKIM signature that verifies from `outside` (Debian's
-dkimpy there, resolving through the lab DNS, as another organisation's server would)."""
+"""Mail that other servers can trust, and mail from others checked as they ask: the lab DNS publishes what
+`govmail dns` prints, as the province's own DNS would, and the outside world's SPF and DMARC policies. Mail
+the province sends carries a DKIM signature that verifies from `outside` (Debian's dkimpy there, resolving
+through the lab DNS, as another organisation's server would); mail from `outside` is judged by its domain's
+SPF and DMARC."""
 
 import email
 import email.policy
@@ -15,6 +17,7 @@ import pytest
 
 from govmail import dnsrecords, lab
 from mailflow import REPO, imap_login, inbox_subjects, message, new_mailbox, submit
+from test_outsider import SEND, probe
 
 pytestmark = pytest.mark.e2e
 
@@ -115,13 +118,34 @@ def test_notices_sent_on_the_host_are_signed(env, dkimverify):
     assert dkimverify(raw).returncode == 0
 
 
-def test_an_outsider_cannot_get_mail_signed_by_the_province(env, outside):
-    from test_outsider import SEND, probe
+def test_an_outsider_cannot_get_mail_signed_by_the_province(env, outside, published):
     _, official, password = new_mailbox(env)
-    found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'Nguoi ngoai <someone@ngoai.test>', '{official}')")
+    found = probe(outside, env, SEND + f"send('someone@{lab.OUTSIDE_DOMAIN}', 'Nguoi ngoai <someone@{lab.OUTSIDE_DOMAIN}>', "
+                                       f"'{official}')")
     assert found["code"] == 250, found
     raw = raw_inbox_message(env, official, password, "Chi dao khan")
     assert signatures(raw) == []
+    # what the host found, for the official's mail program and filters: SPF and DMARC passed
+    results = email.message_from_bytes(raw, policy=email.policy.compat32).get_all("Authentication-Results", [])
+    verdicts = " ".join(" ".join(r.split()) for r in results if r.strip().startswith(env["s"].mail_host + ";"))
+    assert "dmarc=pass" in verdicts and f"header.from={lab.OUTSIDE_DOMAIN}" in verdicts, results
+    assert "spf=pass" in verdicts, results
+
+
+def test_a_sender_domain_that_lets_nobody_send_is_refused_at_rcpt(env, outside, published):
+    """SPF "-all" for gia-mao.test in the lab DNS: no address may send for it."""
+    _, official, _ = new_mailbox(env)
+    fake = lab.SPOOFED_DOMAIN
+    found = probe(outside, env, SEND + f"send('someone@{fake}', 'someone@{fake}', '{official}')")
+    assert found["stage"] == "RCPT" and found["code"] == 550 and "SPF" in found["reply"], found
+
+
+def test_a_from_in_a_domain_whose_dmarc_says_reject_is_refused(env, outside, published):
+    """ngoai.test publishes p=reject: its name in From: with neither its SPF nor a signature of its own."""
+    _, official, _ = new_mailbox(env)
+    found = probe(outside, env, SEND + f"send('bounce@khac.test', 'Giam doc <giamdoc@{lab.OUTSIDE_DOMAIN}>', "
+                                       f"'{official}')")
+    assert found["stage"] == "DATA" and found["code"] == 550 and "DMARC" in found["reply"].upper(), found
 
 
 def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redeploy, dkimverify):
@@ -144,3 +168,15 @@ def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redep
     raw = raw_inbox_message(env, bob, bob_pw, "Thư sau khi đổi khóa")
     assert [sig["s"] for sig in signatures(raw)] == [new]
     assert dkimverify(raw).returncode == 0
+
+
+def test_verdicts_brought_with_the_message_count_for_nothing(env, outside, published):
+    """An attacker adds this host's own Authentication-Results (dkim and spf pass) to a DMARC-failing spoof."""
+    _, official, _ = new_mailbox(env)
+    host, domain = env["s"].mail_host, lab.OUTSIDE_DOMAIN
+    forged = (f"Authentication-Results: {host}; dkim=pass header.d={domain} header.s=x; "
+              f"spf=pass smtp.mailfrom={domain}\\r\\n")
+    script = SEND.replace('msg = f"From:', f'msg = "{forged}" + f"From:')
+    assert forged in script
+    found = probe(outside, env, script + f"send('bounce@khac.test', 'Giam doc <giamdoc@{domain}>', '{official}')")
+    assert found["stage"] == "DATA" and found["code"] == 550 and "DMARC" in found["reply"].upper(), found

@@ -1,4 +1,5 @@
-"""ClamAV, SpamAssassin and OpenDKIM on a host deployed by either engine (GOVMAIL_ENGINE): running, offline, sized from the profile."""
+"""ClamAV, SpamAssassin, OpenDKIM and OpenDMARC on a host deployed by either engine (GOVMAIL_ENGINE): running,
+offline, sized from the profile."""
 
 import pytest
 
@@ -7,7 +8,8 @@ from govmail.render import PORTS
 pytestmark = pytest.mark.infra
 
 
-@pytest.mark.parametrize("service", ["clamav-daemon", "clamav-milter", "spamd", "spamass-milter", "opendkim"])
+@pytest.mark.parametrize("service", ["clamav-daemon", "clamav-milter", "spamd", "spamass-milter", "opendkim",
+                                     "opendmarc"])
 def test_filters_run_and_start_at_boot(host, service):
     assert host.service(service).is_running and host.service(service).is_enabled
 

@@ -57,7 +57,7 @@ def test_the_lab_dns_gets_each_record_in_dnsmasq_form(profile, tmp_path):
     s = settings_for(profile, lab_inventory(tmp_path))
     found = dnsrecords.records(s, Secrets(tmp_path / "store"))
     lines = lab.dnsmasq_lines(found)
-    assert "mx-host=hanam.gov.vn,mail.hanam.gov.vn,10" in lines
+    assert "mx-host=hanam.gov.vn,mail.hanam.gov.vn,10" in lines and "local=/hanam.gov.vn/" in lines
     assert "srv-host=_imaps._tcp.hanam.gov.vn,mail.hanam.gov.vn,993,0,1" in lines
     dkim_line = next(line for line in lines if "._domainkey." in line)
     assert dkim_line.count('"') == 4          # a 2048-bit key needs two strings of at most 255

@@ -117,14 +117,14 @@ def test_filters_follow_the_message_limit_and_the_inventory(rendered):
 def test_submission_is_virus_scanned_but_not_spam_scored_and_signed(rendered):
     ports = render.PORTS
     milter = {name: f"inet:127.0.0.1:{ports[name]}" for name in ("from_milter", "clamav_milter", "spamass_milter",
-                                                                "opendkim")}
+                                                                "opendkim", "opendmarc")}
     master = rendered("hanam")["/etc/postfix/master.cf"]
     submission = f"  -o smtpd_milters={milter['from_milter']},{milter['clamav_milter']},{milter['opendkim']}\n"
     assert master.count(submission) == 2      # submission and submissions: who it is from, viruses, DKIM
     assert master.count("  -o milter_macro_daemon_name=ORIGINATING\n") == 3     # and the Sieve forwards
     main = rendered("hanam")["/etc/postfix/main.cf"]
     assert _line(main, "smtpd_milters") == [f"smtpd_milters = {milter['from_milter']}, {milter['clamav_milter']}, "
-                                            f"{milter['spamass_milter']}, {milter['opendkim']}"]
+                                            f"{milter['spamass_milter']}, {milter['opendkim']}, {milter['opendmarc']}"]
     assert _line(main, "non_smtpd_milters") == [f"non_smtpd_milters = {milter['opendkim']}"]
 
 

@@ -39,3 +39,9 @@ def spamassassin(component: Component, content: dict[str, str]):
 def opendkim(component: Component, content: dict[str, str]):
     install(component)
     restart_if_changed(component, put_files(component, content))
+
+
+@deploy("OpenDMARC")
+def opendmarc(component: Component, content: dict[str, str]):
+    install(component)
+    restart_if_changed(component, put_files(component, content))
