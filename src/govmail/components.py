@@ -72,30 +72,28 @@ def components(s: Settings) -> dict[str, Component]:
                                               "/etc/systemd/system/spamass-milter.service")),
                   ("spamd", "spamass-milter"), unit_files=True),
         Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
-        # Before Postfix, whose milters include them. The DKIM key is readable by the opendkim group alone.
-        # OpenDMARC's reports would need a database: dbconfig-no-thanks keeps apt from pulling MySQL in.
+        # Before Postfix, whose milters include it. The DKIM key is readable by the opendkim group alone.
         Component("opendkim", ("opendkim",), "",
                   (HostFile("/etc/opendkim.conf"), HostFile("/etc/opendkim/key.table"),
                    HostFile("/etc/opendkim/signing.table"), HostFile(DKIM_KEY, "0640", "opendkim")),
                   ("opendkim",)),
-        Component("opendmarc", ("opendmarc", "dbconfig-no-thanks"),
-                  "opendmarc opendmarc/dbconfig-install boolean false\n",
-                  (HostFile("/etc/opendmarc.conf"), HostFile("/etc/opendmarc/ignore.hosts")), ("opendmarc",)),
         # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
         Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter",
-                              "postfix-policyd-spf-python"),
+                              "postfix-policyd-spf-python", "python3-libarchive-c"),
                   "postfix postfix/main_mailer_type select No configuration\n",
                   (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
-                                           "/etc/postfix/mime_header_checks.pcre",
                                            "/etc/postfix/forward_allowed.pcre", "/etc/postfix/own_domains.pcre",
                                            "/etc/postfix/relays.cidr",
                                            "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml",
                                            "/etc/postfix-policyd-spf-python/policyd-spf.conf",
-                                           "/etc/systemd/system/govmail-from-milter.service")),
+                                           "/etc/systemd/system/govmail-from-milter.service",
+                                           "/etc/systemd/system/govmail-attachment-milter.service")),
                    HostFile("/usr/local/lib/govmail/from-milter", "0755"),
+                   HostFile("/usr/local/lib/govmail/attachment-milter", "0755"),
                    *(HostFile(f"/etc/postfix/ldap/{m}.cf", "0640", "postfix")
                      for m in ("mailboxes", "aliases", "senders"))),
-                  ("govmail-from-milter", "postfix", "policyd-rate-limit"), unit_files=True),
+                  ("govmail-from-milter", "govmail-attachment-milter", "postfix", "policyd-rate-limit"),
+                  unit_files=True),
         Component("dovecot", ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
                               "dovecot-managesieved"), "",
                   (HostFile("/etc/dovecot/dovecot.conf", "0640", "dovecot"),
@@ -116,6 +114,13 @@ def components(s: Settings) -> dict[str, Component]:
                    *_plugin_files(),
                    HostFile(f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf")),
                   (f"php{PHP_VERSION}-fpm",)),
+        # OpenDMARC's reports would need a database: its debconf answer declines one, but its dependency pulls
+        # dbconfig-mysql in, and Roundcube's database would then be made for MySQL: so it comes after Roundcube
+        # (Postfix answers 4xx on port 25 until it runs, on a first deploy). dbconfig-no-thanks would switch
+        # off Roundcube's database altogether.
+        Component("opendmarc", ("opendmarc",),
+                  "opendmarc opendmarc/dbconfig-install boolean false\n",
+                  (HostFile("/etc/opendmarc.conf"), HostFile("/etc/opendmarc/ignore.hosts")), ("opendmarc",)),
         # Last: govmail's nftables table, and fail2ban, which watches the logs of all the above and bans
         # at this host's firewall.
         Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "",

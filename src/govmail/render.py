@@ -45,13 +45,14 @@ MANAGED_FILES = {
     "postfix/ldap/mailboxes.cf.j2": "/etc/postfix/ldap/mailboxes.cf",
     "postfix/ldap/aliases.cf.j2": "/etc/postfix/ldap/aliases.cf",
     "postfix/ldap/senders.cf.j2": "/etc/postfix/ldap/senders.cf",
-    "postfix/mime_header_checks.pcre.j2": "/etc/postfix/mime_header_checks.pcre",
     "postfix/forward_allowed.pcre.j2": "/etc/postfix/forward_allowed.pcre",
     "postfix/own_domains.pcre.j2": "/etc/postfix/own_domains.pcre",
     "postfix/relays.cidr.j2": "/etc/postfix/relays.cidr",
     "postfix/postscreen_access.cidr.j2": "/etc/postfix/postscreen_access.cidr",
     "postfix/from-milter.py.j2": "/usr/local/lib/govmail/from-milter",
     "postfix/govmail-from-milter.service.j2": "/etc/systemd/system/govmail-from-milter.service",
+    "postfix/attachment-milter.py.j2": "/usr/local/lib/govmail/attachment-milter",
+    "postfix/govmail-attachment-milter.service.j2": "/etc/systemd/system/govmail-attachment-milter.service",
     "ratelimit/policyd-rate-limit.yaml.j2": "/etc/policyd-rate-limit.yaml",
     "firewall/nftables.conf.j2": "/etc/govmail/nftables.conf",
     "firewall/govmail-firewall.service.j2": "/etc/systemd/system/govmail-firewall.service",
@@ -93,6 +94,9 @@ MANAGED_FILES = {
     "opendmarc/ignore.hosts.j2": "/etc/opendmarc/ignore.hosts",
     "postfix/policyd-spf.conf.j2": "/etc/postfix-policyd-spf-python/policyd-spf.conf",
 }
+# Extensions of Windows programs (PE files). Where the regulation blocks any of them, ClamAV refuses every
+# PE file whatever its name (govmail.ndb), so that a program renamed .pdf is caught too.
+WINDOWS_PROGRAMS = {"exe", "dll", "com", "scr", "cpl", "sys", "ocx", "net"}
 # The private DKIM key of the active selector, in Debian's directory for DKIM keys.
 DKIM_KEY = "/etc/dkimkeys/govmail.private"
 
@@ -101,7 +105,7 @@ SCHEMA_OID = "2.25.176330121566090107503874147743798950394"
 
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
 PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "opendkim": 7360, "opendmarc": 7361,
-         "sieve_forward": 10026}
+         "attachment_milter": 7362, "sieve_forward": 10026}
 
 # The EICAR anti-virus test string (harmless by design): govmail's own ClamAV signature detects it, so
 # clamd starts and the whole chain can be proven on a host that has no signature mirror yet.
@@ -211,6 +215,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "limits": SMTP_CLIENT_LIMITS,
         "dkim": dkim.active(secrets, settings.domain),
         "dkim_key_path": DKIM_KEY,
+        "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),
     }
 
 

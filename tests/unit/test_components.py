@@ -65,6 +65,7 @@ def test_the_engine_model_carries_each_file_with_its_content(lab):
     model = components.for_engine(lab)
     content = components.host_files(lab)
     postfix = model["components"]["postfix"]
-    assert postfix["services"] == ("govmail-from-milter", "postfix", "policyd-rate-limit") and postfix["files"]
+    assert postfix["services"] == ("govmail-from-milter", "govmail-attachment-milter", "postfix",
+                                   "policyd-rate-limit") and postfix["files"]
     for f in postfix["files"]:
         assert f["content"] == content[f["path"]]
