@@ -216,13 +216,15 @@ def write_dns(hosts: dict[str, Host], mail_names: dict[str, str]) -> None:
 
 
 def dnsmasq_lines(found: list) -> list[str]:
-    """dnsmasq options serving `govmail dns` records (its A and AAAA come from the hosts file). dnsmasq
+    """dnsmasq options serving `govmail dns` records (the lab's own host names come from the hosts file). dnsmasq
     answers for the lab's own zones only (the province's domain, .test): a name there that it does not
     hold does not exist (NXDOMAIN, as the world's DNS would say), where elsewhere it refuses."""
     zones = sorted({"test", *(r.name for r in found if r.type == "MX")})
     lines = [f"local=/{zone}/" for zone in zones]
     for r in found:
-        if r.type == "MX":
+        if r.type in ("A", "AAAA"):
+            lines.append(f"host-record={r.name},{r.value}")
+        elif r.type == "MX":
             preference, target = r.value.split()
             lines.append(f"mx-host={r.name},{target},{preference}")
         elif r.type == "TXT":
