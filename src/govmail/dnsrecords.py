@@ -59,9 +59,9 @@ def mail_addresses(s: Settings) -> list[str]:
 def records(s: Settings, secrets: Secrets) -> list[Record]:
     domain, host, reports = s.domain, s.mail_host, f"mailto:postmaster@{s.domain}"
     found = [Record(domain, "MX", f"10 {host}")]
+    addresses = mail_addresses(s)
     for name in [host, *s.webmail_aliases]:
-        for address in mail_addresses(s):
-            found.append(Record(name, "AAAA" if ":" in address else "A", address))
+        found.extend(Record(name, "AAAA" if ":" in address else "A", address) for address in addresses)
     relays = "".join(f" ip{'6' if ':' in net else '4'}:{net}" for net in s.defences.relays)
     found.append(Record(domain, "TXT", f"v=spf1 mx{relays} -all"))
     for key in (dkim.active(secrets, domain), dkim.upcoming(secrets, domain)):
@@ -80,7 +80,7 @@ def zone(s: Settings, found: list[Record], secrets: Secrets) -> str:
     head = [f"; DNS records for {s.domain} ({s.profile.name}), from govmail dns: publish them in the zone.",
             f"; DKIM selector {dkim.active(secrets, s.domain).selector} signs"
             + (f"; {waiting.selector} is next (`govmail dkim rotate` once it is published)." if waiting else ".")]
-    if not mail_addresses(s):
+    if not any(r.type in ("A", "AAAA") for r in found):
         head.append(f"; No A/AAAA for {s.mail_host}: set overrides.public_addresses in the inventory.")
     return "\n".join(head + [r.zone_line() for r in found]) + "\n"
 

@@ -21,13 +21,13 @@ ISSUED = "Cap#Phat2026xyz"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def govmail(*args) -> subprocess.CompletedProcess:
+def govmail(*args, check: bool = True) -> subprocess.CompletedProcess:
     """The operator's CLI against the lab inventory (for the province under test), as the README runs it;
-    it must succeed."""
+    it must succeed unless `check` is off."""
     province = os.environ.get("GOVMAIL_TEST_PROVINCE")
     proc = subprocess.run([sys.executable, "-m", "govmail.cli", *args, "--inventory", "inventories/lab",
                            *(["--province", province] if province else [])], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0 or not check, proc.stderr
     return proc
 
 
