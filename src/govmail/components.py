@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import dkim, render, tls
-from .render import (DKIM_KEY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR,
+from .render import (CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR,
                      VMAIL_UID, tls_paths)
 from .settings import Settings
 
@@ -64,9 +64,12 @@ def components(s: Settings) -> dict[str, Component]:
                   (*(HostFile(p) for p in (
                       "/etc/clamav/clamd.conf", "/etc/clamav/clamav-milter.conf", "/etc/clamav/freshclam.conf",
                       "/etc/systemd/system/clamav-daemon.service.d/govmail.conf",
-                      "/etc/systemd/system/clamav-milter.service")),
+                      "/etc/systemd/system/clamav-milter.service",
+                      "/etc/systemd/system/govmail-clamav-status.service",
+                      "/etc/systemd/system/govmail-clamav-status.timer")),
+                   HostFile(CLAMAV_TOOL, "0755"),
                    HostFile("/var/lib/clamav/govmail.ndb", group="clamav")),
-                  ("clamav-daemon", "clamav-milter"), unit_files=True),
+                  ("clamav-daemon", "clamav-milter", "govmail-clamav-status.timer"), unit_files=True),
         Component("spamassassin", ("spamd", "spamc", "spamass-milter"), "",
                   tuple(HostFile(p) for p in ("/etc/spamassassin/local.cf", "/etc/default/spamd",
                                               "/etc/systemd/system/spamass-milter.service")),
@@ -181,13 +184,20 @@ def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:
     return steps
 
 
+def signature_fetch(s: Settings, content: dict[str, str]) -> dict[str, str]:
+    """The deploy's ClamAV step: fetch the databases this freshclam configuration names, once (its stamp)."""
+    digest = hashlib.sha256(content[MANAGED_FILES["clamav/freshclam.conf.j2"]].encode()).hexdigest()
+    warn = " --warn-only" if s.signatures.optional else ""
+    return {"command": f"{CLAMAV_TOOL} fetch {digest}{warn}", "stamp": f"{CLAMAV_STAMPS}/signatures-{digest}"}
+
+
 def facts(s: Settings, content: dict[str, str]) -> dict:
     """The few values the engines' own steps need besides the components (one place for each)."""
     rebuild, *loads = slapd_steps(content).items()
     return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR,
             "slapd_listeners": slapd_listeners(s), "slapd_config": SLAPD_CONFIG,
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
-            "clamav_mirror": bool(s.clamav_mirror), "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
+            "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
 
 
 def for_engine(s: Settings) -> dict:

@@ -3,7 +3,8 @@
 One cached debootstrap root per suite; each host boots it through an overlay with its own systemd as
 PID 1 (systemd-nspawn --boot), its own network namespace on the lab bridge, its own machine-id and SSH
 host keys. Apt inside goes through an apt-cacher-ng bound to the bridge address; a dnsmasq there
-answers the lab's names (hosts and mail.<domain>) and nothing else. Nothing is routed out.
+answers the lab's names (hosts and mail.<domain>) and nothing else; an HTTP server there is the lab's
+ClamAV signature mirror. Nothing is routed out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ NETWORK = ipaddress.ip_network(os.environ.get("GOVMAIL_LAB_NETWORK", "10.213.0.0
 GATEWAY = NETWORK.network_address + 1
 FIRST_HOST = 10
 PROXY_PORT = 3142
+# The lab's signature mirror: an HTTP server on the gateway holding the project's test signatures, which
+# freshclam on lab hosts fetches (inventories/lab/govmail.yml lists its URL). Its one signature exists
+# nowhere else: clamd knows it only once freshclam has fetched it.
+SIGNATURE_PORT = 8080
+LAB_SIGNATURES = "clamav/govmail-lab.ndb"
+LAB_SIGNATURE = "Govmail.Lab.MirrorOnly"
+LAB_SIGNATURE_TEXT = "govmail lab: a text known only to the signature mirror on the lab gateway"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "ca-certificates",
             "apt-utils", "sudo"]
@@ -297,6 +305,18 @@ def ensure_proxy() -> None:
     raise LabError("apt-cacher-ng did not start: see " + str(logs))
 
 
+def ensure_signature_mirror() -> None:
+    if _pidfile_alive("signature-mirror"):
+        return
+    root = STATE / "signature-mirror"
+    _write(root / LAB_SIGNATURES, f"{LAB_SIGNATURE}:0:*:{LAB_SIGNATURE_TEXT.encode().hex()}\n")
+    with open(STATE / "signature-mirror.log", "ab") as log:
+        server = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind", str(GATEWAY), "--directory",
+                                   str(root), str(SIGNATURE_PORT)], stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=log, start_new_session=True)
+    _write(STATE / "signature-mirror.pid", f"{server.pid}\n")
+
+
 # ---- hosts ---------------------------------------------------------------------------------------
 
 def host_dir(name: str) -> Path:
@@ -481,6 +501,7 @@ def up(names: list[str], suite: str = "trixie") -> list[Host]:
         ensure_bridge()
         ensure_dns()
         ensure_proxy()
+        ensure_signature_mirror()
         hosts = load_hosts()
         started = []
         for name in names:
@@ -511,11 +532,11 @@ def down(names: list[str] | None = None) -> None:
 
 
 def destroy(purge: bool = False) -> None:
-    """Everything the lab made: hosts and their files, DNS, proxy, bridge; the cached root unless purge."""
+    """Everything the lab made: hosts and their files, DNS, proxy, signature mirror, bridge; the cached root unless purge."""
     require_root()
     down()
     with locked():
-        for name in ("dnsmasq", "apt-cacher-ng"):
+        for name in ("dnsmasq", "apt-cacher-ng", "signature-mirror"):
             pid = _pidfile_alive(name)
             if pid:
                 _stop(pid)

@@ -25,7 +25,13 @@ PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directo
 ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
 SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its copy of the TLS files
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
+CLAMAV_TOOL = "/usr/local/lib/govmail/clamav-signatures"   # fetches ClamAV's signatures, tells their age
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
+CLAMAV_STAMPS = "/var/lib/govmail/clamav"        # which freshclam configuration's databases were fetched
+# Where Prometheus's node exporter reads metrics files (Debian's prometheus-node-exporter textfile collector).
+METRICS_DIR = "/var/lib/prometheus/node-exporter"
+# ClamAV's official databases, as freshclam names them (ExcludeDatabase).
+CLAMAV_OFFICIAL = ("main", "daily", "bytecode")
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # Failed webmail passwords, logged by govmail's Roundcube plugin the moment slapd refuses them; fail2ban
@@ -83,6 +89,9 @@ MANAGED_FILES = {
     "clamav/clamav-milter.service.j2": "/etc/systemd/system/clamav-milter.service",
     "clamav/freshclam.conf.j2": "/etc/clamav/freshclam.conf",
     "clamav/govmail.ndb.j2": "/var/lib/clamav/govmail.ndb",
+    "clamav/clamav-signatures.py.j2": CLAMAV_TOOL,
+    "clamav/govmail-clamav-status.service.j2": "/etc/systemd/system/govmail-clamav-status.service",
+    "clamav/govmail-clamav-status.timer.j2": "/etc/systemd/system/govmail-clamav-status.timer",
     "clamav/clamav-daemon.service.conf.j2": "/etc/systemd/system/clamav-daemon.service.d/govmail.conf",
     "spamassassin/local.cf.j2": "/etc/spamassassin/local.cf",
     "spamassassin/spamd.j2": "/etc/default/spamd",
@@ -215,6 +224,10 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "limits": SMTP_CLIENT_LIMITS,
         "dkim": dkim.active(secrets, settings.domain),
         "dkim_key_path": DKIM_KEY,
+        "official_databases": list(CLAMAV_OFFICIAL),
+        "clamav_stamps": CLAMAV_STAMPS,
+        "clamav_tool": CLAMAV_TOOL,
+        "metrics_dir": METRICS_DIR,
         "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),
     }
 

@@ -91,6 +91,9 @@ INVENTORIES_DIR = PROFILES_DIR.parent / "inventories"
 # Override values end up in configuration files: nothing that could carry a line break or a quote.
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 MIRROR_URL = r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$"
+# A signature file freshclam fetches as it is: its name says its kind (ClamAV's database extensions).
+SIGNATURE_URL = (r"^https?://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9._~/-]*"
+                 r"\.(hdb|hsb|mdb|msb|ndb|ldb|cdb|fp|sfp|ign2|yara?|pdb|wdb|gdb|idb|crb|ftm)$")
 MIN_LOCKOUT_SECONDS = 10
 MAX_LOCKOUT_SECONDS = 86400
 
@@ -110,8 +113,15 @@ class Overrides(Strict):
     lockout_failures: Annotated[int, Field(ge=3, le=20)] | None = None
     lockout_duration: DurationValue | None = None
     mail_host: Annotated[str, Field(pattern=HOSTNAME, max_length=253)] | None = None
-    # ClamAV signatures from the operator's own mirror (freshclam PrivateMirror), e.g. http://10.0.0.5/clamav
+    # ClamAV signatures, kept current by freshclam. By default ClamAV's official databases from ClamAV's own
+    # mirrors; clamav_mirror: the operator's private mirror of them (freshclam PrivateMirror), e.g.
+    # http://10.0.0.5/clamav; clamav_official: false fetches none of them; clamav_signature_urls: more
+    # signature files, e.g. a CERT's (freshclam DatabaseCustomURL). A deploy that can fetch none of these
+    # fails, unless clamav_without_signatures: true (clamd then runs on govmail's own signatures only).
     clamav_mirror: Annotated[str, Field(pattern=MIRROR_URL)] | None = None
+    clamav_official: bool = True
+    clamav_signature_urls: list[Annotated[str, Field(pattern=SIGNATURE_URL)]] = []
+    clamav_without_signatures: bool = False
     # Where operators work from: never banned for failed logins, no postscreen tests.
     operator_networks: list[IPvAnyNetwork] = []
     # Hosts that may send mail in the province's own domains to port 25 without logging in (a scanner, an
@@ -148,6 +158,18 @@ class Overrides(Strict):
         missing = [str(p) for p in given if not p.is_file()]
         if missing:
             raise ValueError(f"no such file: {', '.join(missing)}")
+        return self
+
+
+    @model_validator(mode="after")
+    def _signature_source(self):
+        if self.clamav_mirror and not self.clamav_official:
+            raise ValueError("clamav_mirror mirrors ClamAV's official databases, which clamav_official: false "
+                             "switches off")
+        if not (self.clamav_official or self.clamav_signature_urls or self.clamav_without_signatures):
+            raise ValueError("no ClamAV signature source: with clamav_official: false, list "
+                             "clamav_signature_urls, or accept running without them (clamav_without_signatures: "
+                             "true)")
         return self
 
 
@@ -221,6 +243,19 @@ class Defences:
 
 
 @dataclass(frozen=True)
+class SignatureSources:
+    """Where freshclam fetches ClamAV's signatures from."""
+    official: bool                       # ClamAV's main, daily and bytecode databases
+    mirror: str | None                   # the operator's private mirror of those (else ClamAV's own)
+    urls: tuple[str, ...]                # further signature files
+    optional: bool                       # a deploy that fetches none of them goes on (with a warning)
+
+    @property
+    def any(self) -> bool:
+        return self.official or bool(self.urls)
+
+
+@dataclass(frozen=True)
 class Ban:
     """fail2ban: an address that failed `after` logins within the window is shut out for `minutes`."""
     after: int
@@ -249,7 +284,7 @@ class Settings:
     display_name: str
     spam: SpamPolicy
     defences: Defences
-    clamav_mirror: str | None = None
+    signatures: SignatureSources = SignatureSources(True, None, (), False)
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
     public_addresses: tuple[str, ...] = ()          # mail.<domain>'s A/AAAA (govmail dns)
     resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
@@ -361,7 +396,8 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
                           overrides.recipients_per_message or DEFAULTS["recipients_per_message"],
                           # one failure fewer than locks a mailbox: the address goes first
                           Ban(users.max_failures - 1, FAILURE_WINDOW_SECONDS // 60, DEFAULTS["ban_minutes"])),
-        clamav_mirror=overrides.clamav_mirror,
+        signatures=SignatureSources(overrides.clamav_official, overrides.clamav_mirror,
+                                    tuple(overrides.clamav_signature_urls), overrides.clamav_without_signatures),
         tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
         public_addresses=tuple(str(a) for a in overrides.public_addresses),
         resolver=str(overrides.resolver) if overrides.resolver else None,

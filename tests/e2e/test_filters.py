@@ -92,6 +92,20 @@ def test_eicar_is_refused_in_the_session(env, route):
     assert delivered_count(env, bob) == 0
 
 
+def test_a_signature_only_the_lab_mirror_holds_is_refused(env):
+    """clamd knows this signature only because freshclam fetched it from the lab's mirror (govmail's own
+    signature file does not hold it)."""
+    _, bob, _ = new_mailbox(env)
+    msg = message(OUTSIDE, bob, subject="Tài liệu")
+    msg.add_attachment(lab.LAB_SIGNATURE_TEXT.encode(), maintype="application", subtype="octet-stream",
+                       filename="tailieu.dat")
+    err = refusal(lambda: send_from_outside(env, msg))
+    assert err.smtp_code == 550 and lab.LAB_SIGNATURE.encode() in err.smtp_error
+    assert delivered_count(env, bob) == 0
+    own = lab.ssh(env["host"], ["cat", "/var/lib/clamav/govmail.ndb"]).stdout
+    assert lab.LAB_SIGNATURE not in own and lab.LAB_SIGNATURE_TEXT.encode().hex() not in own
+
+
 # A real password-protected ZIP (made with `zip -P`): an archive merely flagged as encrypted is not enough
 # for ClamAV, which checks the encryption header.
 ENCRYPTED_ZIP = Path(__file__).parent / "data" / "encrypted.zip"

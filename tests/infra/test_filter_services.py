@@ -1,9 +1,12 @@
 """ClamAV, SpamAssassin, OpenDKIM and OpenDMARC on a host deployed by either engine (GOVMAIL_ENGINE): running,
 offline, sized from the profile."""
 
+import re
+
 import pytest
 
-from govmail.render import PORTS
+from govmail import lab
+from govmail.render import METRICS_DIR, PORTS
 
 pytestmark = pytest.mark.infra
 
@@ -20,12 +23,57 @@ def test_milters_listen_on_loopback_only(host):
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
-def test_nothing_reaches_for_the_internet(host, deployment):
-    """freshclam runs only with the operator's mirror; sa-update's timer is off; spamd runs --local."""
-    mirror = deployment["settings"].clamav_mirror
-    assert host.service("clamav-freshclam").is_running is bool(mirror)
+def test_spamassassin_reaches_for_nothing(host):
+    """sa-update's timer is off; spamd runs --local (no network tests)."""
     assert not host.service("spamassassin-maintenance.timer").is_enabled
     assert "--local" in host.check_output("ps -o args= -C spamd")
+
+
+def lab_signatures_url() -> str:
+    return f"http://{lab.GATEWAY}:{lab.SIGNATURE_PORT}/{lab.LAB_SIGNATURES}"
+
+
+def test_freshclam_fetched_the_lab_mirror_and_keeps_watching_it(host, deployment):
+    """The lab inventory names only the lab's signature mirror: freshclam fetched its file (govmail never
+    writes it) and runs on, as it would against ClamAV's own mirrors."""
+    assert deployment["settings"].signatures.urls == (lab_signatures_url(),), "the lab inventory names the mirror"
+    assert host.service("clamav-freshclam").is_running and host.service("clamav-freshclam").is_enabled
+    fetched = host.file("/var/lib/clamav/govmail-lab.ndb")
+    assert fetched.exists and fetched.user == "clamav"
+    assert lab.LAB_SIGNATURE in fetched.content_string
+    assert "govmail-lab.ndb updated" in host.file("/var/log/clamav/freshclam.log").content_string
+
+
+def test_the_signature_age_is_written_for_prometheus(host):
+    status = host.file(f"{METRICS_DIR}/govmail-clamav.prom").content_string
+    stamps = dict(re.findall(r'^govmail_clamav_database_timestamp_seconds\{database="([^"]+)"\} (\d+)$', status, re.M))
+    assert set(stamps) == {"govmail-lab.ndb"}
+    fetched = int(host.check_output("stat -c %Y /var/lib/clamav/govmail-lab.ndb"))
+    assert int(stamps["govmail-lab.ndb"]) == fetched
+    assert host.service("govmail-clamav-status.timer").is_running
+    assert host.service("govmail-clamav-status.timer").is_enabled
+
+
+def test_a_signature_source_that_does_not_answer_fails_loudly_and_changes_nothing(host):
+    """The deploy's fetch step, given a configuration whose source is missing on the mirror and one on an
+    address where nothing listens: a non-zero exit naming both; the live databases and freshclam untouched."""
+    before = host.check_output("ls -l --time-style=+%s /var/lib/clamav")
+    absent = lab_signatures_url().replace("govmail-lab.ndb", "absent.ndb")
+    unreachable = f"http://{lab.GATEWAY}:9/clamav/nowhere.ndb"
+    host.check_output("mkdir -p /tmp/fetch-test/db && chown clamav /tmp/fetch-test/db")
+    config = ("DatabaseOwner clamav\nDatabaseDirectory /tmp/fetch-test/db\nExcludeDatabase main\n"
+              "ExcludeDatabase daily\nExcludeDatabase bytecode\nDatabaseMirror database.clamav.net\n"
+              f"DatabaseCustomURL {absent}\nDatabaseCustomURL {unreachable}\n")
+    host.check_output("printf %s > /tmp/fetch-test/freshclam.conf", config)
+    try:
+        run = host.run("/usr/local/lib/govmail/clamav-signatures fetch 0 --config /tmp/fetch-test/freshclam.conf")
+    finally:
+        host.run("rm -rf /tmp/fetch-test")
+    assert run.rc == 1
+    assert f"absent.ndb from {absent}" in run.stderr and f"nowhere.ndb from {unreachable}" in run.stderr
+    assert "clamav_without_signatures" in run.stderr
+    assert host.check_output("ls -l --time-style=+%s /var/lib/clamav") == before
+    assert host.service("clamav-freshclam").is_running
 
 
 def test_clamd_scans_whole_messages_up_to_postfix_limit(host, deployment):

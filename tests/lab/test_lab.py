@@ -63,6 +63,17 @@ def test_apt_installs_through_the_lab_proxy(hosts):
     assert f"|{host.address}|" in log, "the download went through apt-cacher-ng"
 
 
+def test_hosts_fetch_the_test_signatures_from_the_gateway_mirror(hosts):
+    url = f"http://{lab.GATEWAY}:{lab.SIGNATURE_PORT}/{lab.LAB_SIGNATURES}"
+    fetch = f"import urllib.request; print(urllib.request.urlopen('{url}').read().decode())"
+    fetched = on(hosts["smoke1"], f'python3 -c "{fetch}"')
+    name, target, offset, hexed = fetched.stdout.strip().split(":")
+    assert (name, target, offset) == (lab.LAB_SIGNATURE, "0", "*")
+    assert bytes.fromhex(hexed).decode() == lab.LAB_SIGNATURE_TEXT
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{lab.SIGNATURE_PORT}"], capture_output=True, text=True).stdout
+    assert listening.split()[3] == f"{lab.GATEWAY}:{lab.SIGNATURE_PORT}", "the mirror answers on the lab bridge only"
+
+
 def test_hosts_reach_each_other_by_name(hosts):
     one, two = hosts["smoke1"], hosts["outside"]
     assert on(one, "getent hosts outside").stdout.split()[0] == two.address

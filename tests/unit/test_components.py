@@ -69,3 +69,22 @@ def test_the_engine_model_carries_each_file_with_its_content(lab):
                                    "policyd-rate-limit") and postfix["files"]
     for f in postfix["files"]:
         assert f["content"] == content[f["path"]]
+
+
+def test_signatures_are_fetched_again_exactly_when_freshclam_is_told_other_sources(lab):
+    content = components.host_files(lab)
+    conf = render.MANAGED_FILES["clamav/freshclam.conf.j2"]
+    before = components.signature_fetch(lab, content)
+    assert before == components.signature_fetch(lab, components.host_files(lab))
+    other = components.signature_fetch(lab, {**content, conf: content[conf] + "DatabaseCustomURL http://x/a.ndb\n"})
+    assert other["stamp"] != before["stamp"] and other["command"] != before["command"]
+    unchanged = {**content, render.MANAGED_FILES["clamav/clamd.conf.j2"]: "changed\n"}
+    assert components.signature_fetch(lab, unchanged) == before
+    assert before["command"].startswith(f"{render.CLAMAV_TOOL} fetch ") and "--warn-only" not in before["command"]
+    assert before["stamp"].startswith(f"{render.CLAMAV_STAMPS}/signatures-")
+
+
+def test_a_deploy_without_signatures_warns_only_where_the_inventory_accepts_it(tmp_path):
+    (tmp_path / "govmail.yml").write_text("province: hanam\noverrides: {clamav_without_signatures: true}\n")
+    s = settings.load(inventory_dir=tmp_path)
+    assert components.signature_fetch(s, components.host_files(s))["command"].endswith(" --warn-only")

@@ -141,6 +141,17 @@ def test_filters_follow_the_message_limit_and_the_inventory(rendered):
     assert "PrivateMirror" not in rendered("hanam")["/etc/clamav/freshclam.conf"]
 
 
+def test_freshclam_fetches_what_the_inventory_names(rendered):
+    conf = "/etc/clamav/freshclam.conf"
+    default = rendered("hanam")[conf]
+    assert _line(default, "DatabaseMirror") == ["DatabaseMirror database.clamav.net"]
+    assert "ExcludeDatabase" not in default and "DatabaseCustomURL" not in default
+    urls = ["http://10.0.0.5/cert/vn.ndb", "http://10.0.0.5/cert/vn.hdb"]
+    own_only = rendered("hanam", clamav_official=False, clamav_signature_urls=urls)[conf]
+    assert _line(own_only, "ExcludeDatabase") == [f"ExcludeDatabase {db}" for db in ("main", "daily", "bytecode")]
+    assert _line(own_only, "DatabaseCustomURL") == [f"DatabaseCustomURL {url}" for url in urls]
+
+
 def test_submission_is_virus_scanned_but_not_spam_scored_and_signed(rendered):
     ports = render.PORTS
     milter = {name: f"inet:127.0.0.1:{ports[name]}" for name in ("from_milter", "attachment_milter", "clamav_milter",

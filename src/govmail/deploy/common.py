@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from io import StringIO
 
+from pyinfra import host
+from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server, systemd
 
 from ..components import Component
@@ -25,6 +27,11 @@ def install(component: Component) -> None:
                      commands=[f"debconf-set-selections /etc/govmail/debconf/{component.name}"])
     apt.packages(name=f"Install {component.name}", packages=list(component.packages), no_recommends=True,
                  update=True, cache_time=3600)
+
+
+def pending(step: dict) -> bool:
+    """The host has no stamp of this step for this content (read before the deploy changes anything)."""
+    return not host.get_fact(File, path=step["stamp"])
 
 
 def any_changed(ops: list):

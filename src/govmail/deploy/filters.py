@@ -1,5 +1,5 @@
-"""ClamAV and SpamAssassin, each behind its milter. Nothing here needs the internet: signatures come from
-govmail's own file or the operator's mirror, rules from the package."""
+"""ClamAV and SpamAssassin, each behind its milter; OpenDKIM and OpenDMARC. ClamAV's signatures come from the
+sources the inventory names (freshclam), besides govmail's own file; SpamAssassin's rules from the package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import server, systemd
 
 from ..components import Component
-from .common import any_changed, install, put_files, restart_if_changed
+from .common import any_changed, install, pending, put_files, restart_if_changed
 
 # The daily sa-update would try the internet; rules come from the package.
 SA_UPDATE_TIMER = "spamassassin-maintenance.timer"
@@ -21,9 +21,13 @@ def clamav(component: Component, content: dict[str, str], facts: dict):
     # systemd reports clamd started even when it then fails on its configuration or signatures.
     server.shell(name="clamd answers after the restart", commands=["clamdscan --ping 30:1 >/dev/null"],
                  _if=any_changed(changed))
-    mirror = facts["clamav_mirror"]
-    systemd.service(name="freshclam runs only with a mirror", service="clamav-freshclam",
-                    running=mirror, enabled=mirror)
+    fetch = facts["signature_fetch"]
+    due = pending(fetch)
+    server.shell(name="ClamAV's signatures fetched from their sources", commands=[fetch["command"]],
+                 _if=lambda: due)
+    freshclam = facts["freshclam"]
+    systemd.service(name="freshclam keeps them current", service="clamav-freshclam",
+                    running=freshclam, enabled=freshclam)
 
 
 @deploy("SpamAssassin")

@@ -10,7 +10,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files, server, systemd
 
 from ..components import Component
-from .common import install, put_files
+from .common import install, pending, put_files
 
 
 @deploy("OpenLDAP directory")
@@ -27,8 +27,3 @@ def directory(component: Component, content: dict[str, str], facts: dict):
     for step, load in facts["slapd_loads"].items():
         due = pending(load)
         server.shell(name=f"govmail-slapd {step}", commands=[load["command"]], _if=lambda due=due: due)
-
-
-def pending(step: dict) -> bool:
-    """The host has no stamp of this step for this content (read before the deploy changes anything)."""
-    return not host.get_fact(File, path=step["stamp"])
