@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import dkim, render, tls
-from .render import (CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR,
-                     VMAIL_UID, tls_paths)
+from .render import (CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SIEVE_BEFORE,
+                     SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, tls_paths)
 from .settings import Settings
 
 NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
@@ -101,6 +101,7 @@ def components(s: Settings) -> dict[str, Component]:
                               "dovecot-managesieved"), "",
                   (HostFile("/etc/dovecot/dovecot.conf", "0640", "dovecot"),
                    HostFile("/etc/dovecot/conf.d/90-quota.conf"),
+                   HostFile(SIEVE_BEFORE),
                    HostFile("/usr/local/lib/govmail/quota-warning", "0755")),
                   ("dovecot",)),
         # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.
@@ -197,7 +198,8 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
     return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR,
             "slapd_listeners": slapd_listeners(s), "slapd_config": SLAPD_CONFIG,
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
-            "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
+            "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
+            "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
 
 
 def for_engine(s: Settings) -> dict:

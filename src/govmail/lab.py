@@ -54,6 +54,8 @@ OUTSIDE_DOMAIN = "ngoai.test"   # the "outside world": another organisation's ma
 # the lab's addresses send for it and asks receivers to refuse mail that fails DMARC; gia-mao.test ("fake")
 # lets nobody send for it.
 SPOOFED_DOMAIN = "gia-mao.test"
+# cach-ly.test ("quarantine") asks receivers to put mail failing DMARC in Junk, and publishes no SPF.
+QUARANTINE_DOMAIN = "cach-ly.test"
 REBOOT_EXIT = 133   # nspawn's exit code when the container asked for a reboot
 INVENTORY_DIR = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
@@ -247,7 +249,8 @@ def outside_world_records() -> list:
     return [dnsrecords.Record(OUTSIDE_DOMAIN, "TXT", f"v=spf1 ip4:{NETWORK} -all"),
             dnsrecords.Record(f"_dmarc.{OUTSIDE_DOMAIN}", "TXT", "v=DMARC1; p=reject"),
             dnsrecords.Record(SPOOFED_DOMAIN, "TXT", "v=spf1 -all"),
-            dnsrecords.Record(f"_dmarc.{SPOOFED_DOMAIN}", "TXT", "v=DMARC1; p=reject")]
+            dnsrecords.Record(f"_dmarc.{SPOOFED_DOMAIN}", "TXT", "v=DMARC1; p=reject"),
+            dnsrecords.Record(f"_dmarc.{QUARANTINE_DOMAIN}", "TXT", "v=DMARC1; p=quarantine")]
 
 
 def serve_records(found: list) -> None:

@@ -25,6 +25,7 @@ PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directo
 ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
 SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its copy of the TLS files
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
+SIEVE_BEFORE = "/etc/dovecot/sieve/govmail.sieve"   # govmail's Sieve rules, before each mailbox's own
 CLAMAV_TOOL = "/usr/local/lib/govmail/clamav-signatures"   # fetches ClamAV's signatures, tells their age
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
 CLAMAV_STAMPS = "/var/lib/govmail/clamav"        # which freshclam configuration's databases were fetched
@@ -69,6 +70,7 @@ MANAGED_FILES = {
     "dovecot/dovecot.conf.j2": "/etc/dovecot/dovecot.conf",
     "dovecot/conf.d/90-quota.conf.j2": "/etc/dovecot/conf.d/90-quota.conf",
     "dovecot/quota-warning.j2": "/usr/local/lib/govmail/quota-warning",
+    "dovecot/sieve/govmail.sieve.j2": SIEVE_BEFORE,
     "slapd/slapd-config.ldif.j2": f"{SLAPD_DIR}/slapd-config.ldif",
     "slapd/govmail-schema.ldif.j2": f"{SLAPD_DIR}/govmail-schema.ldif",
     "slapd/base.ldif.j2": f"{SLAPD_DIR}/base.ldif",
@@ -227,6 +229,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "official_databases": list(CLAMAV_OFFICIAL),
         "clamav_stamps": CLAMAV_STAMPS,
         "clamav_tool": CLAMAV_TOOL,
+        "sieve_before": SIEVE_BEFORE,
         "metrics_dir": METRICS_DIR,
         "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),
     }

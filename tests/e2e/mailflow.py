@@ -104,14 +104,14 @@ def choose_password(env, address, issued) -> str:
     return chosen
 
 
-def wait_delivered(env, address, count, wait=15.0) -> int:
-    """The INBOX's message count once it reaches `count`, or after `wait` seconds."""
+def wait_delivered(env, address, count, wait=15.0, mailbox="INBOX") -> int:
+    """The mailbox's message count once it reaches `count`, or after `wait` seconds."""
     deadline = time.monotonic() + wait
-    while delivered_count(env, address) < count and time.monotonic() < deadline:
+    while delivered_count(env, address, mailbox) < count and time.monotonic() < deadline:
         time.sleep(0.3)
-    return delivered_count(env, address)
+    return delivered_count(env, address, mailbox)
 
 
-def delivered_count(env, address) -> int:
-    out = lab.ssh(env["host"], [f"doveadm -f flow mailbox status -u {address} messages INBOX"]).stdout
+def delivered_count(env, address, mailbox="INBOX") -> int:
+    out = lab.ssh(env["host"], [f"doveadm -f flow mailbox status -u {address} messages {mailbox}"]).stdout
     return int(out.split("messages=")[1].split()[0])

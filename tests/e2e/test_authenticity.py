@@ -15,7 +15,8 @@ import dns.resolver
 import pytest
 
 from govmail import dnsrecords, lab
-from mailflow import govmail, imap_login, inbox_subjects, message, new_mailbox, submit
+from mailflow import (delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox, submit,
+                      wait_delivered)
 from test_outsider import SEND, probe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
@@ -140,6 +141,27 @@ def test_a_from_in_a_domain_whose_dmarc_says_reject_is_refused(env, outside, pub
     found = probe(outside, env, SEND + f"send('bounce@khac.test', 'Giam doc <giamdoc@{lab.OUTSIDE_DOMAIN}>', "
                                        f"'{official}')")
     assert found["stage"] == "DATA" and found["code"] == 550 and "DMARC" in found["reply"].upper(), found
+
+
+def test_a_from_in_a_domain_whose_dmarc_says_quarantine_goes_to_junk(env, outside, published):
+    """cach-ly.test publishes p=quarantine: its name in From:, sent through ngoai.test's SPF, is delivered to
+    Junk; a message that passes DMARC with the same verdict forged in its headers stays in the INBOX."""
+    _, official, _ = new_mailbox(env)
+    found = probe(outside, env, SEND + f"send('bounce@{lab.OUTSIDE_DOMAIN}', "
+                                       f"'Ke toan <ketoan@{lab.QUARANTINE_DOMAIN}>', '{official}')")
+    assert found["code"] == 250, found
+    assert wait_delivered(env, official, 1, mailbox="Junk") == 1 and delivered_count(env, official) == 0
+    header = lab.ssh(env["host"], [f"doveadm fetch -u {official} hdr mailbox Junk"]).stdout
+    assert f"{env['s'].mail_host}; dmarc=fail (p=quarantine" in " ".join(header.split()), header
+
+    _, other, _ = new_mailbox(env)
+    forged = f"Authentication-Results: {env['s'].mail_host}; dmarc=fail (p=quarantine dis=quarantine)\\r\\n"
+    script = SEND.replace('msg = f"From:', f'msg = "{forged}" + f"From:')
+    assert forged in script
+    found = probe(outside, env, script + f"send('bounce@{lab.OUTSIDE_DOMAIN}', "
+                                         f"'Ke toan <ketoan@{lab.OUTSIDE_DOMAIN}>', '{other}')")
+    assert found["code"] == 250, found
+    assert wait_delivered(env, other, 1) == 1 and delivered_count(env, other, "Junk") == 0
 
 
 def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redeploy, dkimverify):

@@ -6,7 +6,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
 from ..components import Component
-from .common import install, put_files, restart_if_changed
+from .common import any_changed, install, put_files, restart_if_changed
 
 
 @deploy("TLS certificate for the mail host")
@@ -32,4 +32,7 @@ def dovecot(component: Component, content: dict[str, str], tls_ops: list, facts:
                 home="/var/vmail", shell="/usr/sbin/nologin", create_home=False)
     files.directory(name="Mail store", path="/var/vmail", user="vmail", group="vmail", mode="750")
     install(component)
-    restart_if_changed(component, put_files(component, content) + tls_ops)
+    changed = put_files(component, content)
+    server.shell(name="Sieve compiles govmail's rules", commands=[f"sievec {facts['sieve_before']}"],
+                 _if=any_changed(changed))
+    restart_if_changed(component, changed + tls_ops)
