@@ -8,8 +8,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import dkim, render, tls
-from .render import (CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SIEVE_BEFORE,
+from . import dkim, dnsrecords, render, tls
+from .render import (AUTOCONFIG, CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, MTA_STS_POLICY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SIEVE_BEFORE,
                      SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, tls_paths)
 from .settings import Settings
 
@@ -106,7 +106,7 @@ def components(s: Settings) -> dict[str, Component]:
                   ("dovecot",)),
         # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.
         Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "",
-                  (HostFile(NGINX_SITE),), ("nginx",)),
+                  (HostFile(NGINX_SITE), HostFile(MTA_STS_POLICY), HostFile(AUTOCONFIG)), ("nginx",)),
         # Files holding directory passwords or the session key are readable by the web server's user only.
         Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins"),
                   "roundcube-core roundcube/dbconfig-install boolean true\n"
@@ -156,7 +156,7 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
         tls.warn_if_expiring(cert, str(s.tls_files[0]))
         chain = cert
     else:
-        key, cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host, *s.webmail_aliases, s.domain])
+        key, cert, ca = tls.server_certificate(secrets.directory, label, s.web_names)
         chain = cert + ca
     slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host],
                                                        stem=f"slapd-{s.mail_host}")
@@ -166,11 +166,11 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
 
 
 def host_files(s: Settings) -> dict[str, str]:
-    """Every file govmail puts on a mail host, by path: the rendered templates, the TLS material and the
-    DKIM key that signs."""
+    """Every file govmail puts on a mail host, by path: the rendered templates, the TLS material, the
+    DKIM key that signs and the MTA-STS policy (whose CRLF lines no template keeps)."""
     secrets = render.default_secrets(s)
     return {**render.render_all(s, secrets), **tls_material(s, secrets),
-            DKIM_KEY: dkim.active(secrets, s.domain).private_pem}
+            DKIM_KEY: dkim.active(secrets, s.domain).private_pem, MTA_STS_POLICY: dnsrecords.mta_sts_policy(s)}
 
 
 def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -1,6 +1,7 @@
 """The DNS records a province must publish for its mail to be found and trusted (`govmail dns`): MX, the
-mail host's addresses, SPF, the DKIM key that signs, DMARC, TLS reporting and the RFC 6186 service
-records for mail clients. Zone-file lines by default, JSON for tools.
+addresses of the mail host and of the names it serves over HTTPS (webmail aliases, MTA-STS, autoconfig),
+SPF, the DKIM key that signs, DMARC, MTA-STS and TLS reporting, and the RFC 6186 service records for mail
+clients. Zone-file lines by default, JSON for tools.
 
 The records describe the deployment as the inventory has it: the addresses come from
 `overrides.public_addresses`, else from the mail host's address in hosts.yml when it is an IP address.
@@ -8,20 +9,22 @@ The records describe the deployment as the inventory has it: the addresses come 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import dkim, reach
+from .render import CLIENT_PORTS
 from .secrets import Secrets
 from .settings import Settings
 
 TTL = 3600
 TXT_CHUNK = 255        # one character-string of a TXT record (RFC 1035 §3.3)
-# RFC 6186/8314 service -> (port, the protocol that must be offered)
-SERVICES = {"_submissions._tcp": (465, "submission"), "_submission._tcp": (587, "submission"),
-            "_imaps._tcp": (993, "imap"), "_pop3s._tcp": (995, "pop3")}
+# RFC 6186/8314 service -> the protocol (profile) that must be offered
+SERVICES = {"submissions": "submission", "submission": "submission", "imaps": "imap", "pop3s": "pop3"}
+MTA_STS_MAX_AGE = 7 * 86400    # how long other servers keep the policy (RFC 8461 §3.2: up to a year)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def records(s: Settings, secrets: Secrets) -> list[Record]:
     domain, host, reports = s.domain, s.mail_host, f"mailto:postmaster@{s.domain}"
     found = [Record(domain, "MX", f"10 {host}")]
     addresses = mail_addresses(s)
-    for name in [host, *s.webmail_aliases]:
+    for name in [host, *s.webmail_aliases, s.mta_sts_host, s.autoconfig_host]:
         found.extend(Record(name, "AAAA" if ":" in address else "A", address) for address in addresses)
     relays = "".join(f" ip{'6' if ':' in net else '4'}:{net}" for net in s.defences.relays)
     found.append(Record(domain, "TXT", f"v=spf1 mx{relays} -all"))
@@ -68,11 +71,23 @@ def records(s: Settings, secrets: Secrets) -> list[Record]:
         if key:
             found.append(Record(key.dns_name, "TXT", key.dns_value))
     found.append(Record(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=quarantine; rua={reports}; ruf={reports}; fo=1"))
+    found.append(Record(f"_mta-sts.{domain}", "TXT", f"v=STSv1; id={mta_sts_id(mta_sts_policy(s))}"))
     found.append(Record(f"_smtp._tls.{domain}", "TXT", f"v=TLSRPTv1; rua={reports}"))
-    for service, (port, protocol) in SERVICES.items():
+    for service, protocol in SERVICES.items():
         if protocol in s.protocols:
-            found.append(Record(f"{service}.{domain}", "SRV", f"0 1 {port} {host}"))
+            found.append(Record(f"_{service}._tcp.{domain}", "SRV", f"0 1 {CLIENT_PORTS[service]} {host}"))
     return found
+
+
+def mta_sts_policy(s: Settings) -> str:
+    """The policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 §3.2, CRLF lines)."""
+    lines = ["version: STSv1", f"mode: {s.mta_sts_mode}", f"mx: {s.mail_host}", f"max_age: {MTA_STS_MAX_AGE}"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def mta_sts_id(policy: str) -> str:
+    """The policy's id in DNS: other servers fetch the policy again when it changes, so it follows the text."""
+    return hashlib.sha256(policy.encode()).hexdigest()[:20]
 
 
 def zone(s: Settings, found: list[Record], secrets: Secrets) -> str:

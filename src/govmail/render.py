@@ -34,6 +34,12 @@ METRICS_DIR = "/var/lib/prometheus/node-exporter"
 # ClamAV's official databases, as freshclam names them (ExcludeDatabase).
 CLAMAV_OFFICIAL = ("main", "daily", "bytecode")
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
+# What nginx serves besides Roundcube: the MTA-STS policy and mail programs' account settings.
+WEB_FILES = "/var/www/govmail"
+MTA_STS_POLICY = f"{WEB_FILES}/mta-sts.txt"
+AUTOCONFIG = f"{WEB_FILES}/config-v1.1.xml"
+# The ports mail programs use, all with TLS from the first byte but submission's 587 (STARTTLS).
+CLIENT_PORTS = {"imaps": 993, "pop3s": 995, "submissions": 465, "submission": 587}
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # Failed webmail passwords, logged by govmail's Roundcube plugin the moment slapd refuses them; fail2ban
 # watches it (Roundcube's own userlogins.log says it only after the delay, too late to stop the next guess).
@@ -86,6 +92,7 @@ MANAGED_FILES = {
     "roundcube/govmail-plugin/skins/elastic/templates/change.html.j2":
         f"{ROUNDCUBE_PLUGIN}/skins/elastic/templates/change.html",
     "nginx/webmail.conf.j2": "/etc/nginx/sites-available/govmail-webmail",
+    "nginx/autoconfig.xml.j2": AUTOCONFIG,
     "clamav/clamd.conf.j2": "/etc/clamav/clamd.conf",
     "clamav/clamav-milter.conf.j2": "/etc/clamav/clamav-milter.conf",
     "clamav/clamav-milter.service.j2": "/etc/systemd/system/clamav-milter.service",
@@ -172,7 +179,7 @@ def password_rule_vi(policy: PasswordPolicy) -> str:
 def _managed(settings: Settings):
     def managed(comment: str, keys: list[str]) -> str:
         p = settings.profile
-        lines = [f"Managed by govmail: do not edit, changes are overwritten on the next deploy.",
+        lines = ["Managed by govmail: do not edit, changes are overwritten on the next deploy.",
                  f"Profile: {p.province} ({p.decision.number}); values from: {', '.join(keys)}."]
         return "\n".join(f"{comment} {line}" for line in lines)
     return managed
@@ -230,6 +237,9 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "clamav_stamps": CLAMAV_STAMPS,
         "clamav_tool": CLAMAV_TOOL,
         "sieve_before": SIEVE_BEFORE,
+        "mta_sts_policy": MTA_STS_POLICY,
+        "autoconfig": AUTOCONFIG,
+        "client_ports": CLIENT_PORTS,
         "metrics_dir": METRICS_DIR,
         "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),
     }

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyAddress, IPvAnyNetwork, PositiveInt, ValidationError, field_validator, model_validator
 
@@ -134,6 +134,10 @@ class Overrides(Strict):
     public_addresses: list[IPvAnyAddress] = []
     # The DNS resolver govmail asks (the operator's machine: `govmail dkim rotate`), when not the system's.
     resolver: IPvAnyAddress | None = None
+    # MTA-STS (RFC 8461): "testing" asks other servers to report TLS failures only; "enforce" asks them to
+    # deliver over verified TLS or not at all. Enforce only with a certificate other servers trust
+    # (tls_certificate_file from a public CA), never govmail's internal one.
+    mta_sts_mode: Literal["testing", "enforce"] = "testing"
     recipients_per_hour: Annotated[int, Field(ge=1, le=100000)] | None = None
     recipients_per_message: Annotated[int, Field(ge=1, le=10000)] | None = None
     spam_reject_score: PositiveInt | None = None
@@ -288,10 +292,26 @@ class Settings:
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
     public_addresses: tuple[str, ...] = ()          # mail.<domain>'s A/AAAA (govmail dns)
     resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
+    mta_sts_mode: str = "testing"
 
     @property
     def province(self) -> str:
         return self.profile.province
+
+    @property
+    def mta_sts_host(self) -> str:
+        """Where other mail servers read the MTA-STS policy (RFC 8461 §3.3)."""
+        return f"mta-sts.{self.domain}"
+
+    @property
+    def autoconfig_host(self) -> str:
+        """Where mail programs (Thunderbird and others) read the account settings."""
+        return f"autoconfig.{self.domain}"
+
+    @property
+    def web_names(self) -> list[str]:
+        """Every name the mail host answers HTTPS for: its certificate covers them all."""
+        return [self.mail_host, *self.webmail_aliases, self.domain, self.mta_sts_host, self.autoconfig_host]
 
     @property
     def admin_dn(self) -> str:
@@ -401,6 +421,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
         public_addresses=tuple(str(a) for a in overrides.public_addresses),
         resolver=str(overrides.resolver) if overrides.resolver else None,
+        mta_sts_mode=overrides.mta_sts_mode,
     )
 
 

@@ -45,22 +45,37 @@ def _name(common_name: str) -> x509.Name:
 
 
 def ensure_ca(directory: Path, label: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """The internal CA's key and certificate, made on first use. A CA certificate made before govmail wrote
+    key identifiers is signed again with the same key, name and dates: what it signed stays valid."""
     key_path, cert_path = directory / "ca.key", directory / "ca.crt"
     if key_path.exists() and cert_path.exists():
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        return key, x509.load_pem_x509_certificate(cert_path.read_bytes())
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(_name(f"govmail internal CA {label}"))
-            .issuer_name(_name(f"govmail internal CA {label}")).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if _has(cert, x509.SubjectKeyIdentifier):
+            return key, cert
+        name, begins, ends = cert.subject, cert.not_valid_before_utc, cert.not_valid_after_utc
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.timezone.utc)
+        name = _name(f"govmail internal CA {label}")
+        begins, ends = now - dt.timedelta(minutes=5), now + dt.timedelta(days=365 * CA_YEARS)
+        _write_private(key_path, _key_pem(key))
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(begins).not_valid_after(ends)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256()))
-    _write_private(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key, cert
+
+
+def _has(cert: x509.Certificate, extension) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(extension)
+    except x509.ExtensionNotFound:
+        return False
+    return True
 
 
 def _names_of(cert: x509.Certificate) -> list[str]:
@@ -91,7 +106,9 @@ def server_certificate(directory: Path, label: str, names: list[str], stem: str 
     now = now or dt.datetime.now(dt.timezone.utc)
     if key_path.exists() and cert_path.exists():
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        if sorted(_names_of(cert)) == sorted(names) and not expires_soon(cert, now):
+        # Strict verifiers (OpenSSL's X509_STRICT, Python 3.13's default) want the key identifiers.
+        if sorted(_names_of(cert)) == sorted(names) and not expires_soon(cert, now) \
+                and _has(cert, x509.AuthorityKeyIdentifier):
             return key_path.read_bytes(), cert_path.read_bytes(), ca_cert.public_bytes(serialization.Encoding.PEM)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder().subject_name(_name(names[0])).issuer_name(ca_cert.subject)
@@ -100,6 +117,8 @@ def server_certificate(directory: Path, label: str, names: list[str], stem: str 
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     _write_private(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

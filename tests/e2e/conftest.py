@@ -1,6 +1,7 @@
 """The deployed lab host as the mail-flow tests see it: addresses, the directory's admin connection, the CA."""
 
 import ssl
+import subprocess
 
 import pytest
 
@@ -28,3 +29,15 @@ def outside(deployment):
     if "outside" not in hosts or not lab.alive(hosts["outside"].pid):
         lab.up(["outside"])
     return lab.load_hosts()["outside"]
+
+
+@pytest.fixture(scope="module")
+def outside_trusts_the_ca(outside, deployment):
+    """`outside`'s system trust store holds the deployment's CA, as the world's trusts a public CA: its
+    programs then verify the mail host's certificate with no option of ours."""
+    ca = (deployment["secrets"].directory / "ca.crt").read_text()
+    run = subprocess.run(lab.ssh_command(outside, [
+        "cat > /usr/local/share/ca-certificates/govmail-lab.crt && update-ca-certificates >/dev/null"]),
+        input=ca, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return outside

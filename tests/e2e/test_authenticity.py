@@ -4,6 +4,7 @@ the province sends carries a DKIM signature that verifies from `outside` (Debian
 through the lab DNS, as another organisation's server would); mail from `outside` is judged by its domain's
 SPF and DMARC."""
 
+import ast
 import email
 import email.policy
 import json
@@ -162,6 +163,24 @@ def test_a_from_in_a_domain_whose_dmarc_says_quarantine_goes_to_junk(env, outsid
                                          f"'Ke toan <ketoan@{lab.OUTSIDE_DOMAIN}>', '{other}')")
     assert found["code"] == 250, found
     assert wait_delivered(env, other, 1) == 1 and delivered_count(env, other, "Junk") == 0
+
+
+def test_other_servers_find_a_valid_mta_sts_policy(env, outside_trusts_the_ca, published):
+    """Debian's postfix-mta-sts-resolver on `outside` (the MTA-STS client Postfix uses) reads the policy as any
+    sending server would: the TXT record's id, the policy over HTTPS with the certificate verified."""
+    install = subprocess.run(lab.ssh_command(outside_trusts_the_ca, [
+        "command -v mta-sts-query || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix-mta-sts-resolver"]),
+        capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr
+    query = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["mta-sts-query", env["s"].domain]),
+                           capture_output=True, text=True, timeout=60)
+    assert "STSFetchResult.VALID" in query.stdout, query.stdout + query.stderr
+    policy_id, policy = ast.literal_eval(query.stdout.strip().split(", ", 1)[1][:-1])
+    txt = next(r.value for r in published if r.name == f"_mta-sts.{env['s'].domain}")
+    assert txt == f"v=STSv1; id={policy_id}"
+    mx = next(r.value for r in published if r.type == "MX").split()[1]
+    assert policy["mx"] == [mx] == [env["s"].mail_host]
+    assert policy["mode"] == "testing" and policy["max_age"] >= 86400
 
 
 def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redeploy, dkimverify):

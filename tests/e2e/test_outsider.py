@@ -258,7 +258,7 @@ def test_abuse_and_postmaster_reach_the_operators_mailbox(outside, env):
 
 def test_a_trusted_client_may_send_as_the_province_on_port_25(env):
     """The host itself, as a relay listed in the inventory would: the header rule is for outsiders only."""
-    from mailflow import delivered_count, new_mailbox, wait_delivered
+    from mailflow import new_mailbox, wait_delivered
     _, official, _ = new_mailbox(env)
     script = (f"import smtplib; s = smtplib.SMTP('127.0.0.1', 25); s.ehlo('mail.lab'); "
               f"s.sendmail('canhbao@{env['s'].domain}', ['{official}'], "

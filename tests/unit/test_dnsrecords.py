@@ -72,3 +72,18 @@ def test_during_a_rotation_both_keys_are_published(profile, tmp_path):
     names = [r.name for r in dnsrecords.records(s, store) if r.type == "TXT"]
     assert signing.dns_name in names and waiting.dns_name in names
     assert f"{waiting.selector} is next" in dnsrecords.zone(s, dnsrecords.records(s, store), store)
+
+
+def test_mta_sts_is_published_and_its_id_follows_the_policy(profile, tmp_path):
+    store = Secrets(tmp_path / "store")
+    testing = settings_for(profile, lab_inventory(tmp_path))
+    enforce = settings_for(profile, lab_inventory(tmp_path), mta_sts_mode="enforce")
+    found = {(r.name, r.type): r.value for r in dnsrecords.records(testing, store)}
+    assert found["mta-sts.hanam.gov.vn", "A"] == found["autoconfig.hanam.gov.vn", "A"] == "10.213.0.10"
+    policy = dnsrecords.mta_sts_policy(testing)
+    assert policy.split("\r\n") == ["version: STSv1", "mode: testing", "mx: mail.hanam.gov.vn",
+                                    f"max_age: {7 * 86400}", ""]
+    assert "mode: enforce\r\n" in dnsrecords.mta_sts_policy(enforce)
+    ids = [dict(tag.split("=") for tag in found["_mta-sts.hanam.gov.vn", "TXT"].split("; "))["id"],
+           dnsrecords.mta_sts_id(dnsrecords.mta_sts_policy(enforce))]
+    assert ids[0] != ids[1] and all(i.isalnum() and len(i) <= 32 for i in ids)
