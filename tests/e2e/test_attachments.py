@@ -11,6 +11,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import libarchive
@@ -54,6 +55,23 @@ def seven_zip(name: str, data: bytes) -> bytes:
         return path.read_bytes()
 
 
+def _rar_block(head_type: int, flags: int, fields: bytes) -> bytes:
+    """A RAR 4 block (RARLAB's technote): CRC-16 (the low half of CRC-32 over the rest), type, flags, size."""
+    rest = struct.pack("<BHH", head_type, flags, 7 + len(fields)) + fields
+    return struct.pack("<H", zlib.crc32(rest) & 0xFFFF) + rest
+
+
+def rar(name: str, data: bytes) -> bytes:
+    """A RAR 4 archive holding one stored file: Debian has no free program that writes RAR, and the format's
+    stored form is a few headers. Marker, archive header, file header (sizes, Unix host, CRC-32, DOS time,
+    version 2.0, method "store", name length, mode) with the data after it, end of archive."""
+    encoded = name.encode()
+    fields = struct.pack("<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data), 0x5A210000, 20, 0x30,
+                         len(encoded), 0o100644) + encoded
+    return (b"Rar!\x1a\x07\x00" + _rar_block(0x73, 0, bytes(6)) + _rar_block(0x74, 0x8000, fields) + data
+            + _rar_block(0x7B, 0x4000, b""))
+
+
 def docx() -> bytes:
     return zipped({"[Content_Types].xml": b'<?xml version="1.0"?><Types/>', "word/document.xml": b"<w:document/>",
                    "word/media/image1.png": b"\x89PNG\r\n"})
@@ -78,6 +96,7 @@ HIDDEN = {
     "zip": ('Content-Disposition: attachment; filename="tai-lieu.zip"', zipped({"tai-lieu/cai-dat.exe": HARMLESS})),
     "7z": ('Content-Disposition: attachment; filename="tai-lieu.7z"', seven_zip("cai-dat.exe", HARMLESS)),
     "tar.gz": ('Content-Disposition: attachment; filename="tai-lieu.tar.gz"', tar_gz("cai-dat.exe", HARMLESS)),
+    "rar": ('Content-Disposition: attachment; filename="tai-lieu.rar"', rar("cai-dat.exe", HARMLESS)),
     "zip-in-zip": ('Content-Disposition: attachment; filename="tai-lieu.zip"',
                    zipped({"trong.zip": zipped({"cai-dat.exe": HARMLESS})})),
     "program-named-pdf": ('Content-Disposition: attachment; filename="bao-cao.pdf"', windows_program()),
