@@ -1,16 +1,7 @@
 """Bulk requests from a CSV file: every row checked first, then written; nothing written if a row is bad
 (unless the operator asks to skip bad rows).
 
-The request form's columns (UTF-8, header row first, any order; only kind and name are required):
-  request       the request's number (recorded; a number already carried out is refused)
-  kind          person, agency or unit
-  name          full name as written, family name first; or the agency / unit name
-  agency        for a person or unit: the agency's address or full name (it may be added earlier in the file)
-  birth_date    YYYY-MM-DD (naming rules that use it; kept out of issued passwords)
-  received      YYYY-MM-DD, when the request arrived (reports measure the provisioning deadline from it)
-  address       the operator's choice where the regulation leaves it to them
-  abbrev        the operator's abbreviation for an agency or unit
-  agency_abbrev the parent agency's address part in a unit's address
+The request form's columns are COLUMNS (UTF-8, header row first, any order; only kind and name are required).
 """
 
 from __future__ import annotations
@@ -29,8 +20,24 @@ import ldap3
 from .errors import BadInput, GovmailError
 from .lifecycle import AddRequest, Issued, Lifecycle, Planned
 
-COLUMNS = ["request", "kind", "name", "agency", "birth_date", "received", "address", "abbrev", "agency_abbrev"]
+COLUMNS = {
+    "request": "the request's number (recorded; a number already carried out is refused)",
+    "kind": "person, agency or unit",
+    "name": "full name as written, family name first; or the agency / unit name",
+    "agency": "for a person or unit: the agency's address or full name (it may be added earlier in the file)",
+    "birth_date": "YYYY-MM-DD (naming rules that use it; kept out of issued passwords)",
+    "received": "YYYY-MM-DD, when the request arrived (reports measure the provisioning deadline from it)",
+    "address": "the operator's choice where the regulation leaves it to them",
+    "abbrev": "the operator's abbreviation for an agency or unit",
+    "agency_abbrev": "the parent agency's address part in a unit's address",
+}
 REQUIRED = ["kind", "name"]
+
+
+def columns_help() -> str:
+    """The columns as `--help` shows them (click keeps the lines of a paragraph that starts with \\b)."""
+    return "\b\nCSV columns (UTF-8, header row first, any order; kind and name are required):\n" + "\n".join(
+        f"  {name:<14}{text}" for name, text in COLUMNS.items())
 
 
 @dataclass

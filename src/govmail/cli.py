@@ -263,7 +263,7 @@ def _show_warning(message, category, *args, **kwargs) -> None:
 def run() -> None:
     warnings.showwarning = _show_warning
     try:
-        main(standalone_mode=False)
+        code = main(standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(1)
     except click.ClickException as exc:
@@ -275,6 +275,9 @@ def run() -> None:
     except GovmailError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    # Outside standalone mode, click hands back a command's own exit code (click.exceptions.Exit) as the
+    # return value: it must reach the shell (cron, CI).
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -208,7 +208,7 @@ def account_reset_password(lc: Lifecycle, request, reason, address, credentials_
     _hand_over([issued], credentials_out)
 
 
-@account.command("import")
+@account.command("import", epilog=bulk.columns_help())
 @target
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--credentials-out", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -216,7 +216,7 @@ def account_reset_password(lc: Lifecycle, request, reason, address, credentials_
 @click.option("--skip-bad", is_flag=True, help="Add the good rows even if some are bad.")
 @click.option("--check", "check_only", is_flag=True, help="Validate every row; add nothing.")
 def account_import(lc: Lifecycle, csv_file, credentials_out, skip_bad, check_only):
-    """Add the mailboxes of a bulk request (columns: see govmail.bulk; UTF-8 CSV)."""
+    """Add the mailboxes of a bulk request, a CSV file with the columns below."""
     rows = bulk.read_rows(csv_file)
     planned, bad = bulk.plan(lc, rows)
     for row in bad:

@@ -166,9 +166,7 @@ class Lifecycle:
             if local in taken:
                 raise BadInput(f"address {local}@{self.settings.domain} is already in use (revoked ones stay "
                                "reserved)")
-            if not naming.LOCAL_PART.match(local):
-                raise BadInput(f"'{local}' is not a usable address: letters, digits, dots and hyphens only")
-            return local, "operator"
+            return naming.check_local_part(local), "operator"
         request = naming.Request(req.kind, req.name, agency.name if agency else None, req.abbrev,
                                  req.agency_abbrev, req.birth_date)
         same = self.same_agency(agency.dn) if agency else set()
@@ -188,7 +186,7 @@ class Lifecycle:
         if kind not in self.settings.quotas:
             raise BadInput(f"{self.settings.province} has no {kind} mailboxes")
         self.check_request(req.request)
-        name = " ".join(req.name.split())
+        name = " ".join(naming.nfc(req.name).split())
         agency = None
         if kind != "agency":
             if not req.agency:

@@ -34,6 +34,12 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
+def nfc(text: str) -> str:
+    """A name as one form of Unicode: 'ễ' typed as e + two combining marks (NFD, as some keyboards and files
+    give it) becomes the one character."""
+    return unicodedata.normalize("NFC", text)
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII without accents: 'Nguyễn Đức' -> 'nguyen duc'."""
     return strip_accents(text).lower()
@@ -47,7 +53,7 @@ def _check_ascii(original: str, folded: str) -> None:
 
 
 def person_words(name: str) -> list[str]:
-    clean = " ".join(name.split())
+    clean = " ".join(nfc(name).split())
     if not clean:
         raise BadInput("the name is empty")
     if any(c.isdigit() for c in clean):
@@ -63,6 +69,7 @@ def body_parts(name: str) -> list[list[str]]:
     """An agency or unit name as comma-separated parts of words: 'UBND xã A, huyện B' -> 2 parts."""
     if not name or not name.strip():
         raise BadInput("the agency or unit name is empty")
+    name = nfc(name)
     folded = fold(name)
     _check_ascii(name, folded)
     if re.search(r"[^a-z0-9 ,\-&.()]", folded):
@@ -285,6 +292,16 @@ def _suggest_body(naming: Naming, req: Request, taken: "Taken") -> tuple[str, st
 
 
 LOCAL_PART = re.compile(r"^[a-z0-9]+(?:[.\-][a-z0-9]+)*$")
+LOCAL_PART_MAX = 64       # octets (RFC 5321 §4.5.3.1.1)
+
+
+def check_local_part(local: str) -> str:
+    if not LOCAL_PART.match(local):
+        raise BadInput(f"'{local}' is not a usable address: letters, digits, dots and hyphens only")
+    if len(local) > LOCAL_PART_MAX:
+        raise BadInput(f"'{local}' is {len(local)} characters long: an address's local part holds at most "
+                       f"{LOCAL_PART_MAX} (RFC 5321); give a shorter abbreviation or choose the address")
+    return local
 
 
 def local_part(address: str) -> str:
@@ -316,6 +333,4 @@ def suggest_local(naming: Naming, domain: str, req: Request, taken_set: set[str]
         local, rule, source, tried = _suggest_body(naming, req, Taken(taken_set, same_set))
     else:
         raise BadInput(f"unknown mailbox kind '{req.kind}' (person, agency or unit)")
-    if not LOCAL_PART.match(local):
-        raise BadInput(f"'{local}' is not a usable address: letters, digits, dots and hyphens only")
-    return Suggestion(local, domain, rule, source, tried)
+    return Suggestion(check_local_part(local), domain, rule, source, tried)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -195,7 +196,13 @@ def known_provinces(directory: Path = PROFILES_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yml"))
 
 
+PROVINCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
 def profile_path(province: str, directory: Path = PROFILES_DIR) -> Path:
+    if not PROVINCE_NAME.match(province):
+        raise BadInput(f"'{province}' is not a province name: lower-case letters, digits and hyphens "
+                       f"(known: {', '.join(known_provinces(directory))})")
     path = directory / f"{province}.yml"
     if not path.is_file():
         known = known_provinces(directory)

@@ -285,6 +285,7 @@ class Settings:
     blocked_extensions: list[str]
     encrypted_archives_restricted: bool
     locked_still_receives: bool
+    notify_agency: bool                  # the agency's mailbox hears of each lock and revocation
     display_name: str
     spam: SpamPolicy
     defences: Defences
@@ -407,6 +408,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         blocked_extensions=_value(profile.attachments.blocked_extensions, []),
         encrypted_archives_restricted=profile.attachments.encrypted_archives.value == "restricted",
         locked_still_receives=_value(profile.inactivity.locked_still_receives, DEFAULTS["locked_still_receives"]),
+        notify_agency=_value(profile.inactivity.notify_agency, DEFAULTS["notify_agency"]),
         display_name=_value(profile.naming.display_name, DEFAULTS["display_name"]),
         spam=SpamPolicy(DEFAULTS["spam_tag_score"], overrides.spam_reject_score or DEFAULTS["spam_reject_score"],
                         overrides.spamd_children or DEFAULTS["spamd_children"]),

@@ -104,7 +104,7 @@ def notice_text(s: Settings, action: Action) -> tuple[str, str]:
 
 
 def _notify(lc: Lifecycle, notifier: Notifier, action: Action) -> str:
-    if lc.settings.profile.inactivity.notify_agency.value is False:
+    if not lc.settings.notify_agency:
         return "no notice (the profile does not ask for one)"
     agency = lc.agency_of(action.account)
     if agency is None or agency.dn == action.account.dn:

@@ -77,3 +77,30 @@ def test_address_suggest_prints_the_address():
                   "--taken", "dungnv@danang.gov.vn")
     assert out.returncode == 0 and out.stdout == "dungnv1@danang.gov.vn\n"
     assert "3712/QĐ-UBND Điều 3.3.a" in out.stderr
+
+
+@pytest.mark.parametrize("province", ["../inventories/lab/govmail", "hanam/../danang", "/etc/passwd"])
+def test_a_province_name_is_never_a_path(province):
+    out = govmail("profile", "show", province)
+    assert out.returncode == 2 and "is not a province name" in out.stderr, out.stderr
+
+
+def test_a_command_s_own_exit_code_reaches_the_shell():
+    """The sweep says 1 when a notice could not be sent: click returns such codes outside standalone mode."""
+    script = ("import click, govmail.cli as cli\n"
+              "@cli.main.command('fails-quietly')\n"
+              "def fails():\n"
+              "    raise click.exceptions.Exit(1)\n"
+              "cli.run()\n")
+    out = subprocess.run([sys.executable, "-c", script, "fails-quietly"], capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    ok = subprocess.run([sys.executable, "-c", script, "profile", "list"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_import_help_lists_the_csv_columns():
+    out = govmail("account", "import", "--help")
+    assert out.returncode == 0, out.stderr
+    listed = [line.split()[0] for line in out.stdout.split("CSV columns")[1].splitlines()[1:] if line.strip()]
+    assert listed == ["request", "kind", "name", "agency", "birth_date", "received", "address", "abbrev",
+                      "agency_abbrev"]

@@ -1,5 +1,7 @@
 import datetime as dt
 
+import unicodedata
+
 import pytest
 
 from govmail import naming
@@ -122,3 +124,19 @@ def test_bad_person_names(suggest, name, message):
 def test_unit_without_agency_is_refused(suggest):
     with pytest.raises(BadInput, match="--agency"):
         suggest("hanam", "unit", "Phòng Tư pháp")
+
+
+@pytest.mark.parametrize("province, kind, name, extra, taken, expected", SEED_EXAMPLES[:12])
+def test_a_name_typed_in_decomposed_unicode_gives_the_same_address(suggest, province, kind, name, extra, taken,
+                                                                   expected):
+    decomposed = unicodedata.normalize("NFD", name)
+    assert decomposed != name
+    extra = {k: unicodedata.normalize("NFD", v) for k, v in extra.items()}
+    assert suggest(province, kind, decomposed, taken, **extra).address == expected
+
+
+def test_an_address_longer_than_smtp_allows_is_refused(suggest):
+    # Hà Nam's full-name rule: every word of the name, so a long enough name outgrows RFC 5321's 64 octets.
+    name = "Nguyễn " + " ".join(["Phương Hoàng Thiên"] * 4) + " Anh"
+    with pytest.raises(BadInput, match="at most 64"):
+        suggest("hanam", "person", name)

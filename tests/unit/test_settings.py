@@ -178,3 +178,13 @@ def test_a_short_failure_lock_for_drills_is_accepted(tmp_path: Path):
                                           'operator_networks: [10.213.0.1/32]}\n')
     s = settings.load(inventory_dir=tmp_path)
     assert s.policies["users"].lockout_seconds == 20 and s.defences.operator_networks == ["10.213.0.1/32"]
+
+
+def test_agencies_are_notified_unless_the_profile_says_otherwise(profile):
+    from govmail.settings import Overrides, build
+    assert build(profile("cantho"), Overrides()).notify_agency is True          # 33/2015 Điều 5.4
+    assert build(profile("hanam"), Overrides()).notify_agency is True           # silent: the project default
+    hanam = profile("hanam")
+    refused = type(hanam.inactivity.notify_agency)(value=False, source="a later decision")
+    quiet = hanam.model_copy(update={"inactivity": hanam.inactivity.model_copy(update={"notify_agency": refused})})
+    assert build(quiet, Overrides()).notify_agency is False
