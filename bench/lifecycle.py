@@ -22,7 +22,7 @@ import ldap3  # noqa: E402
 
 from govmail import directory, localslapd, settings  # noqa: E402
 from govmail.directory import RELAX, gtime, now  # noqa: E402
-from govmail.secrets import Secrets, store_dir  # noqa: E402
+from govmail.secretstore import Secrets, store_dir  # noqa: E402
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
 MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Quang", "Xuân", "Thu"]

@@ -23,7 +23,7 @@ import ldap3
 from mailflow import bench_password, deployed_lab_host, host_shell, make_mailboxes
 
 from govmail.directory import RELAX
-from govmail.secrets import ssha
+from govmail.secretstore import ssha
 
 
 def store_as_ssha(admin: ldap3.Connection, dn: str, password: str) -> None:

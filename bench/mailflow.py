@@ -30,7 +30,7 @@ import ldap3
 
 from govmail import directory, lab, settings
 from govmail.render import PHP_VERSION
-from govmail.secrets import Secrets, store_dir
+from govmail.secretstore import Secrets, store_dir
 
 INVENTORY = Path(__file__).resolve().parents[1] / "inventories" / "lab"
 SENTENCES = ["Thực hiện Kế hoạch số 125/KH-UBND của Ủy ban nhân dân tỉnh về chuyển đổi số năm 2026,",

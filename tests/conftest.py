@@ -13,7 +13,7 @@ import testinfra
 
 from govmail import directory, lab, reach, settings
 from govmail.profile import load_profile
-from govmail.secrets import Secrets, store_dir
+from govmail.secretstore import Secrets, store_dir
 
 # The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
 # when the host was deployed already (molecule's converge) and the suites only check it.

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .errors import BadInput, GovmailError
-from .secrets import Secrets
+from .secretstore import Secrets
 
 KEY_BITS = 2048
 SELECTOR = re.compile(r"^g\d{6}[a-z]?$")

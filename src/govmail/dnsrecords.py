@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import dkim, reach
 from .render import CLIENT_PORTS
-from .secrets import Secrets
+from .secretstore import Secrets
 from .settings import Settings
 
 TTL = 3600

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from . import lab, render, tls
 from .reach import free_port
 from .components import OPENLDAP, SLAPD_DIR
-from .secrets import Secrets
+from .secretstore import Secrets
 from .settings import Settings
 
 CONFIG_DIR = SLAPD_DIR.lstrip("/")

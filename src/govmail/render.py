@@ -15,7 +15,7 @@ import jinja2
 
 from . import dkim
 from .naming import strip_accents
-from .secrets import Secrets, store_dir
+from .secretstore import Secrets, store_dir
 from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_DELAY_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
                        MESSAGE_HEADROOM, PASSWORD_HASH, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
 

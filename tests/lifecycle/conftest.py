@@ -7,7 +7,7 @@ import pytest
 
 from govmail import directory, localslapd, settings
 from govmail.lifecycle import Lifecycle
-from govmail.secrets import Secrets, store_dir
+from govmail.secretstore import Secrets, store_dir
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from govmail import dkim
 from govmail.errors import BadInput
-from govmail.secrets import Secrets
+from govmail.secretstore import Secrets
 
 
 def test_the_first_key_gets_a_dated_selector_and_is_kept(tmp_path):

@@ -3,7 +3,7 @@ import json
 import dns.zone
 
 from govmail import dnsrecords, lab
-from govmail.secrets import Secrets
+from govmail.secretstore import Secrets
 from govmail.settings import Overrides, build
 
 
