@@ -15,6 +15,8 @@ from govmail import directory, lab, reach, settings
 from govmail.profile import load_profile
 from govmail.secretstore import Secrets, store_dir
 
+pytest_plugins = ["ci_skips"]
+
 # The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
 # when the host was deployed already (molecule's converge) and the suites only check it.
 ENGINE = os.environ.get("GOVMAIL_ENGINE", "pyinfra")
@@ -87,7 +89,7 @@ def deploy_counts() -> dict[str, int]:
 @pytest.fixture(scope="session")
 def deployment():
     if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
+        pytest.skip("unavailable here: the lab needs root")
     if ENGINE == "none":
         if HOST not in lab.load_hosts():
             pytest.fail(f"GOVMAIL_ENGINE=none checks a deployed lab host, and {HOST} is not up")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from mailflow import inbox_subjects, message, new_mailbox, submit
 
 pytestmark = pytest.mark.e2e
-webdriver = pytest.importorskip("selenium.webdriver")
+webdriver = pytest.importorskip("selenium.webdriver", reason="unavailable here: selenium is not installed")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
@@ -35,7 +35,8 @@ def ca_pin(env) -> str:
 @pytest.fixture(scope="module")
 def browser(env, deployment):
     if not shutil.which("chromedriver"):
-        pytest.skip("Debian's chromium-driver is not installed (scripts/bootstrap installs it as root)")
+        pytest.skip("unavailable here: Debian's chromium-driver is not installed (scripts/bootstrap "
+                    "installs it as root)")
     env["secrets_dir"] = deployment["secrets"].directory
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"

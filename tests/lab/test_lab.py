@@ -16,7 +16,7 @@ from govmail import lab, settings
 
 pytestmark = [
     pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0 or not Path("/sys/fs/cgroup").is_dir(), reason="the lab needs root"),
+    pytest.mark.skipif(os.geteuid() != 0 or not Path("/sys/fs/cgroup").is_dir(), reason="unavailable here: the lab needs root"),
 ]
 HOSTS = ["smoke1", "outside"]
 REPO = Path(__file__).resolve().parents[2]

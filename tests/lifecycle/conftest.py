@@ -13,7 +13,7 @@ from govmail.secretstore import Secrets, store_dir
 @pytest.fixture(scope="session")
 def slapd_for():
     if os.geteuid() != 0:
-        pytest.skip("the local slapd runs chrooted in the lab's root filesystem: needs root")
+        pytest.skip("unavailable here: the local slapd runs chrooted in the lab's root filesystem: needs root")
     started = {}
 
     def _start(province, purpose="shared"):
