@@ -29,7 +29,7 @@ from pathlib import Path
 import ldap3
 
 from govmail import directory, lab, settings
-from govmail.render import PHP_VERSION
+from govmail.layout import PHP_VERSION
 from govmail.secretstore import Secrets, store_dir
 
 INVENTORY = Path(__file__).resolve().parents[1] / "inventories" / "lab"

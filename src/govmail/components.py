@@ -5,28 +5,20 @@ list: pyinfra through deploy/*.py, Ansible's roles through the govmail_component
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import dkim, dnsrecords, render, tls
-from .render import (AUTOCONFIG, CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, MTA_STS_POLICY, MANAGED_FILES, PHP_VERSION, ROUNDCUBE_PLUGIN, SIEVE_BEFORE,
-                     SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, tls_paths)
+from .layout import (CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE, PHP_VERSION,
+                     SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
+                     host_files as file_table, tls_paths)
 from .settings import Settings
 
-NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
 # govmail-slapd's steps in order, each with the files (in SLAPD_DIR) whose content it applies: cn=config
 # from what slapd reads at start, then the LDIF loaded into the running slapd.
 SLAPD_STEPS = {"rebuild-config": ("tls.key", "tls.crt", "tls-ca.crt", "govmail-schema.ldif", "slapd-config.ldif"),
                "add-tree": ("base.ldif",), "replace-policies": ("ppolicy.ldif",),
                "replace-services": ("services.ldif",)}
-SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
-
-
-@dataclass(frozen=True)
-class HostFile:
-    path: str
-    mode: str = "0644"
-    group: str = "root"
 
 
 @dataclass(frozen=True)
@@ -34,108 +26,58 @@ class Component:
     name: str
     packages: tuple[str, ...] = ()
     debconf: str = ""                  # debconf-set-selections lines, loaded before the packages install
-    files: tuple[HostFile, ...] = ()
     services: tuple[str, ...] = ()     # restarted when any of the files change; running and enabled
     unit_files: bool = False           # its files include systemd units: reload systemd, re-enable
+    files: tuple[HostFile, ...] = ()   # from the file table (layout.FILES)
 
 
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
-              "slapd slapd/no_configuration boolean true\n",
-              (HostFile(SLAPD_TOOL, "0755"),
-               HostFile(f"{SLAPD_DIR}/tls.key", "0640", "openldap"),
-               HostFile(f"{SLAPD_DIR}/tls.crt", "0644", "openldap"),
-               HostFile(f"{SLAPD_DIR}/tls-ca.crt", "0644", "openldap"),
-               *(HostFile(f"{SLAPD_DIR}/{name}", "0640", "openldap") for name in (
-                   "govmail-schema.ldif", "slapd-config.ldif", "base.ldif", "ppolicy.ldif", "services.ldif"))),
-              ("slapd",))
-
-
-def _plugin_files() -> tuple[HostFile, ...]:
-    return tuple(HostFile(p) for p in MANAGED_FILES.values() if p.startswith(ROUNDCUBE_PLUGIN + "/"))
+                     "slapd slapd/no_configuration boolean true\n", ("slapd",))
 
 
 def components(s: Settings) -> dict[str, Component]:
-    """In deploy order. The mail host's certificate comes before the services that read it."""
-    cert, key = tls_paths(s.mail_host)
+    """In deploy order, each with its files from the table. The mail host's certificate comes before the
+    services that read it."""
     parts = [
         OPENLDAP,
         Component("clamav", ("clamav-daemon", "clamav-milter", "clamav-freshclam", "clamdscan"),
                   "clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual\n",
-                  (*(HostFile(p) for p in (
-                      "/etc/clamav/clamd.conf", "/etc/clamav/clamav-milter.conf", "/etc/clamav/freshclam.conf",
-                      "/etc/systemd/system/clamav-daemon.service.d/govmail.conf",
-                      "/etc/systemd/system/clamav-milter.service",
-                      "/etc/systemd/system/govmail-clamav-status.service",
-                      "/etc/systemd/system/govmail-clamav-status.timer")),
-                   HostFile(CLAMAV_TOOL, "0755"),
-                   HostFile("/var/lib/clamav/govmail.ndb", group="clamav")),
                   ("clamav-daemon", "clamav-milter", "govmail-clamav-status.timer"), unit_files=True),
-        Component("spamassassin", ("spamd", "spamc", "spamass-milter"), "",
-                  tuple(HostFile(p) for p in ("/etc/spamassassin/local.cf", "/etc/default/spamd",
-                                              "/etc/systemd/system/spamass-milter.service")),
-                  ("spamd", "spamass-milter"), unit_files=True),
-        Component("tls", files=(HostFile(cert, "0644"), HostFile(key, "0600"))),
+        Component("spamassassin", ("spamd", "spamc", "spamass-milter"), "", ("spamd", "spamass-milter"),
+                  unit_files=True),
+        Component("tls"),
         # Before Postfix, whose milters include it. The DKIM key is readable by the opendkim group alone.
-        Component("opendkim", ("opendkim",), "",
-                  (HostFile("/etc/opendkim.conf"), HostFile("/etc/opendkim/key.table"),
-                   HostFile("/etc/opendkim/signing.table"), HostFile(DKIM_KEY, "0640", "opendkim")),
-                  ("opendkim",)),
+        Component("opendkim", ("opendkim",), "", ("opendkim",)),
         # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
         Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter",
                               "postfix-policyd-spf-python", "python3-libarchive-c"),
                   "postfix postfix/main_mailer_type select No configuration\n",
-                  (*(HostFile(p) for p in ("/etc/postfix/main.cf", "/etc/postfix/master.cf",
-                                           "/etc/postfix/forward_allowed.pcre", "/etc/postfix/own_domains.pcre",
-                                           "/etc/postfix/relays.cidr",
-                                           "/etc/postfix/postscreen_access.cidr", "/etc/policyd-rate-limit.yaml",
-                                           "/etc/postfix-policyd-spf-python/policyd-spf.conf",
-                                           "/etc/systemd/system/govmail-from-milter.service",
-                                           "/etc/systemd/system/govmail-attachment-milter.service")),
-                   HostFile("/usr/local/lib/govmail/from-milter", "0755"),
-                   HostFile("/usr/local/lib/govmail/attachment-milter", "0755"),
-                   *(HostFile(f"/etc/postfix/ldap/{m}.cf", "0640", "postfix")
-                     for m in ("mailboxes", "aliases", "senders"))),
                   ("govmail-from-milter", "govmail-attachment-milter", "postfix", "policyd-rate-limit"),
                   unit_files=True),
         Component("dovecot", ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
-                              "dovecot-managesieved"), "",
-                  (HostFile("/etc/dovecot/dovecot.conf", "0640", "dovecot"),
-                   HostFile("/etc/dovecot/conf.d/90-quota.conf"),
-                   HostFile(SIEVE_BEFORE),
-                   HostFile("/usr/local/lib/govmail/quota-warning", "0755")),
-                  ("dovecot",)),
+                              "dovecot-managesieved"), "", ("dovecot",)),
         # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.
-        Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "",
-                  (HostFile(NGINX_SITE), HostFile(MTA_STS_POLICY), HostFile(AUTOCONFIG)), ("nginx",)),
+        Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "", ("nginx",)),
         # Files holding directory passwords or the session key are readable by the web server's user only.
         Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins"),
                   "roundcube-core roundcube/dbconfig-install boolean true\n"
                   "roundcube-core roundcube/database-type select sqlite3\n"
                   "roundcube-core roundcube/reconfigure-webserver multiselect\n"
                   "roundcube-core roundcube/restart-webserver boolean false\n",
-                  (HostFile("/etc/roundcube/config.inc.php", "0640", "www-data"),
-                   HostFile("/etc/roundcube/plugins/password/config.inc.php", "0640", "www-data"),
-                   *_plugin_files(),
-                   HostFile(f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf")),
                   (f"php{PHP_VERSION}-fpm",)),
         # OpenDMARC's reports would need a database: its debconf answer declines one, but its dependency pulls
         # dbconfig-mysql in, and Roundcube's database would then be made for MySQL: so it comes after Roundcube
         # (Postfix answers 4xx on port 25 until it runs, on a first deploy). dbconfig-no-thanks would switch
         # off Roundcube's database altogether.
-        Component("opendmarc", ("opendmarc",),
-                  "opendmarc opendmarc/dbconfig-install boolean false\n",
-                  (HostFile("/etc/opendmarc.conf"), HostFile("/etc/opendmarc/ignore.hosts")), ("opendmarc",)),
+        Component("opendmarc", ("opendmarc",), "opendmarc opendmarc/dbconfig-install boolean false\n",
+                  ("opendmarc",)),
         # Last: govmail's nftables table, and fail2ban, which watches the logs of all the above and bans
         # at this host's firewall.
-        Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "",
-                  tuple(HostFile(p) for p in ("/etc/govmail/nftables.conf", "/etc/systemd/system/govmail-firewall.service",
-                                              "/etc/fail2ban/jail.d/govmail.conf",
-                                              "/etc/fail2ban/filter.d/govmail-dovecot.conf",
-                                              "/etc/tmpfiles.d/govmail-roundcube-logins.conf",
-                                              "/etc/systemd/system/fail2ban.service.d/govmail.conf")),
-                  ("govmail-firewall", "fail2ban"), unit_files=True),
+        Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "", ("govmail-firewall", "fail2ban"),
+                  unit_files=True),
     ]
-    return {c.name: c for c in parts}
+    table = file_table(s.mail_host)
+    return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
 
 def slapd_listeners(s: Settings) -> str:
@@ -187,7 +129,7 @@ def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:
 
 def signature_fetch(s: Settings, content: dict[str, str]) -> dict[str, str]:
     """The deploy's ClamAV step: fetch the databases this freshclam configuration names, once (its stamp)."""
-    digest = hashlib.sha256(content[MANAGED_FILES["clamav/freshclam.conf.j2"]].encode()).hexdigest()
+    digest = hashlib.sha256(content[FRESHCLAM_CONF].encode()).hexdigest()
     warn = " --warn-only" if s.signatures.optional else ""
     return {"command": f"{CLAMAV_TOOL} fetch {digest}{warn}", "stamp": f"{CLAMAV_STAMPS}/signatures-{digest}"}
 

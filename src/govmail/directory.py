@@ -19,7 +19,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from . import reach
 from .errors import GovmailError
-from .render import LDAPS_PORT  # noqa: F401  (where clients reach slapd)
+from .layout import LDAPS_PORT  # noqa: F401  (where clients reach slapd)
 from .settings import Settings
 
 # Kind of mailbox -> the branch of the tree it lives in.

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import dkim, reach
-from .render import CLIENT_PORTS
+from .layout import CLIENT_PORTS
 from .secretstore import Secrets
 from .settings import Settings
 

@@ -20,7 +20,8 @@ from urllib.parse import quote
 
 from . import lab, render, tls
 from .reach import free_port
-from .components import OPENLDAP, SLAPD_DIR
+from .components import OPENLDAP
+from .layout import SLAPD_DIR
 from .secretstore import Secrets
 from .settings import Settings
 

@@ -13,7 +13,7 @@ import ldap3
 import pytest
 
 from govmail import lab
-from govmail.render import PORTS
+from govmail.layout import PORTS
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,8 @@ import ldap3
 import pytest
 
 from govmail import directory as directory_mod
-from govmail.render import SERVICE_ACCOUNTS, SLAPD_STAMPS
+from govmail.layout import SLAPD_STAMPS
+from govmail.render import SERVICE_ACCOUNTS
 
 pytestmark = pytest.mark.infra
 

@@ -46,7 +46,7 @@ def test_render_writes_files_without_hosts(tmp_path: Path):
     out = govmail("render", "--province", "bacgiang", "--out", str(tmp_path))
     assert out.returncode == 0
     assert (tmp_path / "etc/postfix/main.cf").read_text().count("mail.bacgiang.gov.vn") >= 1
-    from govmail.render import MANAGED_FILES
+    from govmail.layout import MANAGED_FILES
     assert len(out.stdout.splitlines()) == len(MANAGED_FILES)
 
 

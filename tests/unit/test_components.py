@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from govmail import components, render, settings
+from govmail import components, layout, render, settings
 from govmail.profile import known_provinces
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"
@@ -22,15 +22,15 @@ def test_every_host_file_belongs_to_exactly_one_component(province):
     listed = [f.path for c in components.components(s).values() for f in c.files]
     assert len(listed) == len(set(listed))
     assert set(listed) == set(components.host_files(s))
-    assert set(render.MANAGED_FILES.values()) <= set(listed)
+    assert set(layout.MANAGED_FILES.values()) <= set(listed)
 
 
 def test_secrets_are_not_world_readable(lab):
     files = {f.path: f for c in components.components(lab).values() for f in c.files}
-    cert, key = render.tls_paths(lab.mail_host)
+    cert, key = layout.tls_paths(lab.mail_host)
     assert files[key].mode == "0600" and files[cert].mode == "0644"
     for path in ("/etc/roundcube/config.inc.php", "/etc/postfix/ldap/mailboxes.cf", "/etc/dovecot/dovecot.conf",
-                 f"{components.SLAPD_DIR}/tls.key", f"{components.SLAPD_DIR}/services.ldif"):
+                 f"{layout.SLAPD_DIR}/tls.key", f"{layout.SLAPD_DIR}/services.ldif"):
         assert files[path].mode == "0640" and files[path].group != "root", path
 
 
@@ -41,8 +41,8 @@ def test_the_certificate_comes_before_its_readers_and_php_before_roundcube(lab):
 
 
 def test_every_slapd_step_applies_files_of_the_openldap_component(lab):
-    names = {Path(f.path).name for f in components.OPENLDAP.files}
-    tool = components.host_files(lab)[render.SLAPD_TOOL]
+    names = {Path(f.path).name for f in components.components(lab)["openldap"].files}
+    tool = components.host_files(lab)[layout.SLAPD_TOOL]
     for step, applied in components.SLAPD_STEPS.items():
         assert set(applied) <= names, step
         assert f"\n{step})" in tool, step
@@ -51,14 +51,14 @@ def test_every_slapd_step_applies_files_of_the_openldap_component(lab):
 def test_a_slapd_step_is_due_again_exactly_when_its_own_files_change(lab):
     content = components.host_files(lab)
     before = components.slapd_steps(content)
-    policy = f"{render.SLAPD_DIR}/ppolicy.ldif"
+    policy = f"{layout.SLAPD_DIR}/ppolicy.ldif"
     after = components.slapd_steps({**content, policy: content[policy] + "\n"})
     changed = {step for step in before if before[step] != after[step]}
     assert changed == {"replace-policies"}
     assert components.slapd_steps(components.host_files(lab)) == before      # the same content, the same stamp
     for step, due in before.items():
-        assert due["stamp"].startswith(f"{render.SLAPD_STAMPS}/{step}-")
-        assert due["command"].startswith(f"{render.SLAPD_TOOL} {step} ")
+        assert due["stamp"].startswith(f"{layout.SLAPD_STAMPS}/{step}-")
+        assert due["command"].startswith(f"{layout.SLAPD_TOOL} {step} ")
 
 
 def test_the_engine_model_carries_each_file_with_its_content(lab):
@@ -73,18 +73,27 @@ def test_the_engine_model_carries_each_file_with_its_content(lab):
 
 def test_signatures_are_fetched_again_exactly_when_freshclam_is_told_other_sources(lab):
     content = components.host_files(lab)
-    conf = render.MANAGED_FILES["clamav/freshclam.conf.j2"]
+    conf = layout.MANAGED_FILES["clamav/freshclam.conf.j2"]
     before = components.signature_fetch(lab, content)
     assert before == components.signature_fetch(lab, components.host_files(lab))
     other = components.signature_fetch(lab, {**content, conf: content[conf] + "DatabaseCustomURL http://x/a.ndb\n"})
     assert other["stamp"] != before["stamp"] and other["command"] != before["command"]
-    unchanged = {**content, render.MANAGED_FILES["clamav/clamd.conf.j2"]: "changed\n"}
+    unchanged = {**content, layout.MANAGED_FILES["clamav/clamd.conf.j2"]: "changed\n"}
     assert components.signature_fetch(lab, unchanged) == before
-    assert before["command"].startswith(f"{render.CLAMAV_TOOL} fetch ") and "--warn-only" not in before["command"]
-    assert before["stamp"].startswith(f"{render.CLAMAV_STAMPS}/signatures-")
+    assert before["command"].startswith(f"{layout.CLAMAV_TOOL} fetch ") and "--warn-only" not in before["command"]
+    assert before["stamp"].startswith(f"{layout.CLAMAV_STAMPS}/signatures-")
 
 
 def test_a_deploy_without_signatures_warns_only_where_the_inventory_accepts_it(tmp_path):
     (tmp_path / "govmail.yml").write_text("province: hanam\noverrides: {clamav_without_signatures: true}\n")
     s = settings.load(inventory_dir=tmp_path)
     assert components.signature_fetch(s, components.host_files(s))["command"].endswith(" --warn-only")
+
+
+def test_every_template_is_in_the_file_table_once():
+    """A template that is not a host file is one another template includes or a report, never a forgotten one."""
+    templates = {str(p.relative_to(render.TEMPLATES_DIR)) for p in render.TEMPLATES_DIR.rglob("*.j2")}
+    listed = [f.template for f in layout.FILES if f.template]
+    assert len(listed) == len(set(listed))
+    assert templates - set(listed) == {"slapd/ppm.conf.j2", "report/report.html.j2"}
+    assert layout.MANAGED_FILES == {f.template: f.path for f in layout.FILES if f.template}

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from govmail import render
+from govmail import layout, render
 from govmail.profile import known_provinces
 from govmail.settings import Overrides, build
 from govmail.units import parse_size
@@ -23,7 +23,7 @@ def _line(text, prefix):
 @pytest.mark.parametrize("province", known_provinces())
 def test_every_profile_renders_every_file(rendered, province):
     files = rendered(province)
-    assert set(files) == set(render.MANAGED_FILES.values())
+    assert set(files) == set(layout.MANAGED_FILES.values())
     for path, text in files.items():
         assert "Managed by govmail" in text.splitlines()[0] or "Managed by govmail" in text.splitlines()[1], path
         assert "None" not in text, f"{path} shows a missing value"
@@ -153,7 +153,7 @@ def test_freshclam_fetches_what_the_inventory_names(rendered):
 
 
 def test_submission_is_virus_scanned_but_not_spam_scored_and_signed(rendered):
-    ports = render.PORTS
+    ports = layout.PORTS
     milter = {name: f"inet:127.0.0.1:{ports[name]}" for name in ("from_milter", "attachment_milter", "clamav_milter",
                                                                 "spamass_milter", "opendkim", "opendmarc")}
     master = rendered("hanam")["/etc/postfix/master.cf"]

@@ -49,7 +49,7 @@ def test_an_operator_certificate_expiring_within_a_month_is_warned_about(tmp_pat
 
 def test_slapd_never_holds_the_key_of_the_public_services():
     from govmail import components, settings
-    from govmail.render import SLAPD_DIR, tls_paths
+    from govmail.layout import SLAPD_DIR, tls_paths
     s = settings.load("hanam")
     files = components.host_files(s)
     public_key = files[tls_paths(s.mail_host)[1]]

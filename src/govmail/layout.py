@@ -1,0 +1,148 @@
+"""Where govmail's parts live on a mail host: every file govmail puts there (one table: the path, the
+component that installs it, the template it comes from, its mode and group, the host role that needs it),
+and the tools, directories, ports and ids the services share. One fact in one place: render, components,
+the engines, the lab and the tests read them here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directory is named after it
+ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
+SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its copy of the TLS files
+SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
+SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
+SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
+SIEVE_BEFORE = "/etc/dovecot/sieve/govmail.sieve"   # govmail's Sieve rules, before each mailbox's own
+CLAMAV_TOOL = "/usr/local/lib/govmail/clamav-signatures"   # fetches ClamAV's signatures, tells their age
+CLAMAV_STAMPS = "/var/lib/govmail/clamav"        # which freshclam configuration's databases were fetched
+FRESHCLAM_CONF = "/etc/clamav/freshclam.conf"
+# ClamAV's official databases, as freshclam names them (ExcludeDatabase).
+CLAMAV_OFFICIAL = ("main", "daily", "bytecode")
+# Where Prometheus's node exporter reads metrics files (Debian's prometheus-node-exporter textfile collector).
+METRICS_DIR = "/var/lib/prometheus/node-exporter"
+NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
+# What nginx serves besides Roundcube: the MTA-STS policy and mail programs' account settings.
+WEB_FILES = "/var/www/govmail"
+MTA_STS_POLICY = f"{WEB_FILES}/mta-sts.txt"
+AUTOCONFIG = f"{WEB_FILES}/config-v1.1.xml"
+PHP_FPM_SOCKET = "/run/php/roundcube.sock"
+# Failed webmail passwords, logged by govmail's Roundcube plugin the moment slapd refuses them; fail2ban
+# watches it (Roundcube's own userlogins.log says it only after the delay, too late to stop the next guess).
+ROUNDCUBE_LOGINS = "/var/log/roundcube/govmail-failed-logins.log"
+# The private DKIM key of the active selector, in Debian's directory for DKIM keys.
+DKIM_KEY = "/etc/dkimkeys/govmail.private"
+TLS_DIR = "/etc/govmail/tls"
+VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
+
+LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
+# The ports mail programs use, all with TLS from the first byte but submission's 587 (STARTTLS).
+CLIENT_PORTS = {"imaps": 993, "pop3s": 995, "submissions": 465, "submission": 587}
+# Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
+PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "opendkim": 7360, "opendmarc": 7361,
+         "attachment_milter": 7362, "sieve_forward": 10026}
+
+
+def tls_paths(mail_host: str) -> tuple[str, str]:
+    """(certificate chain, key) of the mail host, as the services read them."""
+    return f"{TLS_DIR}/{mail_host}.crt", f"{TLS_DIR}/{mail_host}.key"
+
+
+@dataclass(frozen=True)
+class HostFile:
+    path: str
+    component: str                   # the part of the system that installs it (components.py)
+    template: str | None = None      # under templates/; None: made by code (TLS material, keys, the MTA-STS policy)
+    mode: str = "0644"
+    group: str = "root"              # the owner is root
+    # The host roles that need it. One role today, the single mail host; several hosts will split it.
+    roles: tuple[str, ...] = ("mail",)
+
+
+# Every file govmail puts on a mail host but the mail host's own certificate and key, whose names follow the
+# host's name (host_files).
+FILES = (
+    HostFile(SLAPD_TOOL, "openldap", "slapd/govmail-slapd.j2", mode="0755"),
+    HostFile(f"{SLAPD_DIR}/tls.key", "openldap", mode="0640", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/tls.crt", "openldap", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/tls-ca.crt", "openldap", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/govmail-schema.ldif", "openldap",
+             "slapd/govmail-schema.ldif.j2", mode="0640", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/slapd-config.ldif", "openldap",
+             "slapd/slapd-config.ldif.j2", mode="0640", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/base.ldif", "openldap", "slapd/base.ldif.j2", mode="0640", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/ppolicy.ldif", "openldap", "slapd/ppolicy.ldif.j2", mode="0640", group="openldap"),
+    HostFile(f"{SLAPD_DIR}/services.ldif", "openldap", "slapd/services.ldif.j2", mode="0640", group="openldap"),
+    HostFile("/etc/clamav/clamd.conf", "clamav", "clamav/clamd.conf.j2"),
+    HostFile("/etc/clamav/clamav-milter.conf", "clamav", "clamav/clamav-milter.conf.j2"),
+    HostFile(FRESHCLAM_CONF, "clamav", "clamav/freshclam.conf.j2"),
+    HostFile("/etc/systemd/system/clamav-daemon.service.d/govmail.conf", "clamav",
+             "clamav/clamav-daemon.service.conf.j2"),
+    HostFile("/etc/systemd/system/clamav-milter.service", "clamav", "clamav/clamav-milter.service.j2"),
+    HostFile("/etc/systemd/system/govmail-clamav-status.service", "clamav",
+             "clamav/govmail-clamav-status.service.j2"),
+    HostFile("/etc/systemd/system/govmail-clamav-status.timer", "clamav", "clamav/govmail-clamav-status.timer.j2"),
+    HostFile(CLAMAV_TOOL, "clamav", "clamav/clamav-signatures.py.j2", mode="0755"),
+    HostFile("/var/lib/clamav/govmail.ndb", "clamav", "clamav/govmail.ndb.j2", group="clamav"),
+    HostFile("/etc/spamassassin/local.cf", "spamassassin", "spamassassin/local.cf.j2"),
+    HostFile("/etc/default/spamd", "spamassassin", "spamassassin/spamd.j2"),
+    HostFile("/etc/systemd/system/spamass-milter.service", "spamassassin", "spamassassin/spamass-milter.service.j2"),
+    HostFile("/etc/opendkim.conf", "opendkim", "opendkim/opendkim.conf.j2"),
+    HostFile("/etc/opendkim/key.table", "opendkim", "opendkim/key.table.j2"),
+    HostFile("/etc/opendkim/signing.table", "opendkim", "opendkim/signing.table.j2"),
+    HostFile(DKIM_KEY, "opendkim", mode="0640", group="opendkim"),
+    HostFile("/etc/postfix/main.cf", "postfix", "postfix/main.cf.j2"),
+    HostFile("/etc/postfix/master.cf", "postfix", "postfix/master.cf.j2"),
+    HostFile("/etc/postfix/forward_allowed.pcre", "postfix", "postfix/forward_allowed.pcre.j2"),
+    HostFile("/etc/postfix/own_domains.pcre", "postfix", "postfix/own_domains.pcre.j2"),
+    HostFile("/etc/postfix/relays.cidr", "postfix", "postfix/relays.cidr.j2"),
+    HostFile("/etc/postfix/postscreen_access.cidr", "postfix", "postfix/postscreen_access.cidr.j2"),
+    HostFile("/etc/policyd-rate-limit.yaml", "postfix", "ratelimit/policyd-rate-limit.yaml.j2"),
+    HostFile("/etc/postfix-policyd-spf-python/policyd-spf.conf", "postfix", "postfix/policyd-spf.conf.j2"),
+    HostFile("/etc/systemd/system/govmail-from-milter.service", "postfix", "postfix/govmail-from-milter.service.j2"),
+    HostFile("/etc/systemd/system/govmail-attachment-milter.service", "postfix",
+             "postfix/govmail-attachment-milter.service.j2"),
+    HostFile("/usr/local/lib/govmail/from-milter", "postfix", "postfix/from-milter.py.j2", mode="0755"),
+    HostFile("/usr/local/lib/govmail/attachment-milter", "postfix", "postfix/attachment-milter.py.j2", mode="0755"),
+    HostFile("/etc/postfix/ldap/mailboxes.cf", "postfix",
+             "postfix/ldap/mailboxes.cf.j2", mode="0640", group="postfix"),
+    HostFile("/etc/postfix/ldap/aliases.cf", "postfix", "postfix/ldap/aliases.cf.j2", mode="0640", group="postfix"),
+    HostFile("/etc/postfix/ldap/senders.cf", "postfix", "postfix/ldap/senders.cf.j2", mode="0640", group="postfix"),
+    HostFile("/etc/dovecot/dovecot.conf", "dovecot", "dovecot/dovecot.conf.j2", mode="0640", group="dovecot"),
+    HostFile("/etc/dovecot/conf.d/90-quota.conf", "dovecot", "dovecot/conf.d/90-quota.conf.j2"),
+    HostFile(SIEVE_BEFORE, "dovecot", "dovecot/sieve/govmail.sieve.j2"),
+    HostFile("/usr/local/lib/govmail/quota-warning", "dovecot", "dovecot/quota-warning.j2", mode="0755"),
+    HostFile(NGINX_SITE, "nginx", "nginx/webmail.conf.j2"),
+    HostFile(MTA_STS_POLICY, "nginx"),
+    HostFile(AUTOCONFIG, "nginx", "nginx/autoconfig.xml.j2"),
+    HostFile("/etc/roundcube/config.inc.php", "roundcube",
+             "roundcube/config.inc.php.j2", mode="0640", group="www-data"),
+    HostFile("/etc/roundcube/plugins/password/config.inc.php", "roundcube",
+             "roundcube/password.config.inc.php.j2", mode="0640", group="www-data"),
+    HostFile(f"{ROUNDCUBE_PLUGIN}/govmail.php", "roundcube", "roundcube/govmail-plugin/govmail.php.j2"),
+    HostFile(f"{ROUNDCUBE_PLUGIN}/localization/vi_VN.inc", "roundcube",
+             "roundcube/govmail-plugin/localization/vi_VN.inc.j2"),
+    HostFile(f"{ROUNDCUBE_PLUGIN}/localization/en_US.inc", "roundcube",
+             "roundcube/govmail-plugin/localization/en_US.inc.j2"),
+    HostFile(f"{ROUNDCUBE_PLUGIN}/skins/elastic/templates/change.html", "roundcube",
+             "roundcube/govmail-plugin/skins/elastic/templates/change.html.j2"),
+    HostFile(f"/etc/php/{PHP_VERSION}/fpm/pool.d/roundcube.conf", "roundcube", "roundcube/php-fpm-pool.conf.j2"),
+    HostFile("/etc/opendmarc.conf", "opendmarc", "opendmarc/opendmarc.conf.j2"),
+    HostFile("/etc/opendmarc/ignore.hosts", "opendmarc", "opendmarc/ignore.hosts.j2"),
+    HostFile("/etc/govmail/nftables.conf", "firewall", "firewall/nftables.conf.j2"),
+    HostFile("/etc/systemd/system/govmail-firewall.service", "firewall", "firewall/govmail-firewall.service.j2"),
+    HostFile("/etc/fail2ban/jail.d/govmail.conf", "firewall", "firewall/jail.conf.j2"),
+    HostFile("/etc/fail2ban/filter.d/govmail-dovecot.conf", "firewall", "firewall/dovecot-filter.conf.j2"),
+    HostFile("/etc/tmpfiles.d/govmail-roundcube-logins.conf", "firewall", "firewall/roundcube-logins.tmpfiles.j2"),
+    HostFile("/etc/systemd/system/fail2ban.service.d/govmail.conf", "firewall", "firewall/fail2ban.service.conf.j2"),
+)
+
+
+def host_files(mail_host: str) -> tuple[HostFile, ...]:
+    cert, key = tls_paths(mail_host)
+    return FILES + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))
+
+
+# template (under templates/) -> path on the host
+MANAGED_FILES = {f.template: f.path for f in FILES if f.template}
