@@ -15,7 +15,8 @@ short_description: a govmail component (packages, debconf answers, files with co
 description:
   - Calls C(govmail.components.for_engine) for an inventory, optionally switched to another province (the
     single variable). Returns, per term, the named component with a C(facts) key holding the few values
-    the roles' own steps need; with no term, the list of every component in deploy order.
+    the roles' own steps need; with no term, the whole model (C(components) in deploy order, C(facts)),
+    which the common role keeps as the fact C(common_model) so that a play renders it once.
   - File content is marked unsafe so Ansible never templates it again.
 options:
   _terms:
@@ -53,5 +54,5 @@ class LookupModule(LookupBase):
         unknown = [name for name in terms if name not in parts]
         if unknown:
             raise AnsibleError(f"not a govmail component: {', '.join(unknown)} (known: {', '.join(parts)})")
-        chosen = [{**parts[name], "facts": model["facts"]} for name in terms] or [list(parts.values())]
+        chosen = [{**parts[name], "facts": model["facts"]} for name in terms] or [model]
         return [wrap_var(part) for part in chosen]

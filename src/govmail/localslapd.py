@@ -18,14 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from . import lab, render, tls
+from . import components, lab, render
 from .reach import free_port
 from .components import OPENLDAP
-from .layout import SLAPD_DIR
+from .layout import SLAPD_DIR, SLAPD_TOOL
 from .secretstore import Secrets
 from .settings import Settings
-
-CONFIG_DIR = SLAPD_DIR.lstrip("/")
 
 
 def slapd_root(suite: str = "trixie") -> Path:
@@ -83,17 +81,20 @@ class Instance:
             lab.run(["mount", "--bind", f"/{fs}", str(self.merged / fs)])
 
     def _put_files(self) -> None:
-        for dest, content in render.render_all(self.settings, self.secrets).items():
-            if dest.startswith("/etc/ldap/"):
-                (self.merged / dest.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-                (self.merged / dest.lstrip("/")).write_text(content, encoding="utf-8")
-        key, cert, ca = tls.server_certificate(self.secrets.directory, "local", [self.settings.mail_host])
-        for name, data in (("tls.key", key), ("tls.crt", cert), ("tls-ca.crt", ca)):
-            (self.merged / CONFIG_DIR / name).write_bytes(data)
+        """The openldap component's files as a deploy puts them: the rendered LDIF, slapd's TLS material and
+        govmail-slapd."""
+        content = {**render.render_all(self.settings, self.secrets),
+                   **components.tls_material(self.settings, self.secrets)}
+        for f in components.components(self.settings)["openldap"].files:
+            target = self.merged / f.path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content[f.path], encoding="utf-8")
+            target.chmod(int(f.mode, 8))
 
     def _start(self) -> None:
+        # govmail-slapd's rebuild-config, but for systemd (there is none in the chroot): slapd starts below.
         self.chroot("mkdir", "-p", "/etc/ldap/slapd.d", "/run/slapd", "/var/lib/ldap")
-        self.chroot("slapadd", "-n0", "-F", "/etc/ldap/slapd.d", "-l", f"/{CONFIG_DIR}/slapd-config.ldif")
+        self.chroot("slapadd", "-n0", "-F", "/etc/ldap/slapd.d", "-l", f"{SLAPD_DIR}/slapd-config.ldif")
         self.process = subprocess.Popen(
             ["chroot", str(self.merged), "/usr/sbin/slapd", "-d", "0", "-F", "/etc/ldap/slapd.d",
              "-h", f"ldap://127.0.0.1:{self.port}/ ldapi:///"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -107,9 +108,9 @@ class Instance:
         raise lab.LabError("slapd did not listen within 5 s")
 
     def _load_tree(self) -> None:
-        """What the deploy loads over ldapi:// after the configuration."""
-        for name in ("base.ldif", "ppolicy.ldif", "services.ldif"):
-            self.chroot("ldapadd", "-Y", "EXTERNAL", "-Q", "-H", "ldapi:///", "-f", f"/{CONFIG_DIR}/{name}")
+        """The deploy's govmail-slapd steps after the configuration (no digest: no stamp to leave)."""
+        for step in list(components.SLAPD_STEPS)[1:]:
+            self.chroot(SLAPD_TOOL, step)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
