@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import importlib.resources
 import re
 import warnings
 from pathlib import Path
@@ -19,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, Val
 from .errors import BadInput
 from .units import Duration, Size, parse_duration, parse_size
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
+# Shipped inside the package, like the templates (a checkout links profiles/ here).
+PROFILES_DIR = Path(str(importlib.resources.files("govmail") / "profiles"))
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@ engine-specific filters.
 from __future__ import annotations
 
 import base64
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from .secretstore import Secrets, store_dir
 from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_DELAY_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
                        MESSAGE_HEADROOM, PASSWORD_HASH, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+# Shipped inside the package, so that a wheel renders as a checkout does (a checkout links templates/ here).
+TEMPLATES_DIR = Path(str(importlib.resources.files("govmail") / "templates"))
 
 # The mailboxes that may log in at all (Dovecot, and Roundcube's forced-change page): not switched off by
 # the lifecycle. A lock from failed passwords (pwdAccountLockedTime) is slapd's to judge at the bind: it

@@ -1,0 +1,1 @@
+"""govmail: a provincial government mail system that obeys its province's regulation."""
