@@ -258,9 +258,11 @@ def _notifier(lc: Lifecycle, smtp: str | None, outbox: Path | None) -> Notifier:
               help="Write agency notices as .eml files here instead of sending them.")
 @click.option("--smtp", help="HOST[:PORT] for agency notices (default: the mail host's sendmail, through SSH "
                              "as for the directory).")
-def sweep(lc: Lifecycle, dry_run, outbox, smtp):
+@click.option("--yes", "confirmed", is_flag=True,
+              help="Go on even when more than the inventory's share of mailboxes would be locked or revoked.")
+def sweep(lc: Lifecycle, dry_run, outbox, smtp, confirmed):
     """Lock and revoke by the profile's inactivity and password rules; notify agencies. Idempotent."""
-    actions = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run)
+    actions = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run, confirmed)
     for a in actions:
         click.echo(f"{'would ' if dry_run else ''}{a.action:<6} {a.account.mail:<40} {a.reason:<22} "
                    f"due {a.due:%Y-%m-%d} ({a.source}){'  ' + a.notice if a.notice else ''}")

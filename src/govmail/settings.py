@@ -48,7 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "spam_tag_score": 5.0,
     "spam_reject_score": 10,
     "spamd_children": 4,
+    # A sweep that would lock or revoke more than this share of the mailboxes stops and asks for --yes: a
+    # wrong clock on the operator's machine must not revoke a province.
+    "sweep_max_percent": 10,
 }
+SWEEP_GUARD_FLOOR = 5     # so many actions never need --yes, whatever the share (a small site's normal night)
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
 FAILURE_DELAY_SECONDS = 2           # a wrong password is answered this late (Dovecot and webmail alike)
 GRACE_LOGINS = 3                    # binds allowed after expiry, so webmail can still change it
@@ -140,6 +144,8 @@ class Overrides(Strict):
     # (tls_certificate_file from a public CA), never govmail's internal one.
     mta_sts_mode: Literal["testing", "enforce"] = "testing"
     recipients_per_hour: Annotated[int, Field(ge=1, le=100000)] | None = None
+    # The largest share of mailboxes (percent) one sweep may lock or revoke without --yes.
+    sweep_max_percent: Annotated[int, Field(ge=1, le=100)] | None = None
     recipients_per_message: Annotated[int, Field(ge=1, le=10000)] | None = None
     spam_reject_score: PositiveInt | None = None
     spamd_children: PositiveInt | None = None
@@ -287,6 +293,7 @@ class Settings:
     encrypted_archives_restricted: bool
     locked_still_receives: bool
     notify_agency: bool                  # the agency's mailbox hears of each lock and revocation
+    sweep_max_percent: int               # a sweep doing more than this share of mailboxes asks for --yes
     display_name: str
     spam: SpamPolicy
     defences: Defences
@@ -410,6 +417,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         encrypted_archives_restricted=profile.attachments.encrypted_archives.value == "restricted",
         locked_still_receives=_value(profile.inactivity.locked_still_receives, DEFAULTS["locked_still_receives"]),
         notify_agency=_value(profile.inactivity.notify_agency, DEFAULTS["notify_agency"]),
+        sweep_max_percent=overrides.sweep_max_percent or DEFAULTS["sweep_max_percent"],
         display_name=_value(profile.naming.display_name, DEFAULTS["display_name"]),
         spam=SpamPolicy(DEFAULTS["spam_tag_score"], overrides.spam_reject_score or DEFAULTS["spam_reject_score"],
                         overrides.spamd_children or DEFAULTS["spamd_children"]),

@@ -12,9 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .directory import Account, accounts
+from .errors import GovmailError
 from .lifecycle import Lifecycle
 from .notify import NoticeFailed, Notifier
-from .settings import Settings
+from .settings import SWEEP_GUARD_FLOOR, Settings
 from .units import Duration
 
 ACTION_VI = {"lock": "tạm khóa", "revoke": "thu hồi"}
@@ -116,10 +117,28 @@ def _notify(lc: Lifecycle, notifier: Notifier, action: Action) -> str:
     return f"notice to {agency.mail}"
 
 
-def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False) -> list[Action]:
-    actions = plan(lc.settings, accounts(lc.conn, lc.base), lc.clock())
+class TooManyActions(GovmailError):
+    """A sweep that would lock or revoke an unusual share of the mailboxes: nothing was changed."""
+
+
+def check_share(s: Settings, actions: list[Action], found: list[Account], moment: dt.datetime) -> None:
+    live = sum(1 for a in found if a.status not in ("revoked", "system"))
+    bound = max(SWEEP_GUARD_FLOOR, live * s.sweep_max_percent / 100)
+    if len(actions) > bound:
+        raise TooManyActions(
+            f"the sweep would lock or revoke {len(actions)} of {live} mailboxes, more than "
+            f"{s.sweep_max_percent} % (overrides.sweep_max_percent); nothing was changed. Check this machine's "
+            f"clock (it says {moment:%Y-%m-%d %H:%M}) and `govmail sweep --dry-run`, then run again with --yes")
+
+
+def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False, confirmed: bool = False) -> list[Action]:
+    found = accounts(lc.conn, lc.base)
+    moment = lc.clock()
+    actions = plan(lc.settings, found, moment)
     if dry_run:
         return actions
+    if not confirmed:
+        check_share(lc.settings, actions, found, moment)
     for action in actions:
         if action.action == "lock":
             lc.lock(action.account.mail, action.reason, account=action.account, source=action.source)

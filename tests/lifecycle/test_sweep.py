@@ -102,3 +102,22 @@ def test_danang_revokes_after_three_months_without_a_lock_step(lifecycle_for, sl
     kept = person(lc, "Phan Bội Châu", 80, 10)
     assert sweep(instance, "--outbox", str(tmp_path)) == {("revoke", gone, "inactivity", "due")}
     assert lc.find(kept).status == "active"
+
+
+def test_a_sweep_that_would_lock_most_mailboxes_stops_until_told_yes(lifecycle_for, slapd_for, tmp_path):
+    """As after a wrong clock: seven of eight mailboxes look idle. Nothing changes without --yes."""
+    lc = lifecycle_for("hanam", purpose="mass-sweep")
+    instance = slapd_for("hanam", "mass-sweep")
+    lc.add(AddRequest("agency", "Sở Nội vụ"))
+    idle = [person(lc, f"Kiều Văn {name}", 4 * 31, 30) for name in ("An", "Bình", "Cường", "Dũng", "Giang",
+                                                                    "Hải", "Khánh")]
+    fresh = person(lc, "Kiều Văn Lâm", 1, 10)
+    before = states(lc, idle + [fresh])
+    command = [sys.executable, "-m", "govmail.cli", "sweep", "--province", "hanam", "--server", instance.url,
+               "--operator", "cron", "--outbox", str(tmp_path)]
+    stopped = subprocess.run(command, capture_output=True, text=True)
+    assert stopped.returncode == 1, stopped.stderr
+    assert "would lock or revoke 7 of 9 mailboxes" in stopped.stderr and "--yes" in stopped.stderr
+    assert states(lc, idle + [fresh]) == before
+    assert sweep(instance, "--outbox", str(tmp_path), "--yes") == {("lock", a, "inactivity", "due") for a in idle}
+    assert {a: lc.find(a).status for a in idle} == dict.fromkeys(idle, "locked")
