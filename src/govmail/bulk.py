@@ -2,23 +2,31 @@
 (unless the operator asks to skip bad rows).
 
 The request form's columns are COLUMNS (UTF-8, header row first, any order; only kind and name are required).
+
+Running the same file again finishes what a run that died left undone and adds nothing twice: every row
+is recorded on its entry under its request number, or, for a row without one, under a number made from the
+row itself (`csv-` and a digest of its values, counting identical rows), and a row whose number the
+directory already holds is reported as done, not added again.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import unicodedata
+from collections import Counter
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ldap3
 
 from .errors import BadInput, GovmailError
-from .lifecycle import AddRequest, Issued, Lifecycle, Planned
+from .lifecycle import AddRequest, AlreadyDone, Issued, Lifecycle, Planned
 
 COLUMNS = {
     "request": "the request's number (recorded; a number already carried out is refused)",
@@ -76,6 +84,23 @@ def _date(row: dict, column: str) -> dt.date | None:
         raise BadInput(f"{column} '{text}' is not a date (YYYY-MM-DD)") from None
 
 
+def row_requests(rows: list[tuple[int, dict]]) -> list[str | None]:
+    """Each row's request number: its own, or one made from its values (the n-th of identical rows gets
+    its own), the same in every run of the same rows whatever their order."""
+    seen: Counter[str] = Counter()
+    numbers = []
+    for _, row in rows:
+        given = (row.get("request") or "").strip()
+        if given:
+            numbers.append(given)
+            continue
+        values = "\0".join(unicodedata.normalize("NFC", " ".join((row.get(c) or "").split())) for c in COLUMNS)
+        digest = hashlib.sha256(values.encode()).hexdigest()[:16]
+        seen[digest] += 1
+        numbers.append(f"csv-{digest}" + (f"-{seen[digest]}" if seen[digest] > 1 else ""))
+    return numbers
+
+
 def to_request(row: dict) -> AddRequest:
     if None in row:
         raise BadInput(f"more fields than the header has columns: {row[None]}")
@@ -90,15 +115,23 @@ def to_request(row: dict) -> AddRequest:
                       request=value.get("request"), received=_date(row, "received"))
 
 
-def plan(lc: Lifecycle, rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, Planned]], list[BadRow]]:
-    """Work out every row against the directory and the rows before it; write nothing."""
-    planned, bad = [], []
-    for line, row in rows:
+def plan(lc: Lifecycle, rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, Planned]], list[BadRow],
+                                                             list[tuple[int, str]]]:
+    """Work out every row against the directory and the rows before it; write nothing. Returns the rows to
+    add, the bad rows, and the rows an earlier run added already (line, address)."""
+    planned, bad, done = [], [], []
+    for (line, row), number in zip(rows, row_requests(rows)):
         try:
-            planned.append((line, lc.plan_add(to_request(row))))
+            request = replace(to_request(row), request=number)
+            planned.append((line, lc.plan_add(request)))
+        except AlreadyDone as err:
+            if err.holder.name != " ".join(unicodedata.normalize("NFC", request.name).split()):
+                bad.append(BadRow(line, f"{err} (for {err.holder.name}, not {request.name})"))
+            else:
+                done.append((line, err.holder.mail))
         except GovmailError as err:
             bad.append(BadRow(line, str(err)))
-    return planned, bad
+    return planned, bad, done
 
 
 def write_all(conn: ldap3.Connection, planned: list[tuple[int, Planned]], done: Callable[[int, Issued], None],

@@ -218,12 +218,14 @@ def account_reset_password(lc: Lifecycle, request, reason, address, credentials_
 def account_import(lc: Lifecycle, csv_file, credentials_out, skip_bad, check_only):
     """Add the mailboxes of a bulk request, a CSV file with the columns below."""
     rows = bulk.read_rows(csv_file)
-    planned, bad = bulk.plan(lc, rows)
+    planned, bad, done = bulk.plan(lc, rows)
+    for line, address in done:
+        click.echo(f"{csv_file}:{line}: already added by an earlier run: {address}", err=True)
     for row in bad:
         click.echo(f"{csv_file}:{row.line}: {row.message}", err=True)
     if bad and not skip_bad:
         raise BadInput(f"{len(bad)} of {len(rows)} row(s) bad: nothing added (fix them, or --skip-bad)")
-    click.echo(f"{len(planned)} row(s) to add, {len(bad)} skipped", err=True)
+    click.echo(f"{len(planned)} row(s) to add, {len(bad)} skipped, {len(done)} added before", err=True)
     if check_only:
         return
     writer = directory.connect(lc.settings, lc.conn.server.name, pipelined=True)

@@ -44,6 +44,14 @@ class AddRequest:
     received: dt.date | None = None        # when the request arrived (provisioning deadline)
 
 
+class AlreadyDone(BadInput):
+    """A request the directory has already carried out (its number is on an entry)."""
+
+    def __init__(self, request: str, holder: Account):
+        super().__init__(f"duplicate request {request}: it was already carried out: {holder.mail}")
+        self.request, self.holder = request, holder
+
+
 @dataclass
 class Planned:
     """An add worked out against the directory, not yet written."""
@@ -122,8 +130,9 @@ class Lifecycle:
             self._load_addresses()
         if request.lower() in self._requests:
             holder = accounts(self.conn, self.base, f"(govmailRequest={escape_filter_chars(request)})")
-            where = f": {holder[0].mail}" if holder else " earlier in this batch"
-            raise BadInput(f"duplicate request {request}: it was already carried out{where}")
+            if holder:
+                raise AlreadyDone(request, holder[0])
+            raise BadInput(f"duplicate request {request}: it was already carried out earlier in this batch")
 
     def find(self, address: str) -> Account:
         text = escape_filter_chars(address.strip().lower())

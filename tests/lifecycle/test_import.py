@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from govmail import directory
+from govmail import bulk, directory
 
 pytestmark = pytest.mark.lifecycle
 
@@ -67,7 +67,9 @@ def test_skip_bad_adds_the_good_rows_and_writes_credentials_once(slapd_for, tmp_
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     assert mailboxes(instance) == 4
     again = run_import(instance, path, "--credentials-out", str(tmp_path / "pw2.csv"))
-    assert again.returncode == 2 and "duplicate request BN-1" in again.stderr
+    assert again.returncode == 2 and "requests.csv:6: name is empty" in again.stderr
+    assert "requests.csv:2: already added by an earlier run: svhttdl@hanam.gov.vn" in again.stderr
+    assert mailboxes(instance) == 4
 
 
 def test_broken_files_are_refused_with_the_problem_named(slapd_for, tmp_path):
@@ -80,3 +82,40 @@ def test_broken_files_are_refused_with_the_problem_named(slapd_for, tmp_path):
     header.write_text("kind,ten\nperson,X\n", encoding="utf-8")
     proc = run_import(instance, header, "--credentials-out", str(tmp_path / "y.csv"))
     assert proc.returncode == 2 and "unknown column(s) ten" in proc.stderr and "missing column(s) name" in proc.stderr
+
+
+# Đà Nẵng numbers a second Nguyễn Văn Dũng (3712/QĐ-UBND Điều 3.3.a): two rows alike, two people.
+UNNUMBERED = ["agency,Sở Tài chính,,,\n", "person,Nguyễn Văn Dũng,stc,,\n", "person,Nguyễn Văn Dũng,stc,,\n",
+              "person,Mai Thị Lan,stc,,\n", "person,Vũ Đình Khôi,stc,,\n", "unit,Phòng Ngân sách,stc,,\n"]
+
+
+def test_a_run_that_died_half_way_is_finished_by_running_the_file_again(lifecycle_for, slapd_for, tmp_path):
+    """Rows without request numbers (two of them alike: two people of the same name): the operator's machine
+    dies after the third add. The same file again adds the other three and nothing twice."""
+    lc = lifecycle_for("danang", purpose="import-resume")
+    instance = slapd_for("danang", "import-resume")
+    path = tmp_path / "requests.csv"
+    path.write_text("kind,name,agency,birth_date,received\n" + "".join(UNNUMBERED), encoding="utf-8")
+    planned, bad, done = bulk.plan(lc, bulk.read_rows(path))
+    assert len(planned) == 6 and not bad and not done
+    written = []
+
+    def dies_after_three(line, issued):
+        written.append(issued.address)
+        if len(written) == 3:
+            raise KeyboardInterrupt("the operator's machine died")
+    writer = directory.connect(instance.settings, instance.url, pipelined=True)
+    with pytest.raises(KeyboardInterrupt):
+        bulk.write_all(writer, planned, dies_after_three, window=1)
+    assert mailboxes(instance) == 3
+
+    again = run_import(instance, path, "--credentials-out", str(tmp_path / "rest.csv"))
+    assert again.returncode == 0, again.stderr
+    assert [line for line in again.stderr.splitlines() if "already added by an earlier run" in line] == [
+        f"{path}:{n}: already added by an earlier run: {address}" for n, address in zip((2, 3, 4), written)]
+    rest = [r["address"] for r in csv.DictReader((tmp_path / "rest.csv").open(encoding="utf-8"))]
+    assert len(rest) == 3 and not set(rest) & set(written)
+    assert mailboxes(instance) == 6
+    finished = run_import(instance, path, "--credentials-out", str(tmp_path / "nothing.csv"))
+    assert finished.returncode == 0 and "0 row(s) to add" in finished.stderr
+    assert mailboxes(instance) == 6
