@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from govmail import directory, lab
+from mailflow import publish
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,13 @@ def outside(deployment):
 
 
 @pytest.fixture(scope="module")
-def outside_trusts_the_ca(outside, deployment):
+def published(deployment):
+    """The DNS records of the province under test, served by the lab DNS (after a province switch too)."""
+    return publish()
+
+
+@pytest.fixture(scope="module")
+def outside_trusts_the_ca(outside, deployment, published):
     """`outside`'s system trust store holds the deployment's CA, as the world's trusts a public CA: its
     programs then verify the mail host's certificate with no option of ours."""
     ca = (deployment["secrets"].directory / "ca.crt").read_text()

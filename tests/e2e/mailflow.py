@@ -4,6 +4,7 @@ clients. The `env` fixture that these take lives in conftest.py."""
 import email
 import email.policy
 import imaplib
+import json
 import os
 import smtplib
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import ldap3
 
-from govmail import lab
+from govmail import dnsrecords, lab
 
 ISSUED = "Cap#Phat2026xyz"
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +30,14 @@ def govmail(*args, check: bool = True) -> subprocess.CompletedProcess:
                            *(["--province", province] if province else [])], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 or not check, proc.stderr
     return proc
+
+
+def publish() -> list:
+    """`govmail dns --json` for the province under test, served by the lab DNS from now on (as the province's
+    own DNS would serve it once the operator has published it)."""
+    found = [dnsrecords.Record(**r) for r in json.loads(govmail("dns", "--json").stdout)]
+    lab.serve_records(found)
+    return found
 
 
 def new_mailbox(env, quota: int | None = None, change_password: bool = True, **attrs) -> tuple[str, str, str]:

@@ -7,7 +7,6 @@ SPF and DMARC."""
 import ast
 import email
 import email.policy
-import json
 import os
 import shlex
 import subprocess
@@ -15,8 +14,8 @@ import subprocess
 import dns.resolver
 import pytest
 
-from govmail import dnsrecords, lab
-from mailflow import (delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox, submit,
+from govmail import lab
+from mailflow import (delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox, publish, submit,
                       wait_delivered)
 from test_outsider import SEND, probe
 
@@ -24,19 +23,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     bool(os.environ.get("GOVMAIL_TEST_PROVINCE")),
     reason="signing and the SPF/DMARC checks do not depend on the province's regulation: checked once, for the "
            "inventory's province (and by molecule on the Ansible-deployed host)")]
-
-
-def publish() -> list[dnsrecords.Record]:
-    """`govmail dns --json` for the deployment under test, served by the lab DNS from now on."""
-    run = govmail("dns", "--json")
-    found = [dnsrecords.Record(**r) for r in json.loads(run.stdout)]
-    lab.serve_records(found)
-    return found
-
-
-@pytest.fixture(scope="module")
-def published(deployment):
-    return publish()
 
 
 @pytest.fixture(scope="module")
