@@ -93,3 +93,19 @@ def test_the_signing_key_is_opendkims_alone(host):
     key = host.file(DKIM_KEY)
     assert (key.user, key.group, key.mode) == ("root", "opendkim", 0o640)
     assert "BEGIN RSA PRIVATE KEY" in host.check_output("head -1 %s", DKIM_KEY)
+
+
+def test_a_failed_fetch_leaves_freshclam_running(host):
+    """The fetch step stops the freshclam daemon for its own run (the daemon holds the log): when a source
+    added to the live configuration does not answer, the deploy fails and the daemon runs on all the same."""
+    conf = "/etc/clamav/freshclam.conf"
+    absent = lab_signatures_url().replace("govmail-lab.ndb", "absent.ndb")
+    assert host.service("clamav-freshclam").is_running
+    host.check_output("cp -p %s %s.keep && echo 'DatabaseCustomURL %s' >> %s", conf, conf, absent, conf)
+    try:
+        run = host.run("/usr/local/lib/govmail/clamav-signatures fetch 0")
+    finally:
+        host.check_output("mv %s.keep %s", conf, conf)
+    assert run.rc == 1 and f"absent.ndb from {absent}" in run.stderr
+    assert host.service("clamav-freshclam").is_running
+    assert not host.file("/var/lib/govmail/clamav/signatures-0").exists
