@@ -109,3 +109,4 @@ def test_a_failed_fetch_leaves_freshclam_running(host):
     assert run.rc == 1 and f"absent.ndb from {absent}" in run.stderr
     assert host.service("clamav-freshclam").is_running
     assert not host.file("/var/lib/govmail/clamav/signatures-0").exists
+    host.check_output("systemctl restart clamav-freshclam")      # it read the configuration with the test's source
