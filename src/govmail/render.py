@@ -20,8 +20,7 @@ from .layout import (AUTOCONFIG, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CL
                      SLAPD_DIR, SLAPD_STAMPS, VMAIL_UID, tls_paths)
 from .naming import strip_accents
 from .secretstore import Secrets, store_dir
-from .settings import (EXPIRE_WARNING_SECONDS, FAILURE_DELAY_SECONDS, FAILURE_WINDOW_SECONDS, GRACE_LOGINS,
-                       MESSAGE_HEADROOM, PASSWORD_HASH, PASSWORD_HISTORY, SMTP_CLIENT_LIMITS, PasswordPolicy, Settings)
+from .settings import Settings
 
 # Shipped inside the package, so that a wheel renders as a checkout does (a checkout links templates/ here).
 TEMPLATES_DIR = Path(str(importlib.resources.files("govmail") / "templates"))
@@ -51,7 +50,6 @@ TLS_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-
                "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305")
 
 
-CLASS_NAMES_VI = {"upper": "chữ hoa", "lower": "chữ thường", "digit": "chữ số", "special": "ký tự đặc biệt"}
 
 
 def environment() -> jinja2.Environment:
@@ -77,14 +75,6 @@ def bytes_text(value: int | None) -> str:
     return f"{value} bytes"
 
 
-def password_rule_vi(policy: PasswordPolicy) -> str:
-    classes = ", ".join(CLASS_NAMES_VI[c] for c in policy.classes)
-    text = f"Mật khẩu phải có ít nhất {policy.min_length} ký tự, gồm {classes}"
-    if "special" in policy.classes and len(policy.specials) < 20:
-        text += f" ({' '.join(policy.specials)})"
-    return text + "."
-
-
 def _managed(settings: Settings):
     def managed(comment: str, keys: list[str]) -> str:
         p = settings.profile
@@ -101,7 +91,7 @@ def default_secrets(settings: Settings) -> Secrets:
 def context(settings: Settings, secrets: Secrets) -> dict:
     env = environment()
     ppm = env.get_template("slapd/ppm.conf.j2")
-    users = settings.policies["users"]
+    rules = settings.rules
     return {
         "s": settings,
         "secrets": secrets,
@@ -125,21 +115,20 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "bytes_text": bytes_text,
         "b64": lambda text: base64.b64encode(text.encode()).decode(),
         "ppm_arg": lambda p: base64.b64encode(ppm.render(p=p).encode()).decode(),
-        "password_rule_vi": password_rule_vi(users),
-        "attachment_mib": round(settings.attachment_max_bytes / 2**20, 1) if settings.attachment_max_bytes % 2**20
-        else settings.attachment_max_bytes // 2**20,
-        "headroom": MESSAGE_HEADROOM,
-        "default_quota_bytes": settings.quotas.get("personal", next(iter(settings.quotas.values()))).bytes or 0,
-        "expire_warning": EXPIRE_WARNING_SECONDS,
-        "grace_logins": GRACE_LOGINS,
-        "history": PASSWORD_HISTORY,
-        "failure_window": FAILURE_WINDOW_SECONDS,
-        "failure_delay": FAILURE_DELAY_SECONDS,
+        "password_rule_vi": settings.policies["users"].rule_vi,
+        "attachment_mib": settings.attachment_mib,
+        "headroom": rules.message_headroom,
+        "default_quota_bytes": settings.default_quota_bytes,
+        "expire_warning": rules.expire_warning_seconds,
+        "grace_logins": rules.grace_logins,
+        "history": rules.password_history,
+        "failure_window": rules.failure_window_seconds,
+        "failure_delay": rules.failure_delay_seconds,
         "tls_ciphers": TLS_CIPHERS,
-        "password_hash": PASSWORD_HASH,
+        "password_hash": rules.password_hash,
         "ban": settings.defences.ban,
         "roundcube_logins": ROUNDCUBE_LOGINS,
-        "limits": SMTP_CLIENT_LIMITS,
+        "limits": rules.smtp_client_limits,
         "dkim": dkim.active(secrets, settings.domain),
         "dkim_key_path": DKIM_KEY,
         "official_databases": list(CLAMAV_OFFICIAL),

@@ -204,6 +204,27 @@ def base_dn(domain: str) -> str:
 
 
 @dataclass(frozen=True)
+class ProjectRules:
+    """What no regulation sets and govmail sets the same for every province (the constants above say why).
+    Templates read them here, through the settings, like every other value."""
+    failure_window_seconds: int = FAILURE_WINDOW_SECONDS
+    failure_delay_seconds: int = FAILURE_DELAY_SECONDS
+    grace_logins: int = GRACE_LOGINS
+    expire_warning_seconds: int = EXPIRE_WARNING_SECONDS
+    password_history: int = PASSWORD_HISTORY
+    password_hash: Argon2Cost = PASSWORD_HASH
+    message_headroom: int = MESSAGE_HEADROOM
+    source: str = "project default"
+
+    @property
+    def smtp_client_limits(self) -> dict[str, int]:
+        return dict(SMTP_CLIENT_LIMITS)
+
+
+CLASS_NAMES_VI = {"upper": "chữ hoa", "lower": "chữ thường", "digit": "chữ số", "special": "ký tự đặc biệt"}
+
+
+@dataclass(frozen=True)
 class PasswordPolicy:
     """One ppolicy entry (users or administrators) and the ppm quality rule it carries."""
 
@@ -225,6 +246,15 @@ class PasswordPolicy:
     @property
     def class_chars(self) -> dict[str, str]:
         return {c: CLASS_CHARS.get(c, self.specials) for c in self.classes}
+
+    @property
+    def rule_vi(self) -> str:
+        """The rule as users read it, in Vietnamese (webmail's password page, refusals)."""
+        classes = ", ".join(CLASS_NAMES_VI[c] for c in self.classes)
+        text = f"Mật khẩu phải có ít nhất {self.min_length} ký tự, gồm {classes}"
+        if "special" in self.classes and len(self.specials) < 20:
+            text += f" ({' '.join(self.specials)})"
+        return text + "."
 
 
 @dataclass(frozen=True)
@@ -298,6 +328,7 @@ class Settings:
     spam: SpamPolicy
     defences: Defences
     signatures: SignatureSources = SignatureSources(True, None, (), False)
+    rules: ProjectRules = ProjectRules()
     tls_files: tuple[Path, Path] | None = None      # (certificate chain, key) supplied by the operator
     public_addresses: tuple[str, ...] = ()          # mail.<domain>'s A/AAAA (govmail dns)
     resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
@@ -306,6 +337,17 @@ class Settings:
     @property
     def province(self) -> str:
         return self.profile.province
+
+    @property
+    def attachment_mib(self) -> float | int:
+        """The largest attachment in MiB as users read it (20, or 2.5)."""
+        mib = self.attachment_max_bytes / 2**20
+        return round(mib, 1) if self.attachment_max_bytes % 2**20 else self.attachment_max_bytes // 2**20
+
+    @property
+    def default_quota_bytes(self) -> int:
+        """The quota of a mailbox that names none: the personal kind's, else the first kind's (0: unlimited)."""
+        return self.quotas.get("personal", next(iter(self.quotas.values()))).bytes or 0
 
     @property
     def mta_sts_host(self) -> str:
