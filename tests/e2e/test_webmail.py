@@ -4,6 +4,7 @@ deployment's CA (its public key pinned), as a user's browser inside the province
 
 import base64
 import hashlib
+import imaplib
 import os
 import shutil
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from mailflow import inbox_subjects, message, new_mailbox, submit
+from mailflow import imap_login, inbox_subjects, message, new_mailbox, submit
 
 pytestmark = pytest.mark.e2e
 webdriver = pytest.importorskip("selenium.webdriver", reason="unavailable here: selenium is not installed")
@@ -160,6 +161,19 @@ def test_read_mail_send_mail_and_change_password(browser, env):
     browser.execute_script("rcmail.command('plugin.password-save')")
     refusal = wait_for(browser, "#messagestack .error, #messagestack div.alert", timeout=20).text
     assert "Mật khẩu phải có ít nhất" in refusal, refusal
+    imap_login(env, user, user_pw).logout()          # the refused change changed nothing
+
+    chosen = strong_password(env)
+    browser.get(url(env, "?_task=settings&_action=plugin.password"))
+    wait_for(browser, "#curpasswd").send_keys(user_pw)
+    browser.find_element(By.ID, "newpasswd").send_keys(chosen)
+    browser.find_element(By.ID, "confpasswd").send_keys(chosen)
+    browser.execute_script("rcmail.command('plugin.password-save')")
+    answer = wait_for(browser, "#messagestack .confirmation, #messagestack div.alert", timeout=20).text
+    assert "Mật khẩu phải có ít nhất" not in answer, answer
+    imap_login(env, user, chosen).logout()           # one try each: failures count towards the lock
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(env, user, user_pw)
 
 
 def test_display_name_comes_from_the_directory(browser, env):

@@ -72,7 +72,8 @@ def test_issued_password_meets_the_policy_differs_and_must_be_changed(lifecycle_
     user = bind(instance, issued[0].dn, issued[0].password)
     assert user.bound
     user.search(issued[0].dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["mail"])
-    assert user.result["description"] != "success", "a reset password allows nothing but changing it"
+    assert (user.result["result"], user.result["message"]) == (        # ppolicy: nothing but changing it
+        50, "Operations are restricted to bind/unbind/abandon/StartTLS/modify password"), user.result
     assert user.extend.standard.modify_password(issued[0].dn, None, "Dn@2026-khong-yeu"), user.result
 
 
