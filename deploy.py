@@ -10,12 +10,14 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail import components, settings
-from govmail.deploy import filters, firewall, mail, openldap, webmail
+from govmail.deploy import backup, filters, firewall, mail, openldap, webmail
 
-if "mail" in host.groups:
+if "mail" in host.groups or "backup" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
     parts, content = components.components(s), components.host_files(s)
     facts = components.facts(s, content)
+
+if "mail" in host.groups:
     openldap.directory(parts["openldap"], content, facts)
     filters.clamav(parts["clamav"], content, facts)
     filters.spamassassin(parts["spamassassin"], content)
@@ -27,3 +29,8 @@ if "mail" in host.groups:
     webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
     firewall.firewall(parts["firewall"], content)
+    if "backup" in parts:
+        backup.client(parts["backup"], content, facts)
+
+if "backup" in host.groups and "backup_server" in parts:
+    backup.repository_server(parts["backup_server"], content, facts)

@@ -42,6 +42,7 @@ def profile():
 REPO = Path(__file__).resolve().parents[1]
 INVENTORY = REPO / "inventories" / "lab"
 HOST = "mail1"
+BACKUP_HOST = "backup"     # keeps the mail host's backups (the inventory's backup_target)
 
 
 # The province under test: the inventory's, or another one switched to with the single variable, exactly
@@ -99,7 +100,8 @@ def deployment():
     if ENGINE not in DEPLOY:
         pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
     fresh = not lab.load_hosts()
-    up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST], capture_output=True, text=True)
+    up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST, BACKUP_HOST], capture_output=True,
+                        text=True)
     assert up.returncode == 0, up.stderr
     first = deploy_counts()
     yield {"first": first, "second": deploy_counts(),

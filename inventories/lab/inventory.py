@@ -20,10 +20,12 @@ def _hosts(group: str) -> list:
         "ssh_known_hosts_file": "/dev/null",
         "ssh_strict_host_key_checking": "no",
     }
-    members = data["children"][group].get("hosts") or {}
+    members = (data["children"].get(group) or {}).get("hosts") or {}
     return [(name, {**common, "ssh_hostname": h["ansible_host"]}) for name, h in members.items()]
 
 
-mail = (_hosts("mail"), {"province": yaml.safe_load((HERE / "govmail.yml").read_text())["province"],
-                         "govmail_inventory": str(HERE)})
+DEPLOYMENT = {"province": yaml.safe_load((HERE / "govmail.yml").read_text())["province"],
+              "govmail_inventory": str(HERE)}
+mail = (_hosts("mail"), DEPLOYMENT)
+backup = (_hosts("backup"), DEPLOYMENT)
 outside = _hosts("outside")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import cli_accounts, dkim, dnsrecords, naming, render, settings as settings_mod
+from . import cli_accounts, cli_backup, dkim, dnsrecords, naming, render, settings as settings_mod
 from .errors import BadInput, GovmailError, OperatorChoice
 from .profile import known_provinces, load_profile
 
@@ -243,6 +243,14 @@ def lab_ssh(name, command):
     os.execvp(argv[0], argv)
 
 
+@lab.command("remove")
+@click.argument("names", nargs=-1, required=True)
+def lab_remove(names):
+    """Stop these hosts and delete everything on them (a dead disk): a later `up` boots them fresh."""
+    from . import lab as lab_mod
+    lab_mod.remove(list(names))
+
+
 @lab.command("destroy")
 @click.option("--purge", is_flag=True, help="Also delete the cached root filesystems and package cache.")
 def lab_destroy(purge):
@@ -254,6 +262,7 @@ def lab_destroy(purge):
 main.add_command(cli_accounts.account)
 main.add_command(cli_accounts.sweep)
 main.add_command(cli_accounts.report)
+main.add_command(cli_backup.backup)
 
 
 def _show_warning(message, category, *args, **kwargs) -> None:

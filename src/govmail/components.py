@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import dkim, dnsrecords, render, tls
-from .layout import (CLAMAV_STAMPS, CLAMAV_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE, PHP_VERSION,
-                     SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
+from .layout import (BACKUP_CONF, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_STATE, BACKUP_USER, CLAMAV_STAMPS,
+                     CLAMAV_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE, PHP_VERSION, SIEVE_BEFORE,
+                     SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
 from .settings import Settings
 
@@ -29,6 +30,7 @@ class Component:
     services: tuple[str, ...] = ()     # restarted when any of the files change; running and enabled
     unit_files: bool = False           # its files include systemd units: reload systemd, re-enable
     files: tuple[HostFile, ...] = ()   # from the file table (layout.FILES)
+    role: str = "mail"                 # the hosts that get it: the mail host, or the backup host
 
 
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
@@ -76,7 +78,12 @@ def components(s: Settings) -> dict[str, Component]:
         Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "", ("govmail-firewall", "fail2ban"),
                   unit_files=True),
     ]
-    table = file_table(s.mail_host)
+    if s.backup:
+        # restic on the mail host, run by a timer; on the backup host, an SFTP server for its repositories.
+        parts += [Component("backup", ("restic",), "", ("govmail-backup.timer",), unit_files=True),
+                  Component("backup_server", ("openssh-server",), "", ("govmail-sftp",), unit_files=True,
+                            role="backup")]
+    table = file_table(s.mail_host, s.backup is not None)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
 
@@ -111,8 +118,19 @@ def host_files(s: Settings) -> dict[str, str]:
     """Every file govmail puts on a mail host, by path: the rendered templates, the TLS material, the
     DKIM key that signs and the MTA-STS policy (whose CRLF lines no template keeps)."""
     secrets = render.default_secrets(s)
-    return {**render.render_all(s, secrets), **tls_material(s, secrets),
+    return {**render.render_all(s, secrets), **tls_material(s, secrets), **backup_keys(s, secrets),
             DKIM_KEY: dkim.active(secrets, s.domain).private_pem, MTA_STS_POLICY: dnsrecords.mta_sts_policy(s)}
+
+
+def backup_keys(s: Settings, secrets) -> dict[str, str]:
+    """The repository's passphrase and the SSH keys of the backup path, all made on the operator's side: the
+    mail host's key to log in, the backup SFTP server's host key (so the mail host knows it from the first
+    connection on, with no key learnt on trust)."""
+    if not s.backup:
+        return {}
+    return {f"{BACKUP_CONF}/passphrase": secrets.password("backup-repository") + "\n",
+            f"{BACKUP_CONF}/id_ed25519": secrets.ssh_key("backup-client")[0],
+            f"{BACKUP_SFTP_CONF}/ssh_host_ed25519_key": secrets.ssh_key("backup-sftp-host")[0]}
 
 
 def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -141,7 +159,14 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "slapd_listeners": slapd_listeners(s), "slapd_config": SLAPD_CONFIG,
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
-            "nginx_site": NGINX_SITE, "php_version": PHP_VERSION}
+            "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s)}
+
+
+def backup_facts(s: Settings) -> dict:
+    """Directories the backup parts need: on the mail host (dumps, state), on the backup host (the chroot
+    owned by root, the mail host's repository inside owned by the SFTP user)."""
+    return {"dumps": BACKUP_DUMPS, "state": BACKUP_STATE, "user": BACKUP_USER, "root": BACKUP_ROOT,
+            "repository_dir": f"{BACKUP_ROOT}/{s.mail_host}", "enabled": s.backup is not None}
 
 
 def for_engine(s: Settings) -> dict:

@@ -445,16 +445,19 @@ def stop_host(host: Host, timeout: float = 30) -> None:
 
 # ---- inventories for both engines ------------------------------------------------------------------
 
+def role(name: str) -> str:
+    """A lab host's group: `outside` plays the internet, `backup` keeps the backups, the others are mail hosts."""
+    return name if name in ("outside", "backup") else "mail"
+
+
 def write_inventory(hosts: dict[str, Host]) -> Path:
     """inventories/lab/hosts.yml (Ansible's YAML format); pyinfra's inventory.py reads the same file."""
     key = str(ssh_key())
     data = {"all": {
         "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
-        "children": {"mail": {"hosts": {h.name: {"ansible_host": h.address} for h in hosts.values()
-                                        if h.name != "outside"}},
-                     "outside": {"hosts": {h.name: {"ansible_host": h.address} for h in hosts.values()
-                                           if h.name == "outside"}}},
+        "children": {group: {"hosts": {h.name: {"ansible_host": h.address} for h in hosts.values()
+                                       if role(h.name) == group}} for group in ("mail", "backup", "outside")},
     }}
     path = INVENTORY_DIR / "hosts.yml"
     _write(path, "# Written by `govmail lab up`: the lab's hosts, for pyinfra and Ansible alike.\n"
@@ -473,7 +476,7 @@ def mail_names(hosts: dict[str, Host]) -> dict[str, str]:
     names = {}
     if "outside" in hosts:
         names.update({OUTSIDE_DOMAIN: "outside", f"mail.{OUTSIDE_DOMAIN}": "outside"})
-    mail_hosts = [h for h in hosts.values() if h.name != "outside"]
+    mail_hosts = [h for h in hosts.values() if role(h.name) == "mail"]
     if mail_hosts:
         s = lab_settings()
         names.update({name: mail_hosts[0].name for name in [s.domain, s.mail_host, *s.webmail_aliases]})
@@ -487,7 +490,7 @@ def publish(hosts: dict[str, Host]) -> None:
     write_dns(running, mail_names(running))
     write_inventory(running)
     found = []
-    if any(h.name != "outside" for h in running.values()):
+    if any(role(h.name) == "mail" for h in running.values()):
         from .render import default_secrets
         s = lab_settings()
         found = dnsrecords.records(s, default_secrets(s))
@@ -532,6 +535,18 @@ def down(names: list[str] | None = None) -> None:
         publish(hosts)
         for tree in CGROUP_TREES:
             _rmdir_tree(tree / "govmail-lab")   # only what is empty: hosts still running keep theirs
+
+
+def remove(names: list[str]) -> None:
+    """Stop these hosts and delete their files and their place in the lab (a dead disk)."""
+    down(names)
+    with locked():
+        hosts = load_hosts()
+        for name in names:
+            shutil.rmtree(host_dir(name), ignore_errors=True)
+            hosts.pop(name, None)
+        save_hosts(hosts)
+        publish(hosts)
 
 
 def destroy(purge: bool = False) -> None:

@@ -34,6 +34,24 @@ ROUNDCUBE_LOGINS = "/var/log/roundcube/govmail-failed-logins.log"
 # The private DKIM key of the active selector, in Debian's directory for DKIM keys.
 DKIM_KEY = "/etc/dkimkeys/govmail.private"
 TLS_DIR = "/etc/govmail/tls"
+VMAIL = "/var/vmail"                             # every mailbox: <domain>/<user>/ (Maildir, Sieve scripts)
+LDAP_DATA = "/var/lib/ldap"                      # slapd's mdb database of the tree
+# The SQLite database Debian's dbconfig-common makes for Roundcube (contacts, identities, settings).
+ROUNDCUBE_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"
+# Backups (restic). On the mail host: the tool, its configuration and keys, and the directory where each
+# run first dumps what must not be copied while it changes (the directory, Roundcube's database).
+BACKUP_TOOL = "/usr/local/lib/govmail/govmail-backup"
+BACKUP_CONF = "/etc/govmail/backup"
+BACKUP_DUMPS = "/var/backups/govmail"
+BACKUP_STATE = "/var/lib/govmail/backup"         # the last run's outcome (JSON), for `govmail backup status`
+# What each run copies besides the dumps: the mailboxes, the host's rendered configuration and govmail's state.
+BACKUP_PATHS = (BACKUP_DUMPS, VMAIL, "/etc", "/var/lib/govmail")
+# On the backup host: an SFTP-only sshd of its own (port, configuration, host key), chrooted to one
+# directory holding a restic repository for each mail host, owned by one unprivileged user.
+BACKUP_SFTP_PORT = 2222
+BACKUP_SFTP_CONF = "/etc/ssh/govmail-sftp"
+BACKUP_ROOT = "/srv/govmail-backup"
+BACKUP_USER = "govmail-backup"
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
@@ -56,8 +74,8 @@ class HostFile:
     template: str | None = None      # under templates/; None: made by code (TLS material, keys, the MTA-STS policy)
     mode: str = "0644"
     group: str = "root"              # the owner is root
-    # The host roles that need it. One role today, the single mail host; several hosts will split it.
-    roles: tuple[str, ...] = ("mail",)
+    # The host role that needs it: the mail host, or the host keeping the backups.
+    role: str = "mail"
 
 
 # Every file govmail puts on a mail host but the mail host's own certificate and key, whose names follow the
@@ -136,12 +154,29 @@ FILES = (
     HostFile("/etc/fail2ban/filter.d/govmail-dovecot.conf", "firewall", "firewall/dovecot-filter.conf.j2"),
     HostFile("/etc/tmpfiles.d/govmail-roundcube-logins.conf", "firewall", "firewall/roundcube-logins.tmpfiles.j2"),
     HostFile("/etc/systemd/system/fail2ban.service.d/govmail.conf", "firewall", "firewall/fail2ban.service.conf.j2"),
+    HostFile(BACKUP_TOOL, "backup", "backup/govmail-backup.py.j2", mode="0755"),
+    HostFile(f"{BACKUP_CONF}/backup.conf", "backup", "backup/backup.conf.j2"),
+    HostFile(f"{BACKUP_CONF}/ssh_config", "backup", "backup/ssh_config.j2"),
+    HostFile(f"{BACKUP_CONF}/known_hosts", "backup", "backup/known_hosts.j2"),
+    HostFile(f"{BACKUP_CONF}/passphrase", "backup", mode="0600"),
+    HostFile(f"{BACKUP_CONF}/id_ed25519", "backup", mode="0600"),
+    HostFile("/etc/systemd/system/govmail-backup.service", "backup", "backup/govmail-backup.service.j2"),
+    HostFile("/etc/systemd/system/govmail-backup.timer", "backup", "backup/govmail-backup.timer.j2"),
+    HostFile(f"{BACKUP_SFTP_CONF}/sshd_config", "backup_server", "backup/sftp-sshd.conf.j2", role="backup"),
+    HostFile(f"{BACKUP_SFTP_CONF}/authorized_keys", "backup_server", "backup/authorized_keys.j2", role="backup"),
+    HostFile(f"{BACKUP_SFTP_CONF}/ssh_host_ed25519_key", "backup_server", mode="0600", role="backup"),
+    HostFile("/etc/systemd/system/govmail-sftp.service", "backup_server", "backup/govmail-sftp.service.j2",
+             role="backup"),
 )
+BACKUP_COMPONENTS = ("backup", "backup_server")
 
 
-def host_files(mail_host: str) -> tuple[HostFile, ...]:
+def host_files(mail_host: str, backups: bool = True) -> tuple[HostFile, ...]:
+    """The table for one deployment: with its mail host's certificate and key; without the backup parts
+    when the inventory names no backup target."""
     cert, key = tls_paths(mail_host)
-    return FILES + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))
+    table = FILES if backups else tuple(f for f in FILES if f.component not in BACKUP_COMPONENTS)
+    return table + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))
 
 
 # template (under templates/) -> path on the host

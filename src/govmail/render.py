@@ -15,9 +15,10 @@ from pathlib import Path
 import jinja2
 
 from . import dkim
+from . import layout
 from .layout import (AUTOCONFIG, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
-                     MANAGED_FILES, METRICS_DIR, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE,
-                     SLAPD_DIR, SLAPD_STAMPS, VMAIL_UID, tls_paths)
+                     METRICS_DIR, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
+                     SLAPD_STAMPS, VMAIL_UID, tls_paths)
 from .naming import strip_accents
 from .secretstore import Secrets, store_dir
 from .settings import Settings
@@ -140,13 +141,15 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "client_ports": CLIENT_PORTS,
         "metrics_dir": METRICS_DIR,
         "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),
+        "layout": layout,
     }
 
 
 def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, str]:
     """Every managed file's content, keyed by its path on the host."""
     env, ctx = environment(), context(settings, secrets or default_secrets(settings))
-    return {dest: env.get_template(tpl).render(ctx) for tpl, dest in MANAGED_FILES.items()}
+    return {f.path: env.get_template(f.template).render(ctx)
+            for f in layout.host_files(settings.mail_host, settings.backup is not None) if f.template}
 
 
 def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:

@@ -14,6 +14,8 @@ import secrets as random
 from pathlib import Path
 
 from argon2 import PasswordHasher, Type
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from .settings import PASSWORD_HASH
 
@@ -68,3 +70,16 @@ class Secrets:
 
     def password_hash(self, name: str) -> str:
         return self.text(f"{name}.argon2", lambda: argon2(self.password(name)))
+
+    def ssh_key(self, name: str) -> tuple[str, str]:
+        """An Ed25519 SSH key pair: (private key in OpenSSH's format, public key line)."""
+        private = self.text(f"{name}.ssh-key", new_ssh_key)
+        key = serialization.load_ssh_private_key(private.encode(), password=None)
+        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        return private, f"{public.decode()} govmail-{name}"
+
+
+def new_ssh_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                             serialization.NoEncryption()).decode()

@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     # A sweep that would lock or revoke more than this share of the mailboxes stops and asks for --yes: a
     # wrong clock on the operator's machine must not revoke a province.
     "sweep_max_percent": 10,
+    # Backups (restic): what is kept after each run's prune, and when the run starts (systemd OnCalendar,
+    # the host's local time; systemd adds up to 30 minutes so that several hosts do not start together).
+    "backup_keep": {"daily": 14, "weekly": 8, "monthly": 12},
+    "backup_schedule": "*-*-* 01:30:00",
 }
 SWEEP_GUARD_FLOOR = 5     # so many actions never need --yes, whatever the share (a small site's normal night)
 FAILURE_WINDOW_SECONDS = 15 * 60    # failures older than this are forgotten
@@ -97,6 +101,10 @@ INVENTORIES_DIR = Path(__file__).resolve().parents[2] / "inventories"
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 MIRROR_URL = r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$"
 # A signature file freshclam fetches as it is: its name says its kind (ClamAV's database extensions).
+# The backup repository's host: a name (one label is enough inside the operator's network) or an IPv4 address.
+BACKUP_HOST = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
+# systemd calendar expressions: digits, names and the signs OnCalendar uses, nothing that breaks a line.
+CALENDAR = r"^[A-Za-z0-9*:,./~ -]{1,100}$"
 SIGNATURE_URL = (r"^https?://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9._~/-]*"
                  r"\.(hdb|hsb|mdb|msb|ndb|ldb|cdb|fp|sfp|ign2|yara?|pdb|wdb|gdb|idb|crb|ftm)$")
 MIN_LOCKOUT_SECONDS = 10
@@ -153,6 +161,11 @@ class Overrides(Strict):
     # operator's machine, the certificate file holding the full chain.
     tls_certificate_file: Path | None = None
     tls_key_file: Path | None = None
+    # Backups: the host of the restic repository, an SFTP server govmail's `backup` role runs there (every
+    # mail host keeps its own repository in it). None: nothing is backed up (the deploy says so).
+    backup_target: Annotated[str, Field(pattern=BACKUP_HOST, max_length=253)] | None = None
+    backup_keep: dict[Literal["daily", "weekly", "monthly"], Annotated[int, Field(ge=1, le=1000)]] = {}
+    backup_schedule: Annotated[str, Field(pattern=CALENDAR)] | None = None
 
     @field_validator("lockout_duration")
     @classmethod
@@ -297,6 +310,18 @@ class SignatureSources:
 
 
 @dataclass(frozen=True)
+class BackupPlan:
+    """Where and when a mail host's backups go (restic over SFTP), and how many snapshots are kept."""
+    target: str                          # the repository's host (govmail's SFTP server for backups)
+    keep: dict[str, int]                 # snapshots kept by restic forget: daily, weekly, monthly
+    schedule: str                        # systemd OnCalendar
+
+    def repository(self, mail_host: str) -> str:
+        """restic's repository URL: SFTP through govmail's SSH configuration (the alias it names)."""
+        return f"sftp:govmail-backup:/{mail_host}"
+
+
+@dataclass(frozen=True)
 class Ban:
     """fail2ban: an address that failed `after` logins within the window is shut out for `minutes`."""
     after: int
@@ -333,6 +358,7 @@ class Settings:
     public_addresses: tuple[str, ...] = ()          # mail.<domain>'s A/AAAA (govmail dns)
     resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
     mta_sts_mode: str = "testing"
+    backup: BackupPlan | None = None                # None: no backup target in the inventory
 
     @property
     def province(self) -> str:
@@ -475,7 +501,15 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         public_addresses=tuple(str(a) for a in overrides.public_addresses),
         resolver=str(overrides.resolver) if overrides.resolver else None,
         mta_sts_mode=overrides.mta_sts_mode,
+        backup=_backup_plan(overrides),
     )
+
+
+def _backup_plan(overrides: Overrides) -> BackupPlan | None:
+    if not overrides.backup_target:
+        return None
+    return BackupPlan(overrides.backup_target, {**DEFAULTS["backup_keep"], **overrides.backup_keep},
+                      overrides.backup_schedule or DEFAULTS["backup_schedule"])
 
 
 def load_inventory(directory: Path) -> Inventory:

@@ -17,10 +17,11 @@ def env(deployment, ldap_server):
     context = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
     context.check_hostname = False       # the lab reaches the host by address; the CA is still checked
     made = []
-    yield {"s": s, "address": host.address, "admin": admin, "server": server, "tls": context, "made": made,
-           "host": host}
+    found = {"s": s, "address": host.address, "admin": admin, "server": server, "tls": context, "made": made,
+             "host": host}
+    yield found
     for dn in made:
-        admin.delete(dn)
+        found["admin"].delete(dn)      # a drill that rebuilt the host left its new connection here
 
 
 @pytest.fixture(scope="module")

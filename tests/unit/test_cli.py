@@ -46,8 +46,10 @@ def test_render_writes_files_without_hosts(tmp_path: Path):
     out = govmail("render", "--province", "bacgiang", "--out", str(tmp_path))
     assert out.returncode == 0
     assert (tmp_path / "etc/postfix/main.cf").read_text().count("mail.bacgiang.gov.vn") >= 1
-    from govmail.layout import MANAGED_FILES
-    assert len(out.stdout.splitlines()) == len(MANAGED_FILES)
+    from govmail.layout import BACKUP_COMPONENTS, FILES
+    # A bare profile names no backup target: every template but the backup parts'.
+    assert len(out.stdout.splitlines()) == len([f for f in FILES if f.template
+                                                  and f.component not in BACKUP_COMPONENTS])
 
 
 def test_render_from_the_lab_inventory(tmp_path: Path):
@@ -55,6 +57,9 @@ def test_render_from_the_lab_inventory(tmp_path: Path):
                   cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "etc/postfix/main.cf").is_file()
+    # The lab inventory names a backup target: the backup parts are rendered too, for it.
+    assert "HostName backup\n" in (tmp_path / "etc/govmail/backup/ssh_config").read_text()
+    assert (tmp_path / "etc/ssh/govmail-sftp/sshd_config").is_file()
 
 
 @pytest.mark.parametrize("args, code, message", [

@@ -23,7 +23,7 @@ def _line(text, prefix):
 @pytest.mark.parametrize("province", known_provinces())
 def test_every_profile_renders_every_file(rendered, province):
     files = rendered(province)
-    assert set(files) == set(layout.MANAGED_FILES.values())
+    assert set(files) == {f.path for f in layout.FILES if f.template and f.component not in layout.BACKUP_COMPONENTS}
     for path, text in files.items():
         assert "Managed by govmail" in text.splitlines()[0] or "Managed by govmail" in text.splitlines()[1], path
         assert "None" not in text, f"{path} shows a missing value"

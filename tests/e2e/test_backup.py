@@ -1,0 +1,284 @@
+"""Backups proven by restoring (marker `drill`: run once, in their own phase of scripts/test). A filled host is
+backed up over SFTP into the `backup` host's restic repository; runs are incremental, loud when they fail
+and lose no arriving mail; a message, a mailbox and a directory entry come back from a snapshot; then the
+host is destroyed, a fresh one deployed and restored, and everything is checked against what it held."""
+
+import hashlib
+import imaplib
+import json
+import os
+import re
+import subprocess
+import threading
+import uuid
+from email.utils import make_msgid
+
+import pytest
+from mailflow import delivered_count, govmail, imap_login, message, new_mailbox, submit, wait_delivered
+
+from govmail import components, directory, lab, layout
+
+pytestmark = [pytest.mark.e2e, pytest.mark.drill]
+BACKUP_HOST = "backup"      # the inventory's backup_target, started with the mail host (tests/conftest.py)
+
+MESSAGES = 300
+FOLDER = "LuuTru"
+SIEVE = 'require "fileinto";\nif header :contains "subject" "[luu]" { fileinto "LuuTru"; }\n'
+CONTACT = ("Trần Văn Liên Lạc", "lienlac@ngoai.test")
+ENTRY_STATE = ["cn", "mail", "govmailQuotaBytes", "govmailLoginEnabled", "pwdChangedTime", "userPassword",
+               "pwdReset", "govmailRevokedAt", "govmailLockedAt"]
+
+
+def on_host(env, command: str, stdin: str | None = None) -> str:
+    done = subprocess.run(lab.ssh_command(env["host"], [command]), input=stdin, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, f"{command}: {done.stderr}"
+    return done.stdout
+
+
+def backup(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return govmail("backup", *args, check=check)
+
+
+def mailbox_state(env, address: str) -> dict:
+    """Each folder's UIDVALIDITY, and each message's folder, UID and flags (doveadm: no password needed)."""
+    folders = on_host(env, f"doveadm -f tab mailbox status -u {address} uidvalidity '*'").splitlines()[1:]
+    fetched = on_host(env, f"doveadm -f tab fetch -u {address} 'mailbox uid flags' all").splitlines()[1:]
+    # \\Recent belongs to a session (the first to see a message), not to the message
+    messages = [" ".join(word for word in row.split() if word != "\\Recent") for row in fetched]
+    assert len(messages) >= 3, f"{address} holds messages to compare"
+    return {"folders": sorted(folders), "messages": sorted(messages)}
+
+
+def entry(env, address: str) -> dict:
+    admin = env["admin"]
+    assert admin.search(env["s"].base_dn, f"(mail={address})", attributes=ENTRY_STATE + ["uid"]), address
+    found = admin.entries[0].entry_attributes_as_dict
+    return {name: sorted(str(v) for v in found.get(name, [])) for name in ENTRY_STATE}
+
+
+def contacts(env) -> list[str]:
+    query = "import sqlite3; print([r for r in sqlite3.connect('%s').execute('select name, email from contacts')])"
+    return on_host(env, f"python3 -c \"{query % layout.ROUNDCUBE_DB}\"").strip()
+
+
+@pytest.fixture(scope="module")
+def filled(env, deployment):
+    """Accounts in each state, a few hundred messages with flags and folders, a Sieve script, a webmail
+    contact; the repository empty (a drill starts from nothing)."""
+    if BACKUP_HOST not in lab.load_hosts():
+        pytest.fail(f"the drill needs the lab host {BACKUP_HOST} (scripts/test starts it)")
+    lab.ssh(lab.load_hosts()[BACKUP_HOST], ["find", f"{layout.BACKUP_ROOT}/{env['s'].mail_host}", "-mindepth", "1",
+                                            "-delete"])
+    tag = uuid.uuid4().hex[:6]
+    _, active, password = new_mailbox(env)
+    _, must_change, issued = new_mailbox(env, change_password=False)
+    _, locked, _ = new_mailbox(env)
+    _, revoked, _ = new_mailbox(env)
+    govmail("account", "lock", locked, "--reason", "drill", "--request", f"BK-{tag}-1")
+    govmail("account", "revoke", revoked, "--reason", "drill", "--request", f"BK-{tag}-2")
+    imap = imap_login(env, active, password)
+    imap.create(FOLDER)
+    for n in range(MESSAGES):
+        flags = " ".join(f for f, every in (("\\Seen", 2), ("\\Flagged", 5), ("\\Answered", 7)) if n % every == 0)
+        body = message(active, active, f"Thư lưu số {n}", f"Nội dung {n} " * 40)
+        assert imap.append(FOLDER if n % 3 == 0 else "INBOX", f"({flags})" if flags else None, None,
+                           body.as_bytes())[0] == "OK"
+    imap.logout()
+    for n in range(3):
+        submit(env, active, password, message(active, locked, f"Cho hộp bị khóa {n}"))
+    assert wait_delivered(env, locked, 3) == 3
+    on_host(env, f"doveadm sieve put -u {active} -a drill", SIEVE)
+    on_host(env, "python3 -", f"""
+import sqlite3
+db = sqlite3.connect({str(layout.ROUNDCUBE_DB)!r})
+user = db.execute("insert into users (username, mail_host, created, language) values (?, 'localhost', "
+                  "datetime('now'), 'vi_VN')", ({active!r},)).lastrowid
+db.execute("insert into contacts (user_id, changed, name, email, vcard, words) values (?, datetime('now'), ?, ?, '', '')",
+           (user, {CONTACT[0]!r}, {CONTACT[1]!r}))
+db.commit()
+""")
+    return {"active": (active, password), "must_change": (must_change, issued), "locked": locked,
+            "revoked": revoked, "s": env["s"]}
+
+
+def snapshots(env) -> list[dict]:
+    return json.loads(backup("snapshots", "--json").stdout)
+
+
+def test_the_backup_host_holds_the_models_files(deployment):
+    """Both engines, one result, on the backup host too: bytes, owner, group and mode of govmail's model."""
+    s = deployment["settings"]
+    content = components.host_files(s)
+    backup_host = lab.load_hosts()[BACKUP_HOST]
+    for f in components.components(s)["backup_server"].files:
+        shown = lab.ssh(backup_host, [f"stat -c '%U:%G %a' {f.path} && sha256sum {f.path}"]).stdout.split()
+        assert shown[:2] == [f"root:{f.group}", f.mode.lstrip("0")], f.path
+        assert shown[2] == hashlib.sha256(content[f.path].encode()).hexdigest(), f.path
+
+
+def test_the_backup_sftp_server_lets_nobody_else_in_and_the_key_no_further(deployment, outside):
+    """From the outside host: no password, no other user, no other key; the mail host's own key (as if stolen)
+    gets SFTP alone, shut inside the repositories' directory, with no shell and no forwarding."""
+    port = str(layout.BACKUP_SFTP_PORT)
+    base = ["ssh", "-p", port, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+            "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10"]
+    for user in ("root", layout.BACKUP_USER):
+        tried = lab.ssh(outside, [*base, f"{user}@{BACKUP_HOST}", "true"], check=False)
+        assert tried.returncode == 255 and "Permission denied (publickey)" in tried.stderr, tried.stderr
+    key = (deployment["secrets"].directory / "backup-client.ssh-key").read_text()
+    subprocess.run(lab.ssh_command(outside, ["umask 077; cat > /root/stolen-backup-key"]), input=key, text=True,
+                   check=True)
+    try:
+        stolen = [*base, "-i", "/root/stolen-backup-key", f"{layout.BACKUP_USER}@{BACKUP_HOST}"]
+        shell = lab.ssh(outside, [*stolen, "cat", "/etc/passwd"], check=False)
+        assert "root:x:0:0" not in shell.stdout, "a command ran: the key must get SFTP alone"
+        forward = lab.ssh(outside, [*stolen, "-W", "127.0.0.1:22"], check=False, timeout=60)
+        assert forward.returncode == 255 and "prohibited" in forward.stderr, forward.stderr
+        listing = subprocess.run(lab.ssh_command(outside, ["sftp", "-b", "-", "-P", port, "-i", "/root/stolen-backup-key",
+                                                           "-o", "StrictHostKeyChecking=no", "-o",
+                                                           "UserKnownHostsFile=/dev/null",
+                                                           f"{layout.BACKUP_USER}@{BACKUP_HOST}"]),
+                                 input="ls /\nget /etc/passwd /tmp/stolen-passwd\n", capture_output=True, text=True,
+                                 timeout=60)
+        assert deployment["settings"].mail_host in listing.stdout        # the chroot: the repositories alone
+        assert "/etc/passwd" in listing.stderr and "not found" in listing.stderr.lower(), listing.stderr
+    finally:
+        lab.ssh(outside, ["rm", "-f", "/root/stolen-backup-key", "/tmp/stolen-passwd"], check=False)
+
+
+def test_a_run_makes_a_snapshot_and_leaves_its_outcome(env, filled):
+    run = backup("run")
+    assert '"result": "ok"' in run.stdout
+    found = snapshots(env)
+    assert len(found) == 1
+    assert sorted(found[0]["paths"]) == sorted(layout.BACKUP_PATHS)
+    assert '"result": "ok"' in backup("status").stdout
+    metrics = on_host(env, f"cat {layout.METRICS_DIR}/govmail-backup.prom")
+    assert "govmail_backup_last_run_success 1" in metrics
+    assert re.search(r"^govmail_backup_last_success_timestamp_seconds [1-9]\d{9}$", metrics, re.M)
+
+
+def test_an_incremental_run_stores_about_the_change(env, filled):
+    first = snapshots(env)[0]["summary"]["data_added"]
+    active, password = filled["active"]
+    change = os.urandom(200_000).hex()[:200_000]          # 200 kB that no compression shrinks much
+    imap = imap_login(env, active, password)
+    changed = message(active, active, "Thay doi nho", change)
+    changed["Message-ID"] = filled["changed_id"] = make_msgid(domain=filled["s"].domain)
+    assert imap.append("INBOX", None, None, changed.as_bytes())[0] == "OK"
+    imap.logout()
+    backup("run")
+    added = snapshots(env)[-1]["summary"]["data_added"]
+    print(f"full run added {first} bytes; the run after a 200 kB message added {added} bytes")
+    assert 100_000 < added < first / 5
+
+
+def test_mail_arriving_during_a_run_is_all_kept(env, filled):
+    active, password = filled["active"]
+    before = delivered_count(env, active)
+    run = {}
+    worker = threading.Thread(target=lambda: run.update(done=backup("run", check=False)))
+    worker.start()
+    for n in range(20):
+        submit(env, active, password, message(active, active, f"Đến trong khi sao lưu {n}"))
+    worker.join(timeout=600)
+    assert run["done"].returncode == 0, run["done"].stderr
+    assert wait_delivered(env, active, before + 20, wait=60) == before + 20
+
+
+def test_a_wrong_passphrase_is_refused_and_changes_nothing(env, filled, tmp_path):
+    wrong = tmp_path / "passphrase"
+    wrong.write_text("not-the-passphrase\n")
+    count = len(snapshots(env))
+    dumps_before = on_host(env, f"stat -c '%n %Y' {layout.BACKUP_DUMPS}/*")
+    refused = backup("run", "--passphrase-file", str(wrong), check=False)
+    assert refused.returncode == 5
+    assert "passphrase does not open the repository" in refused.stderr
+    assert on_host(env, f"stat -c '%n %Y' {layout.BACKUP_DUMPS}/*") == dumps_before
+    assert len(snapshots(env)) == count
+
+
+def test_a_run_with_the_backup_host_down_fails_loudly(env, filled):
+    postmaster = f"postmaster@{filled['s'].domain}"
+    told = delivered_count(env, postmaster)
+    lab.down([BACKUP_HOST])
+    try:
+        failed = backup("run", check=False)
+        assert failed.returncode == 4
+        assert f"the backup host {BACKUP_HOST}:{layout.BACKUP_SFTP_PORT} does not answer" in failed.stderr
+        assert '"result": "failed"' in backup("status", check=False).stdout
+        assert "govmail_backup_last_run_success 0" in on_host(env, f"cat {layout.METRICS_DIR}/govmail-backup.prom")
+        assert wait_delivered(env, postmaster, told + 1) == told + 1
+    finally:
+        lab.up([BACKUP_HOST])
+    backup("run")
+
+
+def test_a_deleted_message_comes_back_into_a_folder_while_mail_arrives(env, filled):
+    active, password = filled["active"]
+    msgid = filled["changed_id"]
+    imap = imap_login(env, active, password)
+    imap.select("INBOX")
+    number = imap.search(None, "HEADER", "Message-ID", f'"{msgid}"')[1][0].split()
+    assert len(number) == 1, f"one message {msgid} in the INBOX"
+    imap.store(number[0], "+FLAGS", "\\Deleted")
+    imap.expunge()
+    imap.logout()
+    before = delivered_count(env, active)
+    sender = threading.Thread(target=lambda: [submit(env, active, password, message(active, active, f"Trong khi "
+                                                                                     f"khôi phục {n}")) for n in range(10)])
+    sender.start()
+    backup("restore", "mailbox", active, "--into", "KhoiPhuc", "--query", f"header message-id {msgid}")
+    sender.join(timeout=300)
+    assert delivered_count(env, f"{active}", "KhoiPhuc.INBOX") == 1      # Maildir++: folders below another are named with a dot
+    assert wait_delivered(env, active, before + 10, wait=60) == before + 10
+
+
+def test_a_deleted_mailbox_comes_back_whole(env, filled):
+    locked = filled["locked"]
+    kept = mailbox_state(env, locked)
+    user, domain = locked.split("@")
+    on_host(env, f"doveadm kick {locked} >/dev/null; rm -rf {layout.VMAIL}/{domain}/{user}")
+    backup("restore", "mailbox", locked)
+    assert mailbox_state(env, locked) == kept
+
+
+def test_a_deleted_directory_entry_comes_back_with_its_state(env, filled):
+    revoked = filled["revoked"]
+    kept = entry(env, revoked)
+    uid = revoked.split("@")[0]
+    assert env["admin"].search(filled["s"].base_dn, f"(mail={revoked})")
+    assert env["admin"].delete(env["admin"].entries[0].entry_dn), env["admin"].result
+    backup("restore", "entry", uid)
+    assert entry(env, revoked) == kept
+    again = backup("restore", "entry", uid, check=False)
+    assert again.returncode == 2 and "only a deleted entry is restored" in again.stderr
+
+
+def test_a_destroyed_host_comes_back_on_a_fresh_one(env, filled, redeploy):
+    """The disaster: the last snapshot, the host destroyed, a fresh host deployed and restored from it."""
+    active, password = filled["active"]
+    must_change, issued = filled["must_change"]
+    backup("run")
+    accounts = [active, must_change, filled["locked"], filled["revoked"]]
+    before = {"mail": mailbox_state(env, active), "entries": {a: entry(env, a) for a in accounts},
+              "sieve": on_host(env, f"doveadm sieve get -u {active} drill"), "contacts": contacts(env)}
+    name = env["host"].name
+    lab.remove([name])
+    lab.up([name])
+    assert on_host(env, f"test -d {layout.VMAIL}/{filled['s'].domain} && echo kept || echo gone").strip() == "gone"
+    redeploy()
+    restored = backup("restore", "host")
+    assert "moved_aside" in restored.stdout
+    env["admin"] = directory.connect(filled["s"])          # the old connection went with the old host
+    assert mailbox_state(env, active) == before["mail"]
+    assert {a: entry(env, a) for a in accounts} == before["entries"]
+    assert on_host(env, f"doveadm sieve get -u {active} drill") == before["sieve"]
+    assert contacts(env) == before["contacts"]
+    imap_login(env, active, password).logout()                     # the old password opens it
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(env, must_change, issued)        # an issued password is still to be changed (pwdReset kept)
+    count = delivered_count(env, must_change)
+    submit(env, active, password, message(active, must_change, "Sau khi khôi phục"))
+    assert wait_delivered(env, must_change, count + 1, wait=60) == count + 1
