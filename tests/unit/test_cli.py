@@ -69,6 +69,7 @@ def test_render_from_the_lab_inventory(tmp_path: Path):
       "--taken", "nvminh", "--taken", "nvanminh", "--taken", "nguyenvanminh"], 3, "tried: nvminh, nvanminh"),
     (["address", "suggest", "--province", "hanam", "--kind", "robot", "--name", "X"], 2, "robot"),
     (["render", "--out", "/tmp/x"], 2, "no province"),
+    (["backup", "run", "--province", "hanam"], 2, "names no backup target"),
 ])
 def test_bad_input_exit_codes(args, code, message):
     out = govmail(*args)
