@@ -10,7 +10,7 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail import components, settings
-from govmail.deploy import backup, filters, firewall, mail, openldap, webmail
+from govmail.deploy import backup, filters, firewall, logging, mail, openldap, webmail
 
 if "mail" in host.groups or "backup" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
@@ -29,6 +29,7 @@ if "mail" in host.groups:
     webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
     firewall.firewall(parts["firewall"], content)
+    logging.logging(parts["logging"], content)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import dkim, dnsrecords, render, tls
-from .layout import (BACKUP_CONF, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_STATE, BACKUP_USER, CLAMAV_STAMPS,
+from .layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_STATE, BACKUP_USER, CLAMAV_STAMPS,
                      CLAMAV_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE, PHP_VERSION, SIEVE_BEFORE,
                      SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
@@ -31,6 +31,7 @@ class Component:
     unit_files: bool = False           # its files include systemd units: reload systemd, re-enable
     files: tuple[HostFile, ...] = ()   # from the file table (layout.FILES)
     role: str = "mail"                 # the hosts that get it: the mail host, or the backup host
+    absent: tuple[str, ...] = ()       # files a package's scripts made that govmail's own files replace
 
 
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
@@ -78,6 +79,11 @@ def components(s: Settings) -> dict[str, Component]:
         Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "", ("govmail-firewall", "fail2ban"),
                   unit_files=True),
     ]
+    # Every log file rotated, kept as long as the inventory says; the journal capped (read again on a change).
+    # ClamAV's package scripts write their own rotation at install time (weekly, 12 weeks); govmail's covers
+    # those logs, and two rules for one file would stop logrotate from reading either.
+    parts.append(Component("logging", ("logrotate",), "", ("logrotate.timer",), unit_files=True,
+                           absent=tuple(f"/etc/logrotate.d/{unit}" for unit in CLAMAV_LOGS)))
     if s.backup:
         # restic on the mail host, run by a timer; on the backup host, an SFTP server for its repositories.
         parts += [Component("backup", ("restic",), "", ("govmail-backup.timer",), unit_files=True),

@@ -34,6 +34,12 @@ ROUNDCUBE_LOGINS = "/var/log/roundcube/govmail-failed-logins.log"
 # The private DKIM key of the active selector, in Debian's directory for DKIM keys.
 DKIM_KEY = "/etc/dkimkeys/govmail.private"
 TLS_DIR = "/etc/govmail/tls"
+# Logs the services write to files (everything else goes to the journal); logrotate keeps them as long as the
+# inventory says. ClamAV's, by the unit that writes each (SIGHUP makes it reopen the file).
+POSTFIX_LOG = "/var/log/postfix.log"
+CLAMAV_LOGS = {"clamav-daemon": "/var/log/clamav/clamav.log", "clamav-milter": "/var/log/clamav/clamav-milter.log",
+               "clamav-freshclam": "/var/log/clamav/freshclam.log"}
+JOURNALD_CONF = "/etc/systemd/journald.conf.d/govmail.conf"
 VMAIL = "/var/vmail"                             # every mailbox: <domain>/<user>/ (Maildir, Sieve scripts)
 LDAP_DATA = "/var/lib/ldap"                      # slapd's mdb database of the tree
 # The SQLite database Debian's dbconfig-common makes for Roundcube (contacts, identities, settings).
@@ -154,6 +160,12 @@ FILES = (
     HostFile("/etc/fail2ban/filter.d/govmail-dovecot.conf", "firewall", "firewall/dovecot-filter.conf.j2"),
     HostFile("/etc/tmpfiles.d/govmail-roundcube-logins.conf", "firewall", "firewall/roundcube-logins.tmpfiles.j2"),
     HostFile("/etc/systemd/system/fail2ban.service.d/govmail.conf", "firewall", "firewall/fail2ban.service.conf.j2"),
+    HostFile("/etc/logrotate.d/govmail", "logging", "logging/govmail.logrotate.j2"),
+    HostFile("/etc/logrotate.d/nginx", "logging", "logging/nginx.logrotate.j2"),
+    HostFile("/etc/logrotate.d/roundcube-core", "logging", "logging/roundcube.logrotate.j2"),
+    HostFile("/etc/logrotate.d/fail2ban", "logging", "logging/fail2ban.logrotate.j2"),
+    HostFile(f"/etc/logrotate.d/php{PHP_VERSION}-fpm", "logging", "logging/php-fpm.logrotate.j2"),
+    HostFile(JOURNALD_CONF, "logging", "logging/journald.conf.j2"),
     HostFile(BACKUP_TOOL, "backup", "backup/govmail-backup.py.j2", mode="0755"),
     HostFile(f"{BACKUP_CONF}/backup.conf", "backup", "backup/backup.conf.j2"),
     HostFile(f"{BACKUP_CONF}/ssh_config", "backup", "backup/ssh_config.j2"),

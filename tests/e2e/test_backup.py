@@ -73,7 +73,7 @@ def filled(env, deployment):
     tag = uuid.uuid4().hex[:6]
     _, active, password = new_mailbox(env)
     _, must_change, issued = new_mailbox(env, change_password=False)
-    _, locked, _ = new_mailbox(env)
+    _, locked, locked_password = new_mailbox(env)
     _, revoked, _ = new_mailbox(env)
     govmail("account", "lock", locked, "--reason", "drill", "--request", f"BK-{tag}-1")
     govmail("account", "revoke", revoked, "--reason", "drill", "--request", f"BK-{tag}-2")
@@ -99,6 +99,7 @@ db.execute("insert into contacts (user_id, changed, name, email, vcard, words) v
 db.commit()
 """)
     return {"active": (active, password), "must_change": (must_change, issued), "locked": locked,
+            "locked_password": locked_password,
             "revoked": revoked, "s": env["s"]}
 
 
@@ -279,6 +280,9 @@ def test_a_destroyed_host_comes_back_on_a_fresh_one(env, filled, redeploy):
     imap_login(env, active, password).logout()                     # the old password opens it
     with pytest.raises(imaplib.IMAP4.error):
         imap_login(env, must_change, issued)        # an issued password is still to be changed (pwdReset kept)
-    count = delivered_count(env, must_change)
-    submit(env, active, password, message(active, must_change, "Sau khi khôi phục"))
-    assert wait_delivered(env, must_change, count + 1, wait=60) == count + 1
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(env, filled["locked"], filled["locked_password"])      # a locked mailbox stays locked ...
+    for to in (must_change, filled["locked"]):                             # ... and, as the others, receives
+        count = delivered_count(env, to)
+        submit(env, active, password, message(active, to, "Sau khi khôi phục"))
+        assert wait_delivered(env, to, count + 1, wait=60) == count + 1, to

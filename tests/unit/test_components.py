@@ -95,5 +95,5 @@ def test_every_template_is_in_the_file_table_once():
     templates = {str(p.relative_to(render.TEMPLATES_DIR)) for p in render.TEMPLATES_DIR.rglob("*.j2")}
     listed = [f.template for f in layout.FILES if f.template]
     assert len(listed) == len(set(listed))
-    assert templates - set(listed) == {"slapd/ppm.conf.j2", "report/report.html.j2"}
+    assert templates - set(listed) == {"slapd/ppm.conf.j2", "report/report.html.j2", "logging/keep.inc.j2"}
     assert layout.MANAGED_FILES == {f.template: f.path for f in layout.FILES if f.template}
