@@ -44,3 +44,10 @@ def test_missing_prerequisites_fail_under_ci_only(tmp_path, source):
 def test_deliberate_skips_stay_skips_under_ci(tmp_path):
     out = run_pytest(tmp_path, RUNTIME, ci=True).stdout
     assert "1 failed, 1 skipped" in out, out
+
+
+def test_test_files_have_unique_names():
+    """pytest imports test files by their base name (no packages under tests/): two files of one name stop the
+    whole run at collection, as two test_backup.py and two test_logging.py once did."""
+    names = [p.name for p in Path(__file__).resolve().parents[1].rglob("test_*.py")]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
