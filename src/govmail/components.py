@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import dkim, dnsrecords, render, tls
-from .layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_STATE, BACKUP_USER, CLAMAV_STAMPS,
+from .layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
                      CLAMAV_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE, PHP_VERSION, SIEVE_BEFORE,
                      SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
@@ -169,10 +169,10 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
 
 
 def backup_facts(s: Settings) -> dict:
-    """Directories the backup parts need: on the mail host (dumps, state), on the backup host (the chroot
-    owned by root, the mail host's repository inside owned by the SFTP user)."""
-    return {"dumps": BACKUP_DUMPS, "state": BACKUP_STATE, "user": BACKUP_USER, "root": BACKUP_ROOT,
-            "repository_dir": f"{BACKUP_ROOT}/{s.mail_host}", "enabled": s.backup is not None}
+    """Directories the backup parts need: on the mail host the dumps', on the backup host the chroot (owned by
+    root) and the mail host's repository inside it (owned by the SFTP user)."""
+    return {"dumps": BACKUP_DUMPS, "user": BACKUP_USER, "root": BACKUP_ROOT,
+            "repository_dir": f"{BACKUP_ROOT}/{s.mail_host}"}
 
 
 def for_engine(s: Settings) -> dict:

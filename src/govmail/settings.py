@@ -397,7 +397,8 @@ class Settings:
     resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
     mta_sts_mode: str = "testing"
     backup: BackupPlan | None = None                # None: no backup target in the inventory
-    logs: LogPolicy = LogPolicy(366, 2 * 2**30, "project default")
+    logs: LogPolicy = LogPolicy(retention_days(DEFAULTS["log_retention"]), DEFAULTS["journal_max_use"].bytes,
+                                "project default")
 
     @property
     def province(self) -> str:
