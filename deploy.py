@@ -10,7 +10,7 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail import components, settings
-from govmail.deploy import backup, filters, firewall, logging, mail, openldap, webmail
+from govmail.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 
 if "mail" in host.groups or "backup" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
@@ -28,10 +28,12 @@ if "mail" in host.groups:
     webmail.nginx(parts["nginx"], content, tls_ops, facts)
     webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
+    monitoring.monitoring(parts["monitoring"], content)
     firewall.firewall(parts["firewall"], content)
     logging.logging(parts["logging"], content)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
+    common.record_deploy(facts)
 
 if "backup" in host.groups and "backup_server" in parts:
     backup.repository_server(parts["backup_server"], content, facts)

@@ -11,7 +11,7 @@ import ldap3
 import pytest
 import testinfra
 
-from govmail import directory, lab, reach, settings
+from govmail import directory, dnsrecords, lab, reach, settings
 from govmail.profile import load_profile
 from govmail.secretstore import Secrets, store_dir
 
@@ -87,6 +87,13 @@ def deploy_counts() -> dict[str, int]:
     return summary(run.stdout + run.stderr)
 
 
+def published(found: dict) -> dict:
+    """The deployment's DNS records served by the lab DNS, as the operator publishes them after a deploy (the
+    host's own probes of its public name resolve it there)."""
+    lab.serve_records(dnsrecords.records(found["settings"], found["secrets"]))
+    return found
+
+
 @pytest.fixture(scope="session")
 def deployment():
     if os.geteuid() != 0:
@@ -94,8 +101,9 @@ def deployment():
     if ENGINE == "none":
         if HOST not in lab.load_hosts():
             pytest.fail(f"GOVMAIL_ENGINE=none checks a deployed lab host, and {HOST} is not up")
-        yield {"first": None, "second": None, "host": lab.load_hosts()[HOST],
-               "settings": settings.load(PROVINCE, INVENTORY), "secrets": Secrets(store_dir(str(INVENTORY)))}
+        yield published({"first": None, "second": None, "host": lab.load_hosts()[HOST],
+                         "settings": settings.load(PROVINCE, INVENTORY),
+                         "secrets": Secrets(store_dir(str(INVENTORY)))})
         return
     if ENGINE not in DEPLOY:
         pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
@@ -104,9 +112,9 @@ def deployment():
                         text=True)
     assert up.returncode == 0, up.stderr
     first = deploy_counts()
-    yield {"first": first, "second": deploy_counts(),
-           "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
-           "secrets": Secrets(store_dir(str(INVENTORY)))}
+    yield published({"first": first, "second": deploy_counts(),
+                     "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
+                     "secrets": Secrets(store_dir(str(INVENTORY)))})
     if fresh:
         subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "destroy"], capture_output=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import cli_accounts, cli_backup, dkim, dnsrecords, naming, render, settings as settings_mod
+from . import cli_accounts, cli_backup, cli_maintenance, dkim, dnsrecords, naming, render, settings as settings_mod
 from .errors import BadInput, GovmailError, OperatorChoice
 from .profile import known_provinces, load_profile
 
@@ -263,6 +263,31 @@ main.add_command(cli_accounts.account)
 main.add_command(cli_accounts.sweep)
 main.add_command(cli_accounts.report)
 main.add_command(cli_backup.backup)
+main.add_command(cli_maintenance.maintenance_group)
+
+
+@main.command()
+@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
+              help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
+@click.option("--province", help="Profile, to override the inventory's province.")
+@click.pass_context
+def status(ctx, inventory, province):
+    """The mail host's health, from its Prometheus: services, queues, disks, certificates, signature and
+    backup ages, alerts firing. Exit code 0 only when all is well (1: something is wrong; 4: the host or its
+    Prometheus does not answer)."""
+    from . import status as status_mod
+    if not inventory:
+        raise BadInput("govmail status needs --inventory (or $GOVMAIL_INVENTORY): it reads the mail host's "
+                       "Prometheus")
+    s = settings_mod.load(province, inventory)
+    prometheus = status_mod.Prometheus(s)
+    try:
+        health = status_mod.check(s, prometheus)
+    finally:
+        prometheus.close()
+    click.echo(status_mod.render(health))
+    ctx.exit(0 if health.well else 1)
 
 
 def _show_warning(message, category, *args, **kwargs) -> None:

@@ -5,13 +5,14 @@ list: pyinfra through deploy/*.py, Ansible's roles through the govmail_component
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import dkim, dnsrecords, render, tls
 from .layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
-                     CLAMAV_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE, PHP_VERSION, SIEVE_BEFORE,
-                     SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
+                     CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
+                     PHP_VERSION, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
 from .settings import Settings
 
@@ -33,6 +34,12 @@ class Component:
     role: str = "mail"                 # the hosts that get it: the mail host, or the backup host
     absent: tuple[str, ...] = ()       # files a package's scripts made that govmail's own files replace
 
+
+# The node exporter's systemd collector asks systemd over D-Bus.
+MONITORING_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
+                       "prometheus-blackbox-exporter", "prometheus-postfix-exporter", "dbus")
+MONITORING_SERVICES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
+                       "prometheus-blackbox-exporter", "prometheus-postfix-exporter")
 
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
                      "slapd slapd/no_configuration boolean true\n", ("slapd",))
@@ -74,6 +81,11 @@ def components(s: Settings) -> dict[str, Component]:
         # off Roundcube's database altogether.
         Component("opendmarc", ("opendmarc",), "opendmarc opendmarc/dbconfig-install boolean false\n",
                   ("opendmarc",)),
+        # Prometheus, Alertmanager and the exporters, watching every part above; before the firewall, whose
+        # rules name the prometheus user. No ICMP probes: the blackbox exporter needs no raw sockets.
+        Component("monitoring", MONITORING_PACKAGES,
+                  "prometheus-blackbox-exporter prometheus-blackbox-exporter/want_cap_net_raw boolean false\n",
+                  MONITORING_SERVICES, unit_files=True),
         # Last: govmail's nftables table, and fail2ban, which watches the logs of all the above and bans
         # at this host's firewall.
         Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "", ("govmail-firewall", "fail2ban"),
@@ -91,6 +103,12 @@ def components(s: Settings) -> dict[str, Component]:
                             role="backup")]
     table = file_table(s.mail_host, s.backup is not None)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
+
+
+def watched_units(s: Settings) -> list[str]:
+    """The systemd units of the mail host's services and timers, whose state the monitoring watches."""
+    units = [u for c in components(s).values() if c.role == "mail" for u in c.services]
+    return [u if u.endswith((".service", ".timer")) else f"{u}.service" for u in units]
 
 
 def slapd_listeners(s: Settings) -> str:
@@ -124,8 +142,18 @@ def host_files(s: Settings) -> dict[str, str]:
     """Every file govmail puts on a mail host, by path: the rendered templates, the TLS material, the
     DKIM key that signs and the MTA-STS policy (whose CRLF lines no template keeps)."""
     secrets = render.default_secrets(s)
-    return {**render.render_all(s, secrets), **tls_material(s, secrets), **backup_keys(s, secrets),
-            DKIM_KEY: dkim.active(secrets, s.domain).private_pem, MTA_STS_POLICY: dnsrecords.mta_sts_policy(s)}
+    content = {**render.render_all(s, secrets), **tls_material(s, secrets), **backup_keys(s, secrets),
+               DKIM_KEY: dkim.active(secrets, s.domain).private_pem, MTA_STS_POLICY: dnsrecords.mta_sts_policy(s)}
+    return {**content, DEPLOY_MANIFEST: deploy_manifest(s, content)}
+
+
+def deploy_manifest(s: Settings, content: dict[str, str]) -> str:
+    """Each of the mail host's files with its SHA-256 (the deploy record compares two deploys' manifests:
+    which files changed)."""
+    on_mail_host = {f.path for f in file_table(s.mail_host, s.backup is not None) if f.role == "mail"}
+    digests = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in sorted(content.items())
+               if path in on_mail_host}
+    return json.dumps({"province": s.province, "files": digests}, indent=1) + "\n"
 
 
 def backup_keys(s: Settings, secrets) -> dict[str, str]:
@@ -165,7 +193,8 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "slapd_listeners": slapd_listeners(s), "slapd_config": SLAPD_CONFIG,
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
-            "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s)}
+            "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s),
+            "deploy_record": DEPLOY_TOOL}
 
 
 def backup_facts(s: Settings) -> dict:

@@ -40,6 +40,11 @@ POSTFIX_LOG = "/var/log/postfix.log"
 CLAMAV_LOGS = {"clamav-daemon": "/var/log/clamav/clamav.log", "clamav-milter": "/var/log/clamav/clamav-milter.log",
                "clamav-freshclam": "/var/log/clamav/freshclam.log"}
 JOURNALD_CONF = "/etc/systemd/journald.conf.d/govmail.conf"
+# Deploys that changed govmail's files: when, who, which engine, which files (the tool compares the manifest
+# of file digests each deploy writes with the one the previous deploy left).
+DEPLOY_LOG = "/var/log/govmail/deploys.log"
+DEPLOY_MANIFEST = "/var/lib/govmail/deployed-files.json"
+DEPLOY_TOOL = "/usr/local/lib/govmail/deploy-record"
 VMAIL = "/var/vmail"                             # every mailbox: <domain>/<user>/ (Maildir, Sieve scripts)
 LDAP_DATA = "/var/lib/ldap"                      # slapd's mdb database of the tree
 # The SQLite database Debian's dbconfig-common makes for Roundcube (contacts, identities, settings).
@@ -58,14 +63,23 @@ BACKUP_SFTP_PORT = 2222
 BACKUP_SFTP_CONF = "/etc/ssh/govmail-sftp"
 BACKUP_ROOT = "/srv/govmail-backup"
 BACKUP_USER = "govmail-backup"
+# Monitoring (Prometheus and its exporters, Debian's packages). On a single-node site the monitoring server is
+# the mail host itself: every part listens on loopback, and operators reach Prometheus through SSH.
+# Dovecot's own OpenMetrics listener (its stats service) is one of them.
+MONITOR_PORTS = {"prometheus": 9090, "alertmanager": 9093, "node": 9100, "blackbox": 9115, "postfix": 9154,
+                 "dovecot": 9900}
+PROMETHEUS_RULES = "/etc/prometheus/govmail-rules.yml"
+ALERT_TEMPLATES = "/etc/prometheus/govmail-alerts.tmpl"
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
 # The ports mail programs use, all with TLS from the first byte but submission's 587 (STARTTLS).
 CLIENT_PORTS = {"imaps": 993, "pop3s": 995, "submissions": 465, "submission": 587}
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
+# alerts: Alertmanager's way into Postfix, with no content filter, so that an alert that clamd or spamd is
+# down is not held back by the fault it reports.
 PORTS = {"clamav_milter": 7357, "spamass_milter": 7358, "from_milter": 7359, "opendkim": 7360, "opendmarc": 7361,
-         "attachment_milter": 7362, "sieve_forward": 10026}
+         "attachment_milter": 7362, "sieve_forward": 10026, "alerts": 10027}
 
 
 def tls_paths(mail_host: str) -> tuple[str, str]:
@@ -166,6 +180,21 @@ FILES = (
     HostFile("/etc/logrotate.d/fail2ban", "logging", "logging/fail2ban.logrotate.j2"),
     HostFile(f"/etc/logrotate.d/php{PHP_VERSION}-fpm", "logging", "logging/php-fpm.logrotate.j2"),
     HostFile(JOURNALD_CONF, "logging", "logging/journald.conf.j2"),
+    HostFile(DEPLOY_TOOL, "logging", "logging/deploy-record.py.j2", mode="0755"),
+    HostFile(DEPLOY_MANIFEST, "logging", mode="0640"),
+    HostFile("/etc/prometheus/prometheus.yml", "monitoring", "monitoring/prometheus.yml.j2"),
+    HostFile(PROMETHEUS_RULES, "monitoring", "monitoring/rules.yml.j2"),
+    HostFile("/etc/prometheus/alertmanager.yml", "monitoring", "monitoring/alertmanager.yml.j2"),
+    HostFile(ALERT_TEMPLATES, "monitoring", "monitoring/alerts.tmpl.j2"),
+    HostFile("/etc/prometheus/blackbox.yml", "monitoring", "monitoring/blackbox.yml.j2"),
+    HostFile("/etc/default/prometheus", "monitoring", "monitoring/prometheus.default.j2"),
+    HostFile("/etc/default/prometheus-alertmanager", "monitoring", "monitoring/alertmanager.default.j2"),
+    HostFile("/etc/default/prometheus-node-exporter", "monitoring", "monitoring/node-exporter.default.j2"),
+    HostFile("/etc/default/prometheus-blackbox-exporter", "monitoring", "monitoring/blackbox-exporter.default.j2"),
+    HostFile("/etc/default/prometheus-postfix-exporter", "monitoring", "monitoring/postfix-exporter.default.j2"),
+    HostFile("/etc/systemd/system/prometheus-postfix-exporter.service.d/govmail.conf", "monitoring",
+             "monitoring/postfix-exporter.service.conf.j2"),
+    HostFile("/etc/tmpfiles.d/govmail-postfix-log.conf", "monitoring", "monitoring/postfix-log.tmpfiles.j2"),
     HostFile(BACKUP_TOOL, "backup", "backup/govmail-backup.py.j2", mode="0755"),
     HostFile(f"{BACKUP_CONF}/backup.conf", "backup", "backup/backup.conf.j2"),
     HostFile(f"{BACKUP_CONF}/ssh_config", "backup", "backup/ssh_config.j2"),

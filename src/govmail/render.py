@@ -142,7 +142,27 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "metrics_dir": METRICS_DIR,
         "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),
         "layout": layout,
+        "probes": probes(settings),
+        "watched_units_pattern": watched_units_pattern(settings),
     }
+
+
+def probes(s: Settings) -> dict[str, list[str]]:
+    """The blackbox exporter's targets, by module: every listener the profile opens to mail programs."""
+    host = s.mail_host
+    found = {"smtp_starttls": [f"{host}:25", f"{host}:{CLIENT_PORTS['submission']}"],
+             "smtps": [f"{host}:{CLIENT_PORTS['submissions']}"], "imaps": [f"{host}:{CLIENT_PORTS['imaps']}"]}
+    if "pop3" in s.protocols:
+        found["pop3s"] = [f"{host}:{CLIENT_PORTS['pop3s']}"]
+    found["https"] = [f"https://{host}/"]
+    return found
+
+
+def watched_units_pattern(s: Settings) -> str:
+    """The node exporter's unit filter. Unescaped dots (they match themselves too): a backslash would have to
+    survive both systemd's EnvironmentFile and the shell-like splitting of $ARGS."""
+    from .components import watched_units     # components renders through this module
+    return "(" + "|".join(watched_units(s)) + ")"
 
 
 def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, str]:

@@ -60,6 +60,13 @@ DEFAULTS: dict[str, Any] = {
     # (Decree 85/2016, TCVN 11930) requires more.
     "log_retention": parse_duration("12 months"),
     "journal_max_use": parse_size("2GB"),          # the journal's share of the disk, whatever its age
+    # Monitoring (Prometheus): how long a fault lasts before it is mailed to the operators (its `for:`), and
+    # each alert's threshold. No regulation sets these; they are what an operator answering for a service
+    # "ổn định, liên tục" would want to hear of before the users do.
+    "alerts": {"after": parse_duration("5 minutes"), "disk_percent": 85, "certificate_days": 21,
+               "signature_age": parse_duration("2 days"), "backup_age": parse_duration("26 hours"), "queue_size": 200,
+               "login_failures": 50},        # failed logins (IMAP, POP3, submission, webmail) in 10 minutes
+    "metrics_retention": parse_duration("90 days"),
 }
 MIN_LOG_DAYS = 30
 SWEEP_GUARD_FLOOR = 5     # so many actions never need --yes, whatever the share (a small site's normal night)
@@ -124,6 +131,25 @@ def _fixed_seconds(value: Duration) -> int:
         raise ValueError(str(err)) from None
 
 
+class AlertOverrides(Strict):
+    """The inventory's alert thresholds (DEFAULTS["alerts"] for those it leaves out)."""
+
+    after: DurationValue | None = None
+    disk_percent: Annotated[int, Field(ge=50, le=99)] | None = None
+    certificate_days: Annotated[int, Field(ge=1, le=90)] | None = None
+    signature_age: DurationValue | None = None
+    backup_age: DurationValue | None = None
+    queue_size: Annotated[int, Field(ge=1, le=1000000)] | None = None
+    login_failures: Annotated[int, Field(ge=5, le=1000000)] | None = None
+
+    @field_validator("after", "signature_age", "backup_age")
+    @classmethod
+    def _fixed_length(cls, value: Duration | None):
+        if value is not None and not (10 <= _fixed_seconds(value) <= 30 * 86400):
+            raise ValueError(f"{value}: between 10 seconds and 30 days")
+        return value
+
+
 class Overrides(Strict):
     """What an inventory may change. Regulation values may only move within the regulation's bound."""
 
@@ -175,6 +201,16 @@ class Overrides(Strict):
     # Logs: how long rotated log files and the journal are kept (at least 30 days), and the journal's cap.
     log_retention: DurationValue | None = None
     journal_max_use: SizeValue | None = None
+    # Monitoring: alert thresholds (see DEFAULTS["alerts"]) and how long Prometheus keeps its metrics.
+    alerts: AlertOverrides = AlertOverrides()
+    metrics_retention: DurationValue | None = None
+
+    @field_validator("metrics_retention")
+    @classmethod
+    def _metrics_kept(cls, value: Duration | None):
+        if value is not None and not (86400 <= _fixed_seconds(value) <= 5 * 365 * 86400):
+            raise ValueError(f"{value}: Prometheus keeps its metrics between a day and 5 years")
+        return value
 
     @field_validator("log_retention")
     @classmethod
@@ -348,6 +384,21 @@ class LogPolicy:
 
 
 @dataclass(frozen=True)
+class AlertPolicy:
+    """When the monitoring mails the operators: each fault's threshold, and how long it must last."""
+    after_seconds: int                   # Prometheus's `for:` of every alert
+    disk_percent: int
+    certificate_days: int
+    signature_age_seconds: int
+    backup_age_seconds: int
+    queue_size: int
+    login_failures: int                  # in 10 minutes
+    metrics_retention_days: int
+    # The regulation's deadline for reporting an incident ("8 giờ") and its article, where it sets one.
+    incident_report: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
 class BackupPlan:
     """Where and when a mail host's backups go (restic over SFTP), and how many snapshots are kept."""
     target: str                          # the repository's host (govmail's SFTP server for backups)
@@ -399,6 +450,7 @@ class Settings:
     backup: BackupPlan | None = None                # None: no backup target in the inventory
     logs: LogPolicy = LogPolicy(retention_days(DEFAULTS["log_retention"]), DEFAULTS["journal_max_use"].bytes,
                                 "project default")
+    alerts: AlertPolicy | None = None               # always set by build()
 
     @property
     def province(self) -> str:
@@ -545,7 +597,20 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
+        alerts=_alert_policy(profile, overrides),
     )
+
+
+def _alert_policy(profile: Profile, overrides: Overrides) -> AlertPolicy:
+    given = {k: getattr(overrides.alerts, k) for k in AlertOverrides.model_fields
+             if getattr(overrides.alerts, k) is not None}
+    chosen = {**DEFAULTS["alerts"], **given}
+    incident = profile.operations.incident_report
+    deadline = (incident.value.vietnamese, incident.source) if incident.value is not None else None
+    retention = overrides.metrics_retention or DEFAULTS["metrics_retention"]
+    return AlertPolicy(chosen["after"].seconds, chosen["disk_percent"], chosen["certificate_days"],
+                       chosen["signature_age"].seconds, chosen["backup_age"].seconds,
+                       chosen["queue_size"], chosen["login_failures"], retention.seconds // 86400, deadline)
 
 
 def _backup_plan(overrides: Overrides) -> BackupPlan | None:

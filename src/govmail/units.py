@@ -75,6 +75,8 @@ _DURATION = re.compile(r"^(?P<num>\d+)\s+(?P<unit>[a-z ]+?)$")
 
 # ppolicy counts seconds only; govmail counts a regulation "month" as 30 days there. Date-based rules
 # (the sweep, reports) use calendar months instead.
+VIETNAMESE_UNITS = {"seconds": "giây", "minutes": "phút", "hours": "giờ", "days": "ngày",
+                    "working_days": "ngày làm việc", "months": "tháng", "years": "năm"}
 SECONDS_PER = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "months": 30 * 86400, "years": 365 * 86400}
 
 
@@ -86,6 +88,11 @@ class Duration:
     def __str__(self) -> str:
         word = self.unit.replace("_", " ")
         return f"{self.amount} {word[:-1] if self.amount == 1 else word}"
+
+    @property
+    def vietnamese(self) -> str:
+        """As the regulations write it: "8 giờ", "2 ngày làm việc"."""
+        return f"{self.amount} {VIETNAMESE_UNITS[self.unit]}"
 
     @property
     def seconds(self) -> int:

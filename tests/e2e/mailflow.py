@@ -124,3 +124,15 @@ def wait_delivered(env, address, count, wait=15.0, mailbox="INBOX") -> int:
 def delivered_count(env, address, mailbox="INBOX") -> int:
     out = lab.ssh(env["host"], [f"doveadm -f flow mailbox status -u {address} messages {mailbox}"]).stdout
     return int(out.split("messages=")[1].split()[0])
+
+
+def messages(env, address, mailbox="INBOX") -> list[EmailMessage]:
+    """Every message in the mailbox, parsed, read on the host (doveadm: no password needed)."""
+    run = lab.ssh(env["host"], [f"doveadm -f json fetch -u {address} text mailbox {mailbox}"])
+    return [email.message_from_string(found["text"], policy=email.policy.default)
+            for found in json.loads(run.stdout or "[]")]
+
+
+def plain_text(msg: EmailMessage) -> str:
+    """The message's plain-text body (a multipart one's text/plain part)."""
+    return msg.get_body(preferencelist=("plain",)).get_content()

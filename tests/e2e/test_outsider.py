@@ -52,10 +52,11 @@ def fresh_address(outside, host=None):
             host.run("fail2ban-client unban %s", address)
 
 
-def test_the_directory_is_closed_to_the_network(outside, env):
-    found = probe(outside, env, """
-        result = {}
-        for port in (389, 636):
+def connect_outcomes(outside, env, ports: list[int]) -> dict[str, str]:
+    """What a TCP connection from `outside` to each port of the mail host meets: "open", or the error."""
+    return probe(outside, env, f"""
+        result = {{}}
+        for port in {ports!r}:
             try:
                 socket.create_connection((HOST, port), timeout=5).close()
                 result[str(port)] = "open"
@@ -63,6 +64,10 @@ def test_the_directory_is_closed_to_the_network(outside, env):
                 result[str(port)] = type(err).__name__
         out(**result)
     """)
+
+
+def test_the_directory_is_closed_to_the_network(outside, env):
+    found = connect_outcomes(outside, env, [389, 636])
     assert found == {"389": "ConnectionRefusedError", "636": "ConnectionRefusedError"}
 
 

@@ -48,3 +48,20 @@ def test_the_journal_is_kept_on_disk_within_its_cap(host, deployment):
     assert f"SystemMaxUse={logs.journal_max_bytes}" in shown and f"MaxRetentionSec={logs.retention_days}day" in shown
     assert host.file("/var/log/journal").is_directory
     assert "/var/log/journal/" in host.check_output("journalctl --header -n 0 | grep 'File path' | head -1")
+
+
+def test_the_deploys_that_changed_files_are_recorded(host, deployment):
+    """Each deploy that changed govmail's files leaves a line: when, who, which engine, the province, the
+    files. The last one is this deployment's (the suite's first run, or the switch to this province)."""
+    s = deployment["settings"]
+    # The log test above forces a rotation: the line may lie in a rotated file. Lines start with their time.
+    last = sorted(host.check_output(f"zcat -f {layout.DEPLOY_LOG}*").splitlines())[-1]
+    head, _, files = last.partition(": ")
+    fields = dict(word.split("=", 1) for word in head.split()[1:])
+    assert fields["engine"] in ("pyinfra", "ansible") and "@" in fields["by"]
+    assert fields["province"] == s.province
+    changed = files.split()
+    assert changed and int(fields["changed"]) == len(changed)
+    model = {f.path for f in layout.host_files(s.mail_host, s.backup is not None) if f.role == "mail"}
+    assert set(changed) <= model, set(changed) - model
+    assert host.check_output(f"stat -c %a {layout.DEPLOY_LOG}* | sort -u") == "640"

@@ -13,25 +13,20 @@ from govmail.errors import BadInput
 INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 
 
-def inventory(tmp_path: Path, overrides: str) -> Path:
-    (tmp_path / "govmail.yml").write_text(f"province: hanam\noverrides: {{{overrides}}}\n")
-    return tmp_path
-
-
 def public_line(private_pem: str) -> str:
     key = serialization.load_ssh_private_key(private_pem.encode(), password=None)
     return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
 
-def test_no_target_no_backup_parts(tmp_path):
-    s = settings.load(None, inventory(tmp_path, ""))
+def test_no_target_no_backup_parts(inventory):
+    s = settings.load(None, inventory(""))
     assert s.backup is None
     assert "backup" not in components.components(s)
     assert not any("backup" in path for path in components.host_files(s))
 
 
-def test_retention_and_schedule_default_and_move_one_by_one(tmp_path):
-    s = settings.load(None, inventory(tmp_path, "backup_target: backup.hanam.gov.vn, backup_keep: {daily: 30}"))
+def test_retention_and_schedule_default_and_move_one_by_one(inventory):
+    s = settings.load(None, inventory("backup_target: backup.hanam.gov.vn, backup_keep: {daily: 30}"))
     assert s.backup.keep == {"daily": 30, "weekly": 8, "monthly": 12}
     assert s.backup.schedule == "*-*-* 01:30:00"
     conf = configparser.ConfigParser()
@@ -48,9 +43,9 @@ def test_retention_and_schedule_default_and_move_one_by_one(tmp_path):
     ("backup_target: backup, backup_keep: {daily: 0}", "backup_keep"),
     ("backup_target: backup, backup_schedule: \"daily\\nExecStart=/bin/sh\"", "backup_schedule"),
 ])
-def test_bad_backup_overrides_are_refused_by_name(tmp_path, overrides, named):
+def test_bad_backup_overrides_are_refused_by_name(inventory, overrides, named):
     with pytest.raises(BadInput, match=named):
-        settings.load(None, inventory(tmp_path, overrides))
+        settings.load(None, inventory(overrides))
 
 
 def test_the_mail_host_knows_the_sftp_servers_key_and_the_server_knows_the_mail_hosts():

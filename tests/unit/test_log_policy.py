@@ -1,17 +1,10 @@
 """Logs: how long they are kept comes from the inventory (project default a year), never under 30 days; every
 log file a service writes has a logrotate rule that keeps it that long."""
 
-from pathlib import Path
-
 import pytest
 
 from govmail import components, layout, settings
 from govmail.errors import BadInput
-
-
-def inventory(tmp_path: Path, overrides: str) -> Path:
-    (tmp_path / "govmail.yml").write_text(f"province: hanam\noverrides: {{{overrides}}}\n")
-    return tmp_path
 
 
 def rules(files: dict[str, str]) -> dict[str, list[str]]:
@@ -36,21 +29,21 @@ def rules(files: dict[str, str]) -> dict[str, list[str]]:
     return found
 
 
-def test_a_year_by_default_counted_generously(tmp_path):
-    s = settings.load(None, inventory(tmp_path, ""))
+def test_a_year_by_default_counted_generously(inventory):
+    s = settings.load(None, inventory(""))
     assert s.logs.retention_days == 366 and s.logs.source == "project default"
-    assert settings.load(None, inventory(tmp_path, "log_retention: 2 years")).logs.retention_days == 731
+    assert settings.load(None, inventory("log_retention: 2 years")).logs.retention_days == 731
 
 
 @pytest.mark.parametrize("overrides", ["log_retention: 7 days", "log_retention: 5 working days",
                                        "journal_max_use: 10MB", "journal_max_use: unlimited"])
-def test_too_little_is_refused_by_name(tmp_path, overrides):
+def test_too_little_is_refused_by_name(inventory, overrides):
     with pytest.raises(BadInput, match=overrides.split(":")[0]):
-        settings.load(None, inventory(tmp_path, overrides))
+        settings.load(None, inventory(overrides))
 
 
-def test_every_log_file_is_kept_as_long_as_the_inventory_says(tmp_path):
-    s = settings.load(None, inventory(tmp_path, "log_retention: 18 months"))
+def test_every_log_file_is_kept_as_long_as_the_inventory_says(inventory):
+    s = settings.load(None, inventory("log_retention: 18 months"))
     found = rules(components.host_files(s))
     for log in [layout.POSTFIX_LOG, *layout.CLAMAV_LOGS.values(), "/var/log/nginx/*.log", "/var/log/roundcube/*.log",
                 "/var/log/fail2ban.log", f"/var/log/php{layout.PHP_VERSION}-fpm.log"]:
@@ -59,7 +52,7 @@ def test_every_log_file_is_kept_as_long_as_the_inventory_says(tmp_path):
     assert s.logs.retention_days == 550     # July 2003 to January 2005, a leap year between
 
 
-def test_the_journal_is_persistent_and_capped(tmp_path):
-    s = settings.load(None, inventory(tmp_path, "journal_max_use: 4GB, log_retention: 2 years"))
+def test_the_journal_is_persistent_and_capped(inventory):
+    s = settings.load(None, inventory("journal_max_use: 4GB, log_retention: 2 years"))
     conf = components.host_files(s)[layout.JOURNALD_CONF].splitlines()
     assert {"Storage=persistent", "MaxRetentionSec=731day", f"SystemMaxUse={4 * 2**30}"} <= set(conf)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import shlex
+import socket
 from io import StringIO
 
 from pyinfra import host
@@ -11,10 +15,23 @@ from pyinfra.operations import apt, files, server, systemd
 from ..components import Component
 
 
+# Every file operation of this deploy, by host: the deploy record runs when any of them changed something.
+_PUT_FILES: dict[str, list] = {}
+
+
 def put_files(component: Component, content: dict[str, str]) -> list:
     """Put the component's files (same bytes, mode and group whichever engine deploys)."""
-    return [files.put(name=f"Render {f.path}", src=StringIO(content[f.path]), dest=f.path, user="root",
-                      group=f.group, mode=f.mode.lstrip("0")) for f in component.files]
+    ops = [files.put(name=f"Render {f.path}", src=StringIO(content[f.path]), dest=f.path, user="root",
+                     group=f.group, mode=f.mode.lstrip("0")) for f in component.files]
+    _PUT_FILES.setdefault(host.name, []).extend(ops)
+    return ops
+
+
+def record_deploy(facts: dict) -> None:
+    """Last: a line in the host's deploy log (when, who, which files) if this deploy changed any file."""
+    operator = f"{os.environ.get('SUDO_USER') or getpass.getuser()}@{socket.gethostname()}"
+    server.shell(name="Record this deploy in the host's deploy log", _if=any_changed(_PUT_FILES.get(host.name, [])),
+                 commands=[f"{facts['deploy_record']} pyinfra {shlex.quote(operator)}"])
 
 
 def install(component: Component) -> None:

@@ -1,0 +1,110 @@
+"""`govmail status`: the mail host's health at a glance, read from its Prometheus (through SSH, as operators
+reach it): each service, the mail queues, disks, certificates, signature and backup ages, and the alerts
+firing. All is well when no alert fires, every service runs and every scrape and probe answers."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+from . import directory, reach
+from .components import watched_units
+from .layout import MONITOR_PORTS
+from .settings import Settings
+
+
+@dataclass
+class Health:
+    host: str
+    lines: list[tuple[str, str]] = field(default_factory=list)    # (what, how it is)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def well(self) -> bool:
+        return not self.problems
+
+
+class Prometheus:
+    """Instant queries to the mail host's Prometheus, through an SSH tunnel to its loopback port."""
+
+    def __init__(self, s: Settings):
+        self.target = directory.ssh_target(s)
+        self.tunnel = reach.Tunnel(self.target, MONITOR_PORTS["prometheus"])
+
+    def query(self, expr: str) -> list[dict]:
+        return self._get(f"query?query={urllib.parse.quote(expr)}")["result"]
+
+    def firing(self) -> list[dict]:
+        """The alerts firing now, from the rule manager (the ALERTS series would still show, for five
+        minutes, an alert that fired before a restart of Prometheus)."""
+        return [a for a in self._get("alerts")["alerts"] if a["state"] == "firing"]
+
+    def _get(self, path: str) -> dict:
+        url = f"http://127.0.0.1:{self.tunnel.port}/api/v1/{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=15) as answer:
+                return json.load(answer)["data"]
+        except (OSError, urllib.error.URLError, ValueError, KeyError) as err:
+            raise reach.Unreachable(f"Prometheus on {self.target.address} does not answer: {err}") from None
+
+    def close(self) -> None:
+        self.tunnel.close()
+
+
+def _value(result: dict) -> float:
+    return float(result["value"][1])
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:.1f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} hours"
+
+
+def check(s: Settings, prometheus: Prometheus) -> Health:
+    health = Health(s.mail_host)
+    q = prometheus.query
+    units = watched_units(s)
+    active = {r["metric"]["name"] for r in q('node_systemd_unit_state{state="active"} == 1')}
+    stopped = sorted(set(units) - active)
+    health.lines.append(("services", f"{len(units) - len(stopped)}/{len(units)} running"
+                         + (f"; not running: {', '.join(stopped)}" if stopped else "")))
+    health.problems += [f"{unit} is not running" for unit in stopped]
+    down = q("up == 0 or probe_success == 0")
+    for r in down:
+        health.problems.append(f"{r['metric'].get('instance', r['metric']['job'])} does not answer "
+                               f"({r['metric']['job']})")
+    queues = {r["metric"].get("queue", "?"): int(_value(r))
+              for r in q("sum by (queue) (postfix_showq_message_age_seconds_count)")}
+    health.lines.append(("mail queues", ", ".join(f"{k} {v}" for k, v in sorted(queues.items())) or "empty"))
+    for r in q('100 * (1 - node_filesystem_avail_bytes{fstype!~"tmpfs|ramfs|overlay|squashfs"} '
+               '/ node_filesystem_size_bytes{fstype!~"tmpfs|ramfs|overlay|squashfs"})'):
+        health.lines.append((f"disk {r['metric']['mountpoint']}", f"{_value(r):.0f}% used"))
+    expiry = q("min(probe_ssl_earliest_cert_expiry - time())")
+    health.lines.append(("certificates", f"the first expires in {_days(_value(expiry[0]))}" if expiry
+                         else "no TLS probe answered"))
+    for r in q("time() - govmail_clamav_database_timestamp_seconds"):
+        health.lines.append((f"signatures {r['metric']['database']}", f"{_days(_value(r))} old"))
+    if s.backup:
+        backup = q("time() - govmail_backup_last_success_timestamp_seconds")
+        health.lines.append(("last backup", f"{_days(_value(backup[0]))} ago" if backup and
+                             _value(backup[0]) < 1e9 else "never succeeded"))
+    firing = prometheus.firing()
+    health.lines.append(("alerts firing", ", ".join(sorted(_alert_name(r) for r in firing)) or "none"))
+    health.problems += [f"alert {_alert_name(r)}" for r in firing]
+    return health
+
+
+def _alert_name(alert: dict) -> str:
+    labels = alert["labels"]
+    about = labels.get("name") or labels.get("mountpoint") or labels.get("database") or labels.get("instance")
+    return f"{labels['alertname']} ({about})" if about else labels["alertname"]
+
+
+def render(health: Health) -> str:
+    width = max(len(what) for what, _ in health.lines)
+    lines = [f"{health.host}: {'all is well' if health.well else 'NOT WELL'}"]
+    lines += [f"  {what:<{width}}  {how}" for what, how in health.lines]
+    lines += [f"  ! {problem}" for problem in health.problems]
+    return "\n".join(lines)

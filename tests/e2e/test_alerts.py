@@ -1,0 +1,124 @@
+"""Faults that lose nothing, and the operators hear of them (marker `drill`: run once, in the drill phase of
+scripts/test): clamd stopped, mail deferred, an alert mail in Vietnamese; clamd back, the mail delivered
+once, the alert resolved. And the monitoring's listeners as an outsider meets them: closed."""
+
+import email
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from govmail import directory, layout, reach
+from govmail.components import watched_units
+from mailflow import delivered_count, govmail, messages, new_mailbox, plain_text, wait_delivered
+from test_outsider import SEND, connect_outcomes, probe
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = Path(os.environ.get("GOVMAIL_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
+
+
+def screenshot_alerts_page(s) -> Path:
+    """Prometheus's alerts page as an operator sees it through SSH (README's "Monitoring" section)."""
+    from selenium import webdriver
+    tunnel = reach.Tunnel(directory.ssh_target(s), layout.MONITOR_PORTS["prometheus"])
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
+    try:
+        driver.get(f"http://127.0.0.1:{tunnel.port}/classic/alerts")      # Debian ships the classic pages
+        deadline = time.monotonic() + 20
+        while "ServiceDown" not in driver.page_source and time.monotonic() < deadline:
+            time.sleep(1)
+        assert "ServiceDown" in driver.page_source, "the alerts page shows the firing alert"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "prometheus-alerts.png"
+        assert driver.save_screenshot(str(shot))
+        return shot
+    finally:
+        driver.quit()
+        tunnel.close()
+
+
+def operators_mail(env) -> list[email.message.EmailMessage]:
+    return messages(env, f"postmaster@{env['s'].domain}")
+
+
+def wait_for_alert(env, marker: str, about: str, seen: int, wait: float) -> tuple[email.message.EmailMessage, float]:
+    """The first alert mail after the first `seen` messages whose subject starts with `marker` and whose text
+    names `about`; and how long it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < wait:
+        for msg in operators_mail(env)[seen:]:
+            if str(msg["Subject"]).startswith(marker) and about in plain_text(msg):
+                return msg, time.monotonic() - start
+        time.sleep(3)
+    pytest.fail(f"no alert mail {marker} about {about} within {wait:.0f} s")
+
+
+@pytest.mark.drill
+def test_stopped_clamd_defers_mail_alerts_the_operators_and_loses_nothing(outside, env, host):
+    s = env["s"]
+    after = s.alerts.after_seconds
+    _, address, _ = new_mailbox(env)
+    seen = len(operators_mail(env))
+    send = SEND + f"send('tin@ngoai.test', 'Tin <tin@ngoai.test>', '{address}')"
+    host.run("systemctl stop clamav-daemon")
+    try:
+        deferred = probe(outside, env, send)
+        assert deferred["code"] // 100 == 4, deferred       # 4xx: the sender keeps it and tries again
+        # scrape (15 s) + `for:` + rule evaluation (15 s) + Alertmanager's group_wait (10 s) + delivery
+        alert, took = wait_for_alert(env, "[CẢNH BÁO]", "clamav-daemon", seen, after + 120)
+        print(f"alert mail {took:.0f} s after clamd stopped (for: {after} s)")
+        assert alert["To"] == f"postmaster@{s.domain}"
+        assert "Hệ thống thư điện tử đang có sự cố" in plain_text(alert)
+        if s.alerts.incident_report:
+            deadline, article = s.alerts.incident_report
+            assert f"Theo {article}, sự cố phải được báo cáo trong vòng {deadline}" in plain_text(alert)
+        assert delivered_count(env, address) == 0
+        status = govmail("status", check=False)
+        assert status.returncode == 1 and "NOT WELL" in status.stdout, status.stdout + status.stderr
+        assert "clamav-daemon.service is not running" in status.stdout
+        assert "ServiceDown (clamav-daemon.service)" in status.stdout
+        screenshot_alerts_page(s)
+    finally:
+        host.run("systemctl start clamav-daemon")
+    deadline = time.monotonic() + 180           # the sender tries again, as mail servers do, until clamd is up
+    while (retried := probe(outside, env, send))["code"] // 100 == 4 and time.monotonic() < deadline:
+        time.sleep(10)
+    assert retried["code"] == 250, retried
+    assert wait_delivered(env, address, 1) == 1
+    resolved, took = wait_for_alert(env, "[ĐÃ KHẮC PHỤC]", "clamav-daemon", seen, after + 180)
+    print(f"resolved mail {took:.0f} s after clamd was back")
+    assert delivered_count(env, address) == 1, "delivered exactly once"
+
+
+def test_the_monitoring_is_closed_to_the_outside(outside, env):
+    """Prometheus, Alertmanager (and its cluster port), the exporters and Postfix's alerts listener answer
+    on loopback only: from outside every port is refused."""
+    ports = [*layout.MONITOR_PORTS.values(), 9094, layout.PORTS["alerts"]]
+    found = connect_outcomes(outside, env, ports)
+    assert found == {str(port): "ConnectionRefusedError" for port in ports}
+
+
+def test_only_alertmanager_may_use_the_unfiltered_alerts_listener(host):
+    connect = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', %d), timeout=5).recv(64)\""
+    port = layout.PORTS["alerts"]
+    assert host.run("runuser -u www-data -- " + connect % port).rc != 0, "the web server's user is refused"
+    assert host.run("runuser -u vmail -- " + connect % port).rc != 0, "Dovecot's deliveries are refused"
+    assert host.run("runuser -u prometheus -- " + connect % port).rc == 0
+
+
+def test_status_says_all_is_well_on_a_healthy_host(env):
+    """What an operator runs first in the morning: exit code 0, every service counted."""
+    units = len(watched_units(env["s"]))
+    deadline = time.monotonic() + 90          # an alert an earlier test caused may still be resolving
+    while (status := govmail("status", check=False)).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(10)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"{env['s'].mail_host}: all is well" in status.stdout
+    assert f"{units}/{units} running" in status.stdout
+    assert [line.split() for line in status.stdout.splitlines() if "alerts firing" in line] == [
+        ["alerts", "firing", "none"]]
