@@ -135,7 +135,7 @@ def ldap_server(deployment):
     tunnels = {}
 
     def server(port: int = directory.LDAPS_PORT) -> ldap3.Server:
-        if port not in tunnels:
+        if port not in tunnels or tunnels[port].process.poll() is not None:   # a drill rebuilt the host
             tunnels[port] = reach.Tunnel(directory.ssh_target(s), port)
         tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(secrets.directory / "ca.crt"),
                         valid_names=[s.mail_host])
