@@ -112,12 +112,28 @@ def account_show(lc: Lifecycle, address, as_json):
                          ("created", _when(a.created)), ("last login", _when(a.last_login)),
                          ("password set", _when(a.password_changed)),
                          ("issued password", "not yet changed" if a.must_change else "changed"),
+                         ("password stops", _password_stops(lc, a)), ("reminders", _reminders(lc, a)),
                          ("retained until", _when(a.retain_until)), ("entry", a.dn)]:
         click.echo(f"{label:<16} {value}")
     click.echo("history:")
     for record in a.audit:
         extra = ", ".join(f"{k}={v}" for k, v in record.items() if k not in ("at", "by", "action"))
         click.echo(f"  {record['at']}  {record['by']:<12} {record['action']:<15} {extra}")
+
+
+def _password_stops(lc: Lifecycle, a) -> str:
+    found = sweep_mod.password_deadline(lc.settings, a)
+    return f"{_when(found[0])} ({found[1]}, {found[2]})" if found else "never"
+
+
+def _reminders(lc: Lifecycle, a) -> str:
+    """The reminder dates of the password's deadline, and the last one sent."""
+    found = sweep_mod.password_deadline(lc.settings, a)
+    if found is None or not lc.settings.reminders.days:
+        return "none"
+    dates = ", ".join(f"{day:%Y-%m-%d}" for day in sweep_mod.reminder_days(lc.settings, found[0]))
+    sent = f"; last sent {a.reminded[1]} days before {a.reminded[0]:%Y-%m-%d}" if a.reminded else ""
+    return f"{dates} ({lc.settings.reminders.source}){sent}"
 
 
 def _failure_lock(lc: Lifecycle, a) -> str:
@@ -263,13 +279,18 @@ def _notifier(lc: Lifecycle, smtp: str | None, outbox: Path | None) -> Notifier:
 @click.option("--yes", "confirmed", is_flag=True,
               help="Go on even when more than the inventory's share of mailboxes would be locked or revoked.")
 def sweep(lc: Lifecycle, dry_run, outbox, smtp, confirmed):
-    """Lock and revoke by the profile's inactivity and password rules; notify agencies. Idempotent."""
-    actions = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run, confirmed)
+    """Lock and revoke by the profile's inactivity and password rules; notify agencies; remind users whose
+    password stops working soon. Idempotent."""
+    actions, reminders = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run, confirmed)
+    would = "would " if dry_run else ""
     for a in actions:
-        click.echo(f"{'would ' if dry_run else ''}{a.action:<6} {a.account.mail:<40} {a.reason:<22} "
+        click.echo(f"{would}{a.action:<6} {a.account.mail:<40} {a.reason:<22} "
                    f"due {a.due:%Y-%m-%d} ({a.source}){'  ' + a.notice if a.notice else ''}")
-    click.echo(f"{len(actions)} action(s){' (dry run)' if dry_run else ''}", err=True)
-    if any(a.notice.startswith("NOTICE NOT SENT") for a in actions):
+    for r in reminders:
+        click.echo(f"{would}remind {r.account.mail:<40} {r.reason:<22} due {r.deadline:%Y-%m-%d} "
+                   f"({r.days} days before; {r.source}){'  ' + r.notice if r.notice else ''}")
+    click.echo(f"{len(actions)} action(s), {len(reminders)} reminder(s){' (dry run)' if dry_run else ''}", err=True)
+    if any(x.notice.startswith("NOTICE NOT SENT") for x in [*actions, *reminders]):
         raise click.exceptions.Exit(1)
 
 

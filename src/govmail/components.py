@@ -69,7 +69,8 @@ def components(s: Settings) -> dict[str, Component]:
         # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.
         Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "", ("nginx",)),
         # Files holding directory passwords or the session key are readable by the web server's user only.
-        Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins"),
+        # php-net-ldap3: the LDAP library of Roundcube's address book (the province's directory).
+        Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins", "php-net-ldap3"),
                   "roundcube-core roundcube/dbconfig-install boolean true\n"
                   "roundcube-core roundcube/database-type select sqlite3\n"
                   "roundcube-core roundcube/reconfigure-webserver multiselect\n"

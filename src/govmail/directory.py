@@ -31,7 +31,7 @@ LDAPI_SOCKET = "/run/slapd/ldapi"
 ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMailboxKind", "govmailQuotaBytes",
               "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",
               "govmailReceiveEnabled", "govmailBirthDate", "govmailAudit", "govmailRequest", "govmailReceivedAt",
-              "govmailLockedAt", "govmailLockReason", "govmailRevokedAt", "govmailRetainUntil",
+              "govmailLockedAt", "govmailLockReason", "govmailRevokedAt", "govmailRetainUntil", "govmailReminded",
               "createTimestamp", "pwdLastSuccess", "pwdChangedTime", "pwdReset", "pwdAccountLockedTime"]
 
 
@@ -80,6 +80,8 @@ class Account:
     requests: list[str] = field(default_factory=list)
     audit: list[dict] = field(default_factory=list)
     failure_locked_since: dt.datetime | None = None     # slapd's lock after failed passwords; ends by itself
+    # The last password reminder: (the date the password stops working, how many days before it was sent).
+    reminded: tuple[dt.datetime, int] | None = None
 
     @property
     def failure_locked(self) -> bool:
@@ -111,11 +113,21 @@ class Account:
             aliases=[str(v) for v in attrs.get("govmailAlias") or []],
             requests=[str(v) for v in attrs.get("govmailRequest") or []],
             audit=[json.loads(v) for v in attrs.get("govmailAudit") or []],
-            failure_locked_since=one("pwdAccountLockedTime", parse_gtime))
+            failure_locked_since=one("pwdAccountLockedTime", parse_gtime),
+            reminded=one("govmailReminded", parse_reminded))
 
 
 def boolean(value) -> bool:
     return str(value).upper() == "TRUE"
+
+
+def reminded_value(deadline: dt.datetime, days: int) -> str:
+    return f"{gtime(deadline)} {days}"
+
+
+def parse_reminded(value) -> tuple[dt.datetime, int]:
+    deadline, days = str(value).split()
+    return parse_gtime(deadline), int(days)
 
 
 def parse_gtime(value) -> dt.datetime:

@@ -76,6 +76,8 @@ def records(s: Settings, secrets: Secrets) -> list[Record]:
     for service, protocol in SERVICES.items():
         if protocol in s.protocols:
             found.append(Record(f"_{service}._tcp.{domain}", "SRV", f"0 1 {CLIENT_PORTS[service]} {host}"))
+    # Outlook's autodiscover, served on the autoconfig name (its certificate covers it).
+    found.append(Record(f"_autodiscover._tcp.{domain}", "SRV", f"0 1 443 {s.autoconfig_host}"))
     return found
 
 

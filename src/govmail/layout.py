@@ -27,6 +27,7 @@ NGINX_SITE = "/etc/nginx/sites-available/govmail-webmail"
 WEB_FILES = "/var/www/govmail"
 MTA_STS_POLICY = f"{WEB_FILES}/mta-sts.txt"
 AUTOCONFIG = f"{WEB_FILES}/config-v1.1.xml"
+AUTODISCOVER = f"{WEB_FILES}/autodiscover.php"     # Outlook's POX autodiscover, run by Roundcube's php-fpm pool
 PHP_FPM_SOCKET = "/run/php/roundcube.sock"
 # Failed webmail passwords, logged by govmail's Roundcube plugin the moment slapd refuses them; fail2ban
 # watches it (Roundcube's own userlogins.log says it only after the delay, too late to stop the next guess).
@@ -133,6 +134,7 @@ FILES = (
     HostFile("/etc/postfix/main.cf", "postfix", "postfix/main.cf.j2"),
     HostFile("/etc/postfix/master.cf", "postfix", "postfix/master.cf.j2"),
     HostFile("/etc/postfix/forward_allowed.pcre", "postfix", "postfix/forward_allowed.pcre.j2"),
+    HostFile("/etc/postfix/sieve_replies.pcre", "postfix", "postfix/sieve_replies.pcre.j2"),
     HostFile("/etc/postfix/own_domains.pcre", "postfix", "postfix/own_domains.pcre.j2"),
     HostFile("/etc/postfix/relays.cidr", "postfix", "postfix/relays.cidr.j2"),
     HostFile("/etc/postfix/postscreen_access.cidr", "postfix", "postfix/postscreen_access.cidr.j2"),
@@ -154,6 +156,7 @@ FILES = (
     HostFile(NGINX_SITE, "nginx", "nginx/webmail.conf.j2"),
     HostFile(MTA_STS_POLICY, "nginx"),
     HostFile(AUTOCONFIG, "nginx", "nginx/autoconfig.xml.j2"),
+    HostFile(AUTODISCOVER, "nginx", "nginx/autodiscover.php.j2"),
     HostFile("/etc/roundcube/config.inc.php", "roundcube",
              "roundcube/config.inc.php.j2", mode="0640", group="www-data"),
     HostFile("/etc/roundcube/plugins/password/config.inc.php", "roundcube",

@@ -143,6 +143,11 @@ class Lifecycle:
             raise BadInput(f"no mailbox '{address}' in {self.settings.domain}'s directory")
         return found[0]
 
+    def remember_reminder(self, account: Account, value: str) -> None:
+        """The last password reminder sent (not an account change: no audit record)."""
+        check(self.conn, self.conn.modify(account.dn, replace(govmailReminded=value)),
+              f"record the reminder to {account.mail}")
+
     # ---- the audit record ---------------------------------------------------------------------------
 
     def _audit(self, action: str, request: str | None, reason: str | None, **extra) -> str:
@@ -208,6 +213,7 @@ class Lifecycle:
             "uid": local, "mail": f"{local}@{self.settings.domain}", "cn": name,
             "sn": words[0] if kind == "personal" else name,
             "displayName": self._display_name(name, agency),
+            "govmailSearchName": naming.fold(name),
             "govmailMailboxKind": kind,
             "govmailQuotaBytes": str(self.settings.quotas[kind].bytes or 0),
             "govmailAccountStatus": "active",
@@ -264,7 +270,7 @@ class Lifecycle:
         new_agency = self.find_agency(agency) if agency else None
         if name:
             name = " ".join(name.split())
-            changes.update(replace(cn=name))
+            changes.update(replace(cn=name, govmailSearchName=naming.fold(name)))
             if account.kind == "personal":
                 naming.person_words(name)
                 changes.update(replace(sn=name.split()[0]))

@@ -16,7 +16,7 @@ import jinja2
 
 from . import dkim
 from . import layout
-from .layout import (AUTOCONFIG, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
+from .layout import (AUTOCONFIG, AUTODISCOVER, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
                      METRICS_DIR, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
                      SLAPD_STAMPS, VMAIL_UID, tls_paths)
 from .naming import strip_accents
@@ -138,6 +138,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "sieve_before": SIEVE_BEFORE,
         "mta_sts_policy": MTA_STS_POLICY,
         "autoconfig": AUTOCONFIG,
+        "autodiscover": AUTODISCOVER,
         "client_ports": CLIENT_PORTS,
         "metrics_dir": METRICS_DIR,
         "blocks_programs": bool(set(settings.blocked_extensions) & WINDOWS_PROGRAMS),

@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     # A sweep that would lock or revoke more than this share of the mailboxes stops and asks for --yes: a
     # wrong clock on the operator's machine must not revoke a province.
     "sweep_max_percent": 10,
+    # The nightly sweep reminds a user this many days before their password stops working (the maximum age,
+    # or the deadline for changing an issued one). No regulation asks for it; every one of them ends in a
+    # refused login, and a reminder costs nothing.
+    "password_reminders": [14, 3],
     # Backups (restic): what is kept after each run's prune, and when the run starts (systemd OnCalendar,
     # the host's local time; systemd adds up to 30 minutes so that several hosts do not start together).
     "backup_keep": {"daily": 14, "weekly": 8, "monthly": 12},
@@ -187,6 +191,8 @@ class Overrides(Strict):
     # The largest share of mailboxes (percent) one sweep may lock or revoke without --yes.
     sweep_max_percent: Annotated[int, Field(ge=1, le=100)] | None = None
     recipients_per_message: Annotated[int, Field(ge=1, le=10000)] | None = None
+    # Days before a password stops working on which its user is reminded (DEFAULTS["password_reminders"]); []: never.
+    password_reminders: list[Annotated[int, Field(ge=1, le=60)]] | None = None
     spam_reject_score: PositiveInt | None = None
     spamd_children: PositiveInt | None = None
     # Certificates from the operator's own CA instead of govmail's internal one: PEM files on the
@@ -384,6 +390,13 @@ class LogPolicy:
 
 
 @dataclass(frozen=True)
+class Reminders:
+    """On which days before a password stops working its user hears of it, most distant first."""
+    days: tuple[int, ...]
+    source: str                          # "project default" or "inventory"
+
+
+@dataclass(frozen=True)
 class AlertPolicy:
     """When the monitoring mails the operators: each fault's threshold, and how long it must last."""
     after_seconds: int                   # Prometheus's `for:` of every alert
@@ -451,6 +464,7 @@ class Settings:
     logs: LogPolicy = LogPolicy(retention_days(DEFAULTS["log_retention"]), DEFAULTS["journal_max_use"].bytes,
                                 "project default")
     alerts: AlertPolicy | None = None               # always set by build()
+    reminders: Reminders = Reminders(tuple(DEFAULTS["password_reminders"]), "project default")
 
     @property
     def province(self) -> str:
@@ -598,6 +612,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
         alerts=_alert_policy(profile, overrides),
+        reminders=_reminders(overrides.password_reminders),
     )
 
 
@@ -611,6 +626,12 @@ def _alert_policy(profile: Profile, overrides: Overrides) -> AlertPolicy:
     return AlertPolicy(chosen["after"].seconds, chosen["disk_percent"], chosen["certificate_days"],
                        chosen["signature_age"].seconds, chosen["backup_age"].seconds,
                        chosen["queue_size"], chosen["login_failures"], retention.seconds // 86400, deadline)
+
+
+def _reminders(given: list[int] | None) -> Reminders:
+    """The inventory's days ([] for no reminders), else the project's."""
+    days = DEFAULTS["password_reminders"] if given is None else given
+    return Reminders(tuple(sorted(set(days), reverse=True)), "project default" if given is None else "inventory")
 
 
 def _backup_plan(overrides: Overrides) -> BackupPlan | None:

@@ -4,19 +4,26 @@ Each rule compares a date kept in the directory with the profile's period (calen
 working days): last login (slapd's lastbind: every IMAP, POP3, submission and webmail login binds, so
 sending and reading both count) or creation, the lock date, the last password change. A mailbox already
 locked is not locked again and a revoked one is left alone, so a second run changes nothing.
+
+Users whose password stops working soon (its maximum age, or the deadline for changing an issued one) are
+reminded on the inventory's days before it; the directory keeps the last reminder (govmailReminded), so a
+second run sends nothing new and a changed password starts afresh.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from .directory import Account, accounts
+from .directory import Account, accounts, reminded_value
 from .errors import GovmailError
 from .lifecycle import Lifecycle
 from .notify import NoticeFailed, Notifier
 from .settings import SWEEP_GUARD_FLOOR, Settings
 from .units import Duration
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ACTION_VI = {"lock": "tạm khóa", "revoke": "thu hồi"}
 REASON_VI = {
@@ -55,15 +62,21 @@ def _revoke(s: Settings, account: Account, moment: dt.datetime) -> Action | None
     return Action(account, "revoke", "inactivity", source, due) if moment >= due else None
 
 
-def _lock(s: Settings, account: Account, moment: dt.datetime) -> Action | None:
+def _password_rules(s: Settings, account: Account) -> list[tuple[str, Duration | None, str, dt.datetime]]:
+    """(reason, period, article, counted from) of each rule that locks a mailbox for its password."""
     pw = s.profile.password
     changed = password_set(account)
-    rules = [("inactivity", *_rule(s.profile.inactivity.lock_after), account.last_activity),
-             ("password_unchanged", *_rule(pw.lock_if_unchanged_for), changed),
+    rules = [("password_unchanged", *_rule(pw.lock_if_unchanged_for), changed),
              ("password_expired", s.policies["users"].max_age, pw.max_age.users.source or "project default",
               changed)]
     if account.must_change:
-        rules.insert(1, ("issued_password_kept", *_rule(pw.first_change_deadline), changed))
+        rules.insert(0, ("issued_password_kept", *_rule(pw.first_change_deadline), changed))
+    return [rule for rule in rules if rule[1] is not None]
+
+
+def _lock(s: Settings, account: Account, moment: dt.datetime) -> Action | None:
+    rules = [("inactivity", *_rule(s.profile.inactivity.lock_after), account.last_activity),
+             *_password_rules(s, account)]
     for reason, after, source, start in rules:
         if after is not None and moment >= after.after(start):
             return Action(account, "lock", reason, source, after.after(start))
@@ -117,6 +130,70 @@ def _notify(lc: Lifecycle, notifier: Notifier, action: Action) -> str:
     return f"notice to {agency.mail}"
 
 
+@dataclass
+class Reminder:
+    account: Account
+    days: int            # the reminder's day: this many days before the deadline
+    deadline: dt.datetime
+    reason: str          # the rule that locks the mailbox then
+    source: str
+    notice: str = ""
+
+
+def password_deadline(s: Settings, account: Account) -> tuple[dt.datetime, str, str] | None:
+    """When the password stops working, by which rule and article: the earliest password rule's date."""
+    dates = [(after.after(start), reason, source) for reason, after, source, start in _password_rules(s, account)]
+    return min(dates, key=lambda d: d[0]) if dates else None
+
+
+def reminder_days(s: Settings, deadline: dt.datetime) -> list[dt.datetime]:
+    """The dates on which a password stopping on `deadline` is reminded."""
+    return [deadline - dt.timedelta(days=days) for days in s.reminders.days]
+
+
+def _reminder(s: Settings, account: Account, moment: dt.datetime) -> Reminder | None:
+    if account.status != "active" or not account.login_enabled:
+        return None
+    found = password_deadline(s, account)
+    if found is None or moment >= found[0]:
+        return None
+    deadline, reason, source = found
+    due = [days for days in s.reminders.days if moment >= deadline - dt.timedelta(days=days)]
+    if not due:
+        return None
+    days = min(due)          # a sweep missed for a while sends the nearest reminder only
+    if account.reminded and account.reminded[0] == deadline and account.reminded[1] <= days:
+        return None
+    return Reminder(account, days, deadline, reason, source)
+
+
+def reminders(s: Settings, mailboxes: list[Account], moment: dt.datetime) -> list[Reminder]:
+    return [r for r in (_reminder(s, a, moment) for a in mailboxes) if r]
+
+
+def reminder_text(s: Settings, reminder: Reminder) -> tuple[str, str]:
+    account = reminder.account
+    day = f"{reminder.deadline.astimezone(VIETNAM):%d/%m/%Y}"
+    subject = f"Mật khẩu hộp thư {account.mail} sẽ hết hạn ngày {day}"
+    what = "mật khẩu được cấp" if reminder.reason == "issued_password_kept" else "mật khẩu"
+    body = (f"Kính gửi {account.display},\n\n"
+            f"Theo quy định ({reminder.source}), {what} của hộp thư {account.mail} phải được đổi trước ngày "
+            f"{day}. Sau ngày đó hộp thư sẽ bị tạm khóa cho đến khi quản trị viên cấp lại mật khẩu.\n\n"
+            f"Cách đổi mật khẩu: đăng nhập https://{s.mail_host}/ , chọn Cài đặt → Mật khẩu, nhập mật khẩu "
+            f"hiện tại và mật khẩu mới.\n")
+    body += f"{s.policies['users'].rule_vi}\n\nThư này được gửi tự động; vui lòng không trả lời.\n"
+    return subject, body
+
+
+def _remind(lc: Lifecycle, notifier: Notifier, reminder: Reminder) -> str:
+    try:
+        notifier.send(reminder.account.mail, *reminder_text(lc.settings, reminder))
+    except NoticeFailed as err:
+        return f"NOTICE NOT SENT: {err}"
+    lc.remember_reminder(reminder.account, reminded_value(reminder.deadline, reminder.days))
+    return f"notice to {reminder.account.mail}"
+
+
 class TooManyActions(GovmailError):
     """A sweep that would lock or revoke an unusual share of the mailboxes: nothing was changed."""
 
@@ -131,12 +208,15 @@ def check_share(s: Settings, actions: list[Action], found: list[Account], moment
             f"clock (it says {moment:%Y-%m-%d %H:%M}) and `govmail sweep --dry-run`, then run again with --yes")
 
 
-def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False, confirmed: bool = False) -> list[Action]:
+def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False,
+        confirmed: bool = False) -> tuple[list[Action], list[Reminder]]:
     found = accounts(lc.conn, lc.base)
     moment = lc.clock()
     actions = plan(lc.settings, found, moment)
+    acted_on = {a.account.dn for a in actions}
+    due = [r for r in reminders(lc.settings, found, moment) if r.account.dn not in acted_on]
     if dry_run:
-        return actions
+        return actions, due
     if not confirmed:
         check_share(lc.settings, actions, found, moment)
     for action in actions:
@@ -145,4 +225,6 @@ def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False, confirmed: boo
         else:
             lc.revoke(action.account.mail, action.reason, account=action.account, source=action.source)
         action.notice = _notify(lc, notifier, action)
-    return actions
+    for reminder in due:
+        reminder.notice = _remind(lc, notifier, reminder)
+    return actions, due

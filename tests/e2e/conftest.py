@@ -1,5 +1,6 @@
 """The deployed lab host as the mail-flow tests see it: addresses, the directory's admin connection, the CA."""
 
+import os
 import ssl
 import subprocess
 
@@ -49,3 +50,36 @@ def outside_trusts_the_ca(outside, deployment, published):
         input=ca, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     return outside
+
+
+@pytest.fixture(scope="module")
+def browser(env, deployment):
+    """Headless chromium on the lab's webmail, one per module (webpage.py)."""
+    from webpage import start_browser
+    driver = start_browser(env, deployment)
+    yield driver
+    driver.quit()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A browser test that failed leaves what the browser showed: artifacts/failures/<test>.png and .html."""
+    outcome = yield
+    report = outcome.get_result()
+    driver = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and driver is not None:
+        from webpage import ARTIFACTS
+        folder = ARTIFACTS / "failures"
+        folder.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(folder / f"{item.name}.png"))
+        (folder / f"{item.name}.html").write_text(driver.page_source)
+
+
+@pytest.fixture
+def once():
+    """For a check whose outcome depends on neither the province nor the engine (the files are the same
+    bytes, tests/parity): it runs in the first suite only, not after a province switch nor under molecule."""
+    if os.environ.get("GOVMAIL_TEST_PROVINCE"):
+        pytest.skip("does not depend on the province: checked once, in the first suite")
+    if os.environ.get("GOVMAIL_ENGINE") == "none":
+        pytest.skip("does not depend on the engine: checked once, on the pyinfra-deployed host")

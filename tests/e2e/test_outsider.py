@@ -3,7 +3,6 @@ the lab bridge, not an operator network), with the Python and OpenSSL Debian shi
 
 import contextlib
 import json
-import os
 import secrets
 import shlex
 import subprocess
@@ -197,13 +196,9 @@ def failure_locked(env, dn) -> bool:
 
 
 @pytest.fixture
-def drill_once():
+def drill_once(once):
     """The ban drills take a minute each and their outcome depends on neither province nor engine (the
     files are the same bytes; tests/infra/test_firewall.py checks the jails on every host)."""
-    if os.environ.get("GOVMAIL_TEST_PROVINCE"):
-        pytest.skip("banning does not depend on the province: drilled once, in the first suite")
-    if os.environ.get("GOVMAIL_ENGINE") == "none":
-        pytest.skip("banning does not depend on the engine: drilled once, on the pyinfra-deployed host")
 
 
 def test_a_password_sprayer_is_banned_and_no_mailbox_locks(outside, env, host, drill_once):

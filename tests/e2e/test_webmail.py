@@ -1,19 +1,11 @@
-"""Roundcube at https://mail.<domain>/ in a real browser: Debian's chromium, headless, driven by Selenium
-through Debian's chromedriver. The browser resolves the mail host to the lab host and trusts only the
-deployment's CA (its public key pinned), as a user's browser inside the province's network would."""
+"""Roundcube at https://mail.<domain>/ in a real browser (webpage.py): login, the forced change of an issued
+password, reading and sending, the directory's display name."""
 
-import base64
-import hashlib
 import imaplib
-import os
-import shutil
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from mailflow import imap_login, inbox_subjects, message, new_mailbox, submit
 
 pytestmark = pytest.mark.e2e
@@ -22,60 +14,7 @@ from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-ARTIFACTS = Path(os.environ.get("GOVMAIL_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
-
-
-def ca_pin(env) -> str:
-    """base64 SHA-256 of the deployment CA's public key, the form chromium's SPKI list takes."""
-    ca = x509.load_pem_x509_certificate((env["secrets_dir"] / "ca.crt").read_bytes())
-    spki = ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-@pytest.fixture(scope="module")
-def browser(env, deployment):
-    if not shutil.which("chromedriver"):
-        pytest.skip("unavailable here: Debian's chromium-driver is not installed (scripts/bootstrap "
-                    "installs it as root)")
-    env["secrets_dir"] = deployment["secrets"].directory
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--lang=vi-VN",
-                f"--host-resolver-rules=MAP {env['s'].mail_host} {env['address']}",
-                f"--ignore-certificate-errors-spki-list={ca_pin(env)}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
-
-
-def url(env, query="") -> str:
-    return f"https://{env['s'].mail_host}/{query}"
-
-
-def wait_for(driver, css, timeout=20):
-    return WebDriverWait(driver, timeout).until(ready.visibility_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def in_mail_view(driver, timeout=20):
-    """The mail view has loaded (its message list may be empty, hence not visible)."""
-    return WebDriverWait(driver, timeout).until(ready.presence_of_element_located((By.ID, "messagelist")))
-
-
-def log_in(driver, env, address, password) -> None:
-    driver.delete_all_cookies()
-    driver.get(url(env))
-    wait_for(driver, "#rcmloginuser").send_keys(address.split("@")[0])
-    driver.find_element(By.ID, "rcmloginpwd").send_keys(password)
-    submit = driver.find_element(By.ID, "rcmloginsubmit")
-    submit.click()
-    WebDriverWait(driver, 20).until(ready.staleness_of(submit))    # the login's answer has loaded
-
-
-def page_text(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
+from webpage import ARTIFACTS, in_mail_view, log_in, page_text, strong_password, url, wait_for  # noqa: E402
 
 
 def test_login_page_is_served_over_tls_in_vietnamese(browser, env):
@@ -112,11 +51,6 @@ def test_issued_password_leads_only_to_the_change_page(browser, env):
     assert "Đã đổi mật khẩu" in page_text(browser)
     log_in(browser, env, address, chosen)
     in_mail_view(browser)
-
-
-def strong_password(env) -> str:
-    special = env["s"].policies["users"].class_chars["special"][0]
-    return f"Hn{special}{uuid.uuid4().hex[:6]}{special}Matkhau9"
 
 
 def open_inbox_with(browser, env, subject, wait=20) -> None:

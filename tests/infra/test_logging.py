@@ -60,8 +60,11 @@ def test_the_deploys_that_changed_files_are_recorded(host, deployment):
     fields = dict(word.split("=", 1) for word in head.split()[1:])
     assert fields["engine"] in ("pyinfra", "ansible") and "@" in fields["by"]
     assert fields["province"] == s.province
-    changed = files.split()
-    assert changed and int(fields["changed"]) == len(changed)
+    changed = [f for f in files.split() if not f.startswith("-")]
+    dropped = [f[1:] for f in files.split() if f.startswith("-")]
+    assert changed and int(fields["changed"]) == len(changed) and int(fields["dropped"]) == len(dropped)
     model = {f.path for f in layout.host_files(s.mail_host, s.backup is not None) if f.role == "mail"}
     assert set(changed) <= model, set(changed) - model
+    # After a province switch the old name's certificate is no longer govmail's: listed as dropped.
+    assert not set(dropped) & model, set(dropped) & model
     assert host.check_output(f"stat -c %a {layout.DEPLOY_LOG}* | sort -u") == "640"

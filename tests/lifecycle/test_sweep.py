@@ -6,9 +6,11 @@ import email.policy
 import os
 import subprocess
 import sys
+from zoneinfo import ZoneInfo
 
 import ldap3
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from govmail.directory import RELAX, gtime, now
 from govmail.lifecycle import AddRequest
@@ -97,10 +99,12 @@ def test_cantho_revokes_fifteen_working_days_after_the_lock_notice(lifecycle_for
 def test_danang_revokes_after_three_months_without_a_lock_step(lifecycle_for, slapd_for, tmp_path):
     lc = lifecycle_for("danang", purpose="sweep")
     instance = slapd_for("danang", "sweep")
-    lc.add(AddRequest("agency", "Sở Ngoại vụ Đà Nẵng", abbrev="songoaivu"))
+    agency = lc.add(AddRequest("agency", "Sở Ngoại vụ Đà Nẵng", abbrev="songoaivu"))
     gone = person(lc, "Phan Châu Trinh", 95, 10)
     kept = person(lc, "Phan Bội Châu", 80, 10)
-    assert sweep(instance, "--outbox", str(tmp_path)) == {("revoke", gone, "inactivity", "due")}
+    # The new agency mailbox must change its issued password within 3 working days (Điều 8.1.a): reminded.
+    assert sweep(instance, "--outbox", str(tmp_path)) == {("revoke", gone, "inactivity", "due"),
+                                                          ("remind", agency.address, "issued_password_kept", "due")}
     assert lc.find(kept).status == "active"
 
 
@@ -121,3 +125,56 @@ def test_a_sweep_that_would_lock_most_mailboxes_stops_until_told_yes(lifecycle_f
     assert states(lc, idle + [fresh]) == before
     assert sweep(instance, "--outbox", str(tmp_path), "--yes") == {("lock", a, "inactivity", "due") for a in idle}
     assert {a: lc.find(a).status for a in idle} == dict.fromkeys(idle, "locked")
+
+
+def set_password_age(lc, address, changed: dt.datetime) -> None:
+    dn = lc.find(address).dn
+    assert lc.conn.modify(dn, {"pwdChangedTime": [(ldap3.MODIFY_REPLACE, [gtime(changed)])]}, controls=[RELAX])
+
+
+def mails(outbox):
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.iterdir())]
+
+
+def test_users_are_reminded_once_before_their_password_stops_working(lifecycle_for, slapd_for, tmp_path):
+    """Hà Nam: passwords last 3 months (Điều 8.2.a); reminders 14 and 3 days before (project default)."""
+    lc = lifecycle_for("hanam", purpose="remind")
+    instance = slapd_for("hanam", "remind")
+    lc.add(AddRequest("agency", "Sở Tài chính"))
+    three_months_ago = NOW - relativedelta(months=3)
+    soon = person(lc, "Lý Văn Sớm", 1, 0)
+    later = person(lc, "Lý Văn Muộn", 1, 0)
+    locked = person(lc, "Lý Văn Khóa", 1, 0, govmailAccountStatus="locked", govmailLockReason="inactivity",
+                    govmailLoginEnabled="FALSE", govmailLockedAt=ago(1))
+    fresh = person(lc, "Lý Văn Mới", 1, 10)
+    for address, left in ((soon, 2.5), (later, 10), (locked, 2.5)):
+        set_password_age(lc, address, three_months_ago + dt.timedelta(days=left))
+    outbox = tmp_path / "outbox"
+
+    assert sweep(instance, "--outbox", str(outbox)) == {("remind", soon, "password_expired", "due"),
+                                                        ("remind", later, "password_expired", "due")}
+    sent = {m["To"]: m for m in mails(outbox)}
+    assert set(sent) == {soon, later}, "one reminder each, none for the locked mailbox"
+    deadline = (NOW + dt.timedelta(days=2.5)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert f"{deadline:%d/%m/%Y}" in str(sent[soon]["Subject"])
+    body = sent[soon].get_content()
+    assert "27/2023/QĐ-UBND Điều 8.2.a" in body and "https://mail.hanam.gov.vn/" in body and "Lý Văn Sớm" in body
+    assert sweep(instance, "--outbox", str(outbox)) == set(), "a second run sends nothing new"
+    assert len(mails(outbox)) == 2
+
+    # Days pass: the mailbox reminded 14 days before gets its 3-day reminder, once.
+    set_password_age(lc, later, three_months_ago + dt.timedelta(days=2))
+    assert sweep(instance, "--outbox", str(outbox)) == {("remind", later, "password_expired", "due")}
+    assert sweep(instance, "--outbox", str(outbox)) == set()
+    assert [m["To"] for m in mails(outbox)].count(later) == 2
+
+    shown = subprocess.run([sys.executable, "-m", "govmail.cli", "account", "show", soon, "--province", "hanam",
+                            "--server", instance.url], capture_output=True, text=True, check=True).stdout
+    reminder_line = next(line for line in shown.splitlines() if line.startswith("reminders"))
+    first_day = (NOW + dt.timedelta(days=2.5) - dt.timedelta(days=14)).date()
+    assert f"{first_day:%Y-%m-%d}" in reminder_line and "last sent 3 days before" in reminder_line
+
+    # A changed password starts afresh: nothing is due for months.
+    set_password_age(lc, soon, NOW)
+    assert sweep(instance, "--outbox", str(outbox)) == set()
+    assert lc.find(fresh).reminded is None

@@ -26,6 +26,7 @@ def test_records_name_the_host_its_key_and_policies(profile, tmp_path):
     assert found["_dmarc.hanam.gov.vn", "TXT"].startswith("v=DMARC1; p=quarantine; rua=mailto:postmaster@hanam.gov.vn")
     assert found["_submissions._tcp.hanam.gov.vn", "SRV"] == "0 1 465 mail.hanam.gov.vn"
     assert ("_pop3s._tcp.hanam.gov.vn", "SRV") not in found          # Hà Nam's regulation names no POP3
+    assert found["_autodiscover._tcp.hanam.gov.vn", "SRV"] == "0 1 443 autoconfig.hanam.gov.vn"   # Outlook
     assert any(name.endswith("._domainkey.hanam.gov.vn") and value.startswith("v=DKIM1; k=rsa; p=")
                for (name, _), value in found.items())
 

@@ -188,3 +188,12 @@ def test_agencies_are_notified_unless_the_profile_says_otherwise(profile):
     refused = type(hanam.inactivity.notify_agency)(value=False, source="a later decision")
     quiet = hanam.model_copy(update={"inactivity": hanam.inactivity.model_copy(update={"notify_agency": refused})})
     assert build(quiet, Overrides()).notify_agency is False
+
+
+def test_password_reminders_from_the_inventory_or_none(built, tmp_path: Path):
+    assert built("hanam").reminders.days == (14, 3) and built("hanam").reminders.source == "project default"
+    assert built("hanam", password_reminders=[1, 7, 7]).reminders.days == (7, 1)
+    assert built("hanam", password_reminders=[]).reminders.days == ()
+    (tmp_path / "govmail.yml").write_text("province: hanam\noverrides:\n  password_reminders: [0]\n")
+    with pytest.raises(BadInput, match="password_reminders"):
+        settings.load(inventory_dir=tmp_path)
