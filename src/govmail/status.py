@@ -37,6 +37,11 @@ class Prometheus:
     def query(self, expr: str) -> list[dict]:
         return self._get(f"query?query={urllib.parse.quote(expr)}")["result"]
 
+    def scraped_now(self) -> set[tuple[str, str]]:
+        """(job, instance) of every target Prometheus scrapes now. After a restart that dropped targets (the
+        mail host renamed), their last samples still answer queries for 5 minutes: no staleness marker."""
+        return {(t["labels"]["job"], t["labels"]["instance"]) for t in self._get("targets?state=active")["activeTargets"]}
+
     def firing(self) -> list[dict]:
         """The alerts firing now, from the rule manager (the ALERTS series would still show, for five
         minutes, an alert that fired before a restart of Prometheus)."""
@@ -71,7 +76,9 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
     health.lines.append(("services", f"{len(units) - len(stopped)}/{len(units)} running"
                          + (f"; not running: {', '.join(stopped)}" if stopped else "")))
     health.problems += [f"{unit} is not running" for unit in stopped]
-    down = q("up == 0 or probe_success == 0")
+    scraped = prometheus.scraped_now()
+    down = [r for r in q("up == 0 or probe_success == 0")
+            if (r["metric"].get("job"), r["metric"].get("instance")) in scraped]
     for r in down:
         health.problems.append(f"{r['metric'].get('instance', r['metric']['job'])} does not answer "
                                f"({r['metric']['job']})")

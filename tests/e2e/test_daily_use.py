@@ -161,12 +161,10 @@ def test_an_out_of_office_reply_reaches_a_sender_outside_government_mail(browser
     seen = int(lab.ssh(env["host"], [f"wc -l < {log}"]).stdout)
     letter = shlex.quote(f"From: {outsider}\nTo: {away}\nSubject: Hỏi thủ tục\n\nXin hỏi thủ tục.\n")
     lab.ssh(env["host"], [f"printf %s {letter} | /usr/sbin/sendmail -f {outsider} {away}"])
-    deadline, handled = time.monotonic() + 30, []
-    while not handled and time.monotonic() < deadline:
+    deadline, lines = time.monotonic() + 30, []
+    while not any(f"to=<{outsider}>" in line for line in lines) and time.monotonic() < deadline:
         time.sleep(1)
         lines = lab.ssh(env["host"], [f"tail -n +{seen + 1} {log}"]).stdout.splitlines()
-        handled = [line for line in lines if "sieve-forward" in line and (outsider in line or "client=" in line)]
-    lines = lab.ssh(env["host"], [f"tail -n +{seen + 1} {log}"]).stdout.splitlines()
     assert not any("sieve-forward" in line and "reject:" in line and outsider in line for line in lines), lines
     assert any(f"to=<{outsider}>" in line for line in lines), "the reply was queued for the outside sender"
 

@@ -62,8 +62,17 @@ def test_the_configuration_passes_the_tools_own_checks(host):
     assert alerts.rc == 0 and "1 templates" in alerts.stdout, alerts.stdout + alerts.stderr
 
 
+def failing_now(host) -> list[dict]:
+    """Targets down and probes failing, among the targets scraped now: after a province switch restarted
+    Prometheus, the old name's probes still answer queries for 5 minutes (no staleness marker is written for
+    targets a restart dropped), but they are no longer scraped."""
+    active = {(t["labels"]["job"], t["labels"]["instance"]) for t in api(host, "targets?state=active")["activeTargets"]}
+    return [r for r in query(host, "up == 0 or probe_success == 0")
+            if (r["metric"].get("job"), r["metric"].get("instance")) in active]
+
+
 def test_every_target_is_scraped_and_every_public_listener_answers(host, deployment):
-    down = settled(host, "up == 0 or probe_success == 0", lambda result: not result)
+    down = settled(host, "", lambda result: not result, ask=lambda host, _: failing_now(host))
     assert down == [], [r["metric"] for r in down]
     jobs = {r["metric"]["job"] for r in query(host, "up == 1")}
     assert {"prometheus", "alertmanager", "node", "postfix", "probe_smtp_starttls", "probe_imaps",
