@@ -9,15 +9,14 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from . import directory, reach
 from .errors import BadInput
 from .layout import MONITOR_PORTS
 from .settings import Settings
 from .units import parse_duration
+from .workdays import VIETNAM
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 SHORTEST, LONGEST = dt.timedelta(minutes=5), dt.timedelta(days=3)
 
 

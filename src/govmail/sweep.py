@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from .directory import Account, accounts, reminded_value
 from .errors import GovmailError
@@ -22,8 +21,7 @@ from .lifecycle import Lifecycle
 from .notify import NoticeFailed, Notifier
 from .settings import SWEEP_GUARD_FLOOR, Settings
 from .units import Duration
-
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from .workdays import VIETNAM
 
 ACTION_VI = {"lock": "tạm khóa", "revoke": "thu hồi"}
 REASON_VI = {
@@ -158,7 +156,7 @@ def _reminder(s: Settings, account: Account, moment: dt.datetime) -> Reminder | 
     if found is None or moment >= found[0]:
         return None
     deadline, reason, source = found
-    due = [days for days in s.reminders.days if moment >= deadline - dt.timedelta(days=days)]
+    due = [days for days, day in zip(s.reminders.days, reminder_days(s, deadline)) if moment >= day]
     if not due:
         return None
     days = min(due)          # a sweep missed for a while sends the nearest reminder only

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")     # Vietnam's time: dates users read, deadlines
 
 
 @lru_cache(maxsize=1)
