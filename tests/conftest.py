@@ -94,6 +94,16 @@ def published(found: dict) -> dict:
     return found
 
 
+@pytest.fixture
+def once():
+    """For a check whose outcome depends on neither the province nor the engine (the files are the same
+    bytes, tests/parity): it runs in the first suite only, not after a province switch nor under molecule."""
+    if os.environ.get("GOVMAIL_TEST_PROVINCE"):
+        pytest.skip("does not depend on the province: checked once, in the first suite")
+    if os.environ.get("GOVMAIL_ENGINE") == "none":
+        pytest.skip("does not depend on the engine: checked once, on the pyinfra-deployed host")
+
+
 @pytest.fixture(scope="session")
 def deployment():
     if os.geteuid() != 0:

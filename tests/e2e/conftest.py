@@ -1,6 +1,5 @@
 """The deployed lab host as the mail-flow tests see it: addresses, the directory's admin connection, the CA."""
 
-import os
 import ssl
 import subprocess
 
@@ -73,13 +72,3 @@ def pytest_runtest_makereport(item, call):
         folder.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(folder / f"{item.name}.png"))
         (folder / f"{item.name}.html").write_text(driver.page_source)
-
-
-@pytest.fixture
-def once():
-    """For a check whose outcome depends on neither the province nor the engine (the files are the same
-    bytes, tests/parity): it runs in the first suite only, not after a province switch nor under molecule."""
-    if os.environ.get("GOVMAIL_TEST_PROVINCE"):
-        pytest.skip("does not depend on the province: checked once, in the first suite")
-    if os.environ.get("GOVMAIL_ENGINE") == "none":
-        pytest.skip("does not depend on the engine: checked once, on the pyinfra-deployed host")

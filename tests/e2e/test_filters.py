@@ -139,7 +139,7 @@ def test_password_protected_archives_pass_elsewhere(env):
 
 @pytest.mark.parametrize("units", [["spamd"], ["spamass-milter"], ["clamav-daemon.socket", "clamav-daemon"],
                                    ["clamav-milter"]])
-def test_a_filter_that_is_down_makes_mail_wait(env, units):
+def test_a_filter_that_is_down_makes_mail_wait(env, units, once):
     _, bob, bob_pw = new_mailbox(env)
     msg = message(OUTSIDE, bob, subject="Thư chờ bộ lọc")
     with stopped(env, *units):

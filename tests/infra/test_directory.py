@@ -21,7 +21,7 @@ def test_second_deploy_changes_nothing(deployment):
     assert second["changed"] == 0 and second["operations"] > 0
 
 
-def test_a_directory_step_that_died_half_way_is_finished_by_the_next_deploy(host, deployment, redeploy):
+def test_a_directory_step_that_died_half_way_is_finished_by_the_next_deploy(host, deployment, redeploy, once):
     s = deployment["settings"]
     policy = f"cn=users,ou=policies,{s.base_dn}"
     stamps = SLAPD_STAMPS

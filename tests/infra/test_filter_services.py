@@ -56,7 +56,7 @@ def test_the_signature_age_is_written_for_prometheus(host):
     assert host.service("govmail-clamav-status.timer").is_enabled
 
 
-def test_a_signature_source_that_does_not_answer_fails_loudly_and_changes_nothing(host):
+def test_a_signature_source_that_does_not_answer_fails_loudly_and_changes_nothing(host, once):
     """The deploy's fetch step, given a configuration whose source is missing on the mirror and one on an
     address where nothing listens: a non-zero exit naming both; the live databases and freshclam untouched."""
     before = host.check_output("ls -l --time-style=+%s /var/lib/clamav")
@@ -97,7 +97,7 @@ def test_the_signing_key_is_opendkims_alone(host):
     assert "BEGIN RSA PRIVATE KEY" in host.check_output("head -1 %s", DKIM_KEY)
 
 
-def test_a_failed_fetch_leaves_freshclam_running(host):
+def test_a_failed_fetch_leaves_freshclam_running(host, once):
     """The fetch step stops the freshclam daemon for its own run (the daemon holds the log): when a source
     added to the live configuration does not answer, the deploy fails and the daemon runs on all the same."""
     conf = "/etc/clamav/freshclam.conf"

@@ -154,11 +154,25 @@ def rule_tests(s) -> dict:
     quiet = [{"eval_time": at, "alertname": name, "exp_alerts": []} for name in expected]
     tests = [{"interval": "15s", "input_series": series(faulty), "alert_rule_test": fired},
              {"interval": "15s", "input_series": series(healthy), "alert_rule_test": quiet}]
+    tests.append(gone_target_test(faulty, a.after_seconds))
     if s.backup:   # no backup ever: fires once a backup would have been due
         tests.append({"interval": "1h", "input_series": [], "alert_rule_test": [
             {"eval_time": f"{a.backup_age_seconds // 3600 + 2}h", "alertname": "BackupNeverRan",
              "exp_alerts": [{"exp_labels": {"severity": "critical"}}]}]})
     return {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": tests}
+
+
+def gone_target_test(faulty: dict, after_seconds: int) -> dict:
+    """A target no longer scraped since its last sample, a failing one (the host renamed, then Prometheus
+    restarted): that sample still answers queries for 5 minutes, but neither ServiceDown nor ProbeFailed
+    fires on it once it is a minute old."""
+    metrics = {"ServiceDown": "node_systemd_unit_state{", "ProbeFailed": "probe_success{"}
+    gone = {next(n for n in faulty if n.startswith(metric)): "1x20 0" for metric in metrics.values()}
+    last_sample = 21 * 15
+    at = last_sample + max(after_seconds + 30, 75)    # long past `for:`, well within the 5-minute lookback
+    assert at < last_sample + 300, "this test needs alerts that hold for less than 4 minutes"
+    return {"interval": "15s", "input_series": [{"series": n, "values": v} for n, v in gone.items()],
+            "alert_rule_test": [{"eval_time": f"{at}s", "alertname": name, "exp_alerts": []} for name in metrics]}
 
 
 def _series_labels(faulty: dict, alert: str) -> dict:
