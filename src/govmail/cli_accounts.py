@@ -281,16 +281,19 @@ def _notifier(lc: Lifecycle, smtp: str | None, outbox: Path | None) -> Notifier:
 def sweep(lc: Lifecycle, dry_run, outbox, smtp, confirmed):
     """Lock and revoke by the profile's inactivity and password rules; notify agencies; remind users whose
     password stops working soon. Idempotent."""
-    actions, reminders = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run, confirmed)
+    done = sweep_mod.run(lc, _notifier(lc, smtp, outbox), dry_run, confirmed)
     would = "would " if dry_run else ""
-    for a in actions:
+    for a in done.actions:
         click.echo(f"{would}{a.action:<6} {a.account.mail:<40} {a.reason:<22} "
                    f"due {a.due:%Y-%m-%d} ({a.source}){'  ' + a.notice if a.notice else ''}")
-    for r in reminders:
+    for r in done.reminders:
         click.echo(f"{would}remind {r.account.mail:<40} {r.reason:<22} due {r.deadline:%Y-%m-%d} "
                    f"({r.days} days before; {r.source}){'  ' + r.notice if r.notice else ''}")
-    click.echo(f"{len(actions)} action(s), {len(reminders)} reminder(s){' (dry run)' if dry_run else ''}", err=True)
-    if any(x.notice.startswith("NOTICE NOT SENT") for x in [*actions, *reminders]):
+    for a in done.refolded:
+        click.echo(f"{would}fold   {a.mail:<40} address-book name")
+    click.echo(f"{len(done.actions)} action(s), {len(done.reminders)} reminder(s), {len(done.refolded)} name(s) "
+               f"folded for the address book{' (dry run)' if dry_run else ''}", err=True)
+    if any(x.notice.startswith("NOTICE NOT SENT") for x in [*done.actions, *done.reminders]):
         raise click.exceptions.Exit(1)
 
 

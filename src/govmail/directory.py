@@ -32,7 +32,7 @@ ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMai
               "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",
               "govmailReceiveEnabled", "govmailBirthDate", "govmailAudit", "govmailRequest", "govmailReceivedAt",
               "govmailLockedAt", "govmailLockReason", "govmailRevokedAt", "govmailRetainUntil", "govmailReminded",
-              "createTimestamp", "pwdLastSuccess", "pwdChangedTime", "pwdReset", "pwdAccountLockedTime"]
+              "govmailSearchName", "createTimestamp", "pwdLastSuccess", "pwdChangedTime", "pwdReset", "pwdAccountLockedTime"]
 
 
 class DirectoryUnreachable(GovmailError):
@@ -82,6 +82,7 @@ class Account:
     failure_locked_since: dt.datetime | None = None     # slapd's lock after failed passwords; ends by itself
     # The last password reminder: (the date the password stops working, how many days before it was sent).
     reminded: tuple[dt.datetime, int] | None = None
+    search_name: str | None = None      # the name folded (no accents), which the address book searches
 
     @property
     def failure_locked(self) -> bool:
@@ -114,7 +115,7 @@ class Account:
             requests=[str(v) for v in attrs.get("govmailRequest") or []],
             audit=[json.loads(v) for v in attrs.get("govmailAudit") or []],
             failure_locked_since=one("pwdAccountLockedTime", parse_gtime),
-            reminded=one("govmailReminded", parse_reminded))
+            reminded=one("govmailReminded", parse_reminded), search_name=one("govmailSearchName"))
 
 
 def boolean(value) -> bool:

@@ -148,6 +148,12 @@ class Lifecycle:
         check(self.conn, self.conn.modify(account.dn, replace(govmailReminded=value)),
               f"record the reminder to {account.mail}")
 
+    def refold_name(self, account: Account) -> None:
+        """The name the address book searches without accents, from the entry's name (an index, not an
+        account change: no audit record)."""
+        check(self.conn, self.conn.modify(account.dn, replace(govmailSearchName=naming.fold(account.name))),
+              f"fold the name of {account.mail}")
+
     # ---- the audit record ---------------------------------------------------------------------------
 
     def _audit(self, action: str, request: str | None, reason: str | None, **extra) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from . import naming
 from .directory import Account, accounts, reminded_value
 from .errors import GovmailError
 from .lifecycle import Lifecycle
@@ -206,15 +207,31 @@ def check_share(s: Settings, actions: list[Action], found: list[Account], moment
             f"clock (it says {moment:%Y-%m-%d %H:%M}) and `govmail sweep --dry-run`, then run again with --yes")
 
 
-def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False,
-        confirmed: bool = False) -> tuple[list[Action], list[Reminder]]:
+def unfolded(found: list[Account]) -> list[Account]:
+    """Mailboxes the address book cannot find typed without accents: their folded name is missing (made
+    before govmail kept one) or no longer their name's (renamed outside govmail). The book lists neither
+    revoked mailboxes nor the operators' own."""
+    return [a for a in found
+            if a.status not in ("revoked", "system") and a.name and a.search_name != naming.fold(a.name)]
+
+
+@dataclass
+class Sweep:
+    """What a sweep did (or, dry, would do)."""
+    actions: list[Action]
+    reminders: list[Reminder]
+    refolded: list[Account]
+
+
+def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False, confirmed: bool = False) -> Sweep:
     found = accounts(lc.conn, lc.base)
     moment = lc.clock()
     actions = plan(lc.settings, found, moment)
     acted_on = {a.account.dn for a in actions}
     due = [r for r in reminders(lc.settings, found, moment) if r.account.dn not in acted_on]
+    result = Sweep(actions, due, unfolded(found))
     if dry_run:
-        return actions, due
+        return result
     if not confirmed:
         check_share(lc.settings, actions, found, moment)
     for action in actions:
@@ -225,4 +242,6 @@ def run(lc: Lifecycle, notifier: Notifier, dry_run: bool = False,
         action.notice = _notify(lc, notifier, action)
     for reminder in due:
         reminder.notice = _remind(lc, notifier, reminder)
-    return actions, due
+    for account in result.refolded:
+        lc.refold_name(account)
+    return result

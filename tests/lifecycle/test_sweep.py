@@ -178,3 +178,21 @@ def test_users_are_reminded_once_before_their_password_stops_working(lifecycle_f
     set_password_age(lc, soon, NOW)
     assert sweep(instance, "--outbox", str(outbox)) == set()
     assert lc.find(fresh).reminded is None
+
+
+def test_names_made_before_the_address_book_folded_them_are_folded_once(lifecycle_for, slapd_for):
+    """An entry from before govmailSearchName (none), and one renamed outside govmail (a stale one): the
+    address book could not find them typed without accents until the sweep folds their names, once."""
+    lc = lifecycle_for("hanam", purpose="fold")
+    instance = slapd_for("hanam", "fold")
+    lc.add(AddRequest("agency", "Sở Xây dựng"))
+    old = person(lc, "Đỗ Thị Hằng", 1, 10)
+    renamed = person(lc, "Phạm Văn Bình", 1, 10)
+    assert lc.conn.modify(lc.find(old).dn, {"govmailSearchName": [(ldap3.MODIFY_DELETE, [])]}), lc.conn.result
+    assert lc.conn.modify(lc.find(renamed).dn, {"cn": [(ldap3.MODIFY_REPLACE, ["Phạm Văn Bảo"])]}), lc.conn.result
+    expected = {("fold", old, "address-book", "name"), ("fold", renamed, "address-book", "name")}
+    assert sweep(instance, "--dry-run") == {("would",) + line[:3] for line in expected}
+    assert lc.find(old).search_name is None, "a dry run changes nothing"
+    assert sweep(instance) == expected
+    assert (lc.find(old).search_name, lc.find(renamed).search_name) == ("do thi hang", "pham van bao")
+    assert sweep(instance) == set()
