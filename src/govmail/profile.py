@@ -144,6 +144,7 @@ class Operations(Strict):
     incident_report: Cited[DurationValue]
     availability: Cited[str]
     admin_privacy: Cited[bool]
+    support: Cited[str]            # who helps users, as the regulation names it (webmail's login page)
 
 
 class Report(Strict):

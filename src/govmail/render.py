@@ -30,6 +30,7 @@ TEMPLATES_DIR = Path(str(importlib.resources.files("govmail") / "templates"))
 # the lifecycle. A lock from failed passwords (pwdAccountLockedTime) is slapd's to judge at the bind: it
 # refuses while the lock lasts and clears it at the first good bind after, so that lock ends by itself.
 MAY_LOG_IN = "(!(govmailLoginEnabled=FALSE))"
+
 # Directory accounts services bind with to look mailboxes up (read only).
 SERVICE_ACCOUNTS = ["postfix", "dovecot", "roundcube"]
 
@@ -89,6 +90,13 @@ def default_secrets(settings: Settings) -> Secrets:
     return Secrets(store_dir(settings.inventory or settings.province))
 
 
+def address_book_filter(s: Settings) -> str:
+    """The mailboxes the province's address book lists, in webmail and in mail programs over LDAPS: never
+    revoked ones nor the operators' system mailbox; locked ones only where a locked mailbox still receives."""
+    hidden = ["revoked", "system"] + ([] if s.locked_still_receives else ["locked"])
+    return "(&(objectClass=govmailMailbox)(mail=*)" + "".join(f"(!(govmailAccountStatus={h}))" for h in hidden) + ")"
+
+
 def context(settings: Settings, secrets: Secrets) -> dict:
     env = environment()
     ppm = env.get_template("slapd/ppm.conf.j2")
@@ -107,6 +115,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,
         "may_log_in": MAY_LOG_IN,
+        "address_book_filter": address_book_filter(settings),
         "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
         "managed": _managed(settings),

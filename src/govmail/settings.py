@@ -6,6 +6,7 @@ templates from it, so no value is derived twice.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -117,13 +118,15 @@ INVENTORIES_DIR = Path(__file__).resolve().parents[2] / "inventories"
 # Override values end up in configuration files: nothing that could carry a line break or a quote.
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 MIRROR_URL = r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$"
-# A signature file freshclam fetches as it is: its name says its kind (ClamAV's database extensions).
 # The backup repository's host: a name (one label is enough inside the operator's network) or an IPv4 address.
 BACKUP_HOST = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
 # systemd calendar expressions: digits, names and the signs OnCalendar uses, nothing that breaks a line.
 CALENDAR = r"^[A-Za-z0-9*:,./~ -]{1,100}$"
+# A signature file freshclam fetches as it is: its name says its kind (ClamAV's database extensions).
 SIGNATURE_URL = (r"^https?://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9._~/-]*"
                  r"\.(hdb|hsb|mdb|msb|ndb|ldb|cdb|fp|sfp|ign2|yara?|pdb|wdb|gdb|idb|crb|ftm)$")
+# Where users get help: a web page over HTTPS or a mail address.
+SUPPORT_URL = r"^(https://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/%#?=&-]*)?|mailto:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)$"
 MIN_LOCKOUT_SECONDS = 10
 MAX_LOCKOUT_SECONDS = 86400
 
@@ -183,6 +186,12 @@ class Overrides(Strict):
     public_addresses: list[IPvAnyAddress] = []
     # The DNS resolver govmail asks (the operator's machine: `govmail dkim rotate`), when not the system's.
     resolver: IPvAnyAddress | None = None
+    # The operator's help page (https://) or address (mailto:), linked from webmail's login page beside the
+    # body the regulation names for support.
+    support_url: Annotated[str, Field(pattern=SUPPORT_URL, max_length=500)] | None = None
+    # The operator's logo on webmail's pages: a PNG, JPEG or SVG file on the operator's machine (a relative
+    # path is read beside govmail.yml), at most 100 KB.
+    webmail_logo: Path | None = None
     # MTA-STS (RFC 8461): "testing" asks other servers to report TLS failures only; "enforce" asks them to
     # deliver over verified TLS or not at all. Enforce only with a certificate other servers trust
     # (tls_certificate_file from a public CA), never govmail's internal one.
@@ -390,6 +399,37 @@ class LogPolicy:
 
 
 @dataclass(frozen=True)
+class Logo:
+    """The operator's logo (inventory webmail_logo): its type and bytes, in base64 for the webmail's config."""
+    mime: str
+    base64: str
+
+
+LOGO_MAX_BYTES = 100 * 1024
+LOGO_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def webmail_logo(path: Path | None, inventory: str | None) -> Logo | None:
+    """The inventory's logo file, read and checked: it exists, is small, and is an image webmail can show."""
+    if path is None:
+        return None
+    if not path.is_absolute() and inventory:
+        path = Path(inventory) / path
+    if not path.is_file():
+        raise BadInput(f"overrides.webmail_logo: no such file: {path}")
+    data = path.read_bytes()
+    if len(data) > LOGO_MAX_BYTES:
+        raise BadInput(f"overrides.webmail_logo: {path} is {len(data)} bytes; a logo is at most "
+                       f"{LOGO_MAX_BYTES // 1024} KB")
+    mime = next((m for magic, m in LOGO_MAGIC.items() if data.startswith(magic)), None)
+    if mime is None and b"<svg" in data[:2048] and data.lstrip()[:1] == b"<":
+        mime = "image/svg+xml"
+    if mime is None:
+        raise BadInput(f"overrides.webmail_logo: {path} is not a PNG, JPEG or SVG image")
+    return Logo(mime, base64.b64encode(data).decode())
+
+
+@dataclass(frozen=True)
 class Reminders:
     """On which days before a password stops working its user hears of it, most distant first."""
     days: tuple[int, ...]
@@ -460,6 +500,8 @@ class Settings:
     public_addresses: tuple[str, ...] = ()          # mail.<domain>'s A/AAAA (govmail dns)
     resolver: str | None = None                     # the DNS resolver govmail asks, when not the system's
     mta_sts_mode: str = "testing"
+    support_url: str | None = None                  # webmail's "support" link (inventory)
+    logo: Logo | None = None                        # webmail's logo (inventory); None: Roundcube's
     backup: BackupPlan | None = None                # None: no backup target in the inventory
     logs: LogPolicy = LogPolicy(retention_days(DEFAULTS["log_retention"]), DEFAULTS["journal_max_use"].bytes,
                                 "project default")
@@ -607,6 +649,8 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         public_addresses=tuple(str(a) for a in overrides.public_addresses),
         resolver=str(overrides.resolver) if overrides.resolver else None,
         mta_sts_mode=overrides.mta_sts_mode,
+        support_url=overrides.support_url,
+        logo=webmail_logo(overrides.webmail_logo, inventory),
         backup=_backup_plan(overrides),
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,

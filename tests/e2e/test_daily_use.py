@@ -84,6 +84,18 @@ def test_the_address_book_finds_officials_typed_without_accents(browser, env, ag
     WebDriverWait(browser, 20).until(lambda driver: "_action=compose" not in driver.current_url)
 
 
+def test_compose_completes_a_name_typed_without_accents(browser, env, agency):
+    tag = agency["tag"]
+    person, _ = add_official("Đặng Thị Ngọc Ánh", agency["address"], f"dtnanh{tag}")
+    _, user, user_pw = new_mailbox(env)
+    log_in(browser, env, user, user_pw)
+    browser.get(url(env, "?_task=mail&_action=compose"))
+    wait_for(browser, "#_to + .recipient-input input, .recipient-input input").send_keys("dang thi ngoc anh")
+    pane = WebDriverWait(browser, 20).until(ready.visibility_of_element_located((By.ID, "rcmKSearchpane")))
+    WebDriverWait(browser, 20).until(lambda _: person in pane.text)
+    assert "Đặng Thị Ngọc Ánh" in pane.text
+
+
 def test_the_identity_follows_the_directory_at_each_login(browser, env, agency, once):
     tag = agency["tag"]
     person, issued = add_official("Trần Thị Lan", agency["address"], f"ttlan{tag}")

@@ -1,12 +1,17 @@
 """Roundcube at https://mail.<domain>/ in a real browser (webpage.py): login, the forced change of an issued
 password, reading and sending, the directory's display name."""
 
+import hashlib
 import imaplib
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from mailflow import imap_login, inbox_subjects, message, new_mailbox, submit
+
+from govmail import lab
 
 pytestmark = pytest.mark.e2e
 webdriver = pytest.importorskip("selenium.webdriver", reason="unavailable here: selenium is not installed")
@@ -23,6 +28,37 @@ def test_login_page_is_served_over_tls_in_vietnamese(browser, env):
     assert browser.current_url.startswith(f"https://{env['s'].mail_host}/")
     assert env["s"].profile.name in browser.title
     assert "ĐĂNG NHẬP" in page_text(browser).upper()
+    # Who helps users, as the regulation names it, under the form; a support link only where the inventory
+    # gives the operator's page.
+    support = env["s"].profile.operations.support
+    footer = browser.find_element(By.ID, "login-footer").text
+    assert f"{support.value} ({support.source})" in footer, footer
+    assert bool(browser.find_elements(By.CSS_SELECTOR, "a.support-link")) == bool(env["s"].support_url)
+
+
+LOGO = """
+import hashlib, sys, urllib.request
+answer = urllib.request.urlopen(sys.argv[1])
+print(answer.headers["Content-Type"], hashlib.sha256(answer.read()).hexdigest())
+print(answer.headers["Content-Security-Policy"])
+"""
+
+
+def test_the_operators_logo_shows_and_runs_nothing(browser, env, outside_trusts_the_ca):
+    """The lab inventory's logo (an SVG, the kind that could carry a script) on the login page, and fetched
+    from `outside` as anyone may: the inventory file's bytes, its type, and a policy that runs nothing."""
+    s = env["s"]
+    given = Path(s.inventory) / "logo.svg"
+    assert s.logo, "the lab inventory sets webmail_logo: logo.svg"
+    browser.get(url(env))
+    logo = wait_for(browser, "#logo")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", logo)
+    run = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["python3", "-", logo.get_attribute("src")]),
+                         input=LOGO, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    served, policy = run.stdout.splitlines()
+    assert served == f"image/svg+xml {hashlib.sha256(given.read_bytes()).hexdigest()}"
+    assert "default-src 'none'" in policy
 
 
 def test_issued_password_leads_only_to_the_change_page(browser, env):

@@ -180,15 +180,20 @@ def test_the_root_dn_is_root_on_the_host_and_nobody_else(host, deployment, ldap_
     assert not with_password.bind() and with_password.result["description"] == "invalidCredentials"
 
 
-def test_a_listed_directory_peer_reaches_ldaps_and_nothing_else(deployment):
-    """The lab lists its controller (where the tests run) as a directory peer; `outside` is not listed
-    (tests/e2e/test_outsider.py finds both ports closed from there)."""
-    s, address = deployment["settings"], deployment["host"].address
+def peer_server(deployment) -> ldap3.Server:
+    """slapd's ldaps:// as a listed network reaches it: the lab lists its controller (where the tests run);
+    `outside` is not listed (tests/e2e/test_outsider.py finds both ports closed from there)."""
+    s = deployment["settings"]
     assert s.defences.directory_peers, "the lab inventory lists the controller as a directory peer"
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(deployment["secrets"].directory / "ca.crt"),
                     valid_names=[s.mail_host])
-    server = ldap3.Server(address, port=directory_mod.LDAPS_PORT, use_ssl=True, tls=tls, get_info=None,
-                          connect_timeout=5)
+    return ldap3.Server(deployment["host"].address, port=directory_mod.LDAPS_PORT, use_ssl=True, tls=tls,
+                        get_info=None, connect_timeout=5)
+
+
+def test_a_listed_directory_peer_reaches_ldaps_and_nothing_else(deployment):
+    s, address = deployment["settings"], deployment["host"].address
+    server = peer_server(deployment)
     service = ldap3.Connection(server, f"cn=dovecot,ou=services,{s.base_dn}",
                                deployment["secrets"].password("ldap-dovecot"))
     assert service.bind(), service.result
@@ -196,3 +201,76 @@ def test_a_listed_directory_peer_reaches_ldaps_and_nothing_else(deployment):
     assert not root.bind() and root.result["description"] == "invalidCredentials"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((address, 389), timeout=5).close()
+
+
+# What a mail program's address book may show of another mailbox (the directory's ACL).
+BOOK_ATTRIBUTES = {"objectClass", "uid", "cn", "sn", "givenName", "displayName", "mail", "govmailAlias",
+                   "govmailAgency", "govmailSearchName"}
+
+
+@pytest.fixture
+def book_entries(directory):
+    """An agency, an official of it with everything the directory keeps of a person, and a revoked namesake."""
+    s, admin = directory["settings"], directory["admin"]
+    agency = f"uid=so-thu-nghiem,ou=agencies,{s.base_dn}"
+    mailbox = {"govmailQuotaBytes": "0", "govmailAccountStatus": "active"}
+    entries = {
+        agency: {"cn": "Sở Thử Nghiệm", "sn": "Sở Thử Nghiệm", "uid": "so-thu-nghiem",
+                 "mail": f"so-thu-nghiem@{s.domain}", "govmailMailboxKind": "agency", **mailbox},
+        f"uid=hung.acl,ou=people,{s.base_dn}": {
+            "cn": "Nguyễn Văn Hùng", "sn": "Nguyễn", "givenName": "Hùng", "uid": "hung.acl",
+            "displayName": "Nguyễn Văn Hùng - Sở Thử Nghiệm", "mail": f"hung.acl@{s.domain}",
+            "govmailSearchName": "nguyen van hung", "govmailAgency": agency, "govmailMailboxKind": "personal",
+            "govmailBirthDate": "1980-02-29", "govmailAudit": "add by test", "govmailRequest": "CV-ACL-1", **mailbox},
+        f"uid=hung.acl-cu,ou=people,{s.base_dn}": {
+            "cn": "Nguyễn Văn Hùng", "sn": "Nguyễn", "uid": "hung.acl-cu", "mail": f"hung.acl-cu@{s.domain}",
+            "govmailSearchName": "nguyen van hung", "govmailMailboxKind": "personal", **mailbox,
+            "govmailAccountStatus": "revoked"},
+    }
+    for dn, attributes in entries.items():
+        admin.delete(dn)
+        assert admin.add(dn, ["inetOrgPerson", "govmailMailbox"], attributes), admin.result
+    yield entries
+    for dn in entries:
+        admin.delete(dn)
+
+
+def official(directory, deployment) -> ldap3.Connection:
+    """The directory fixture's official, active, password changed as the policy forces, bound over ldaps://
+    from a listed network as a mail program would."""
+    s, admin, dn = directory["settings"], directory["admin"], directory["dn"]
+    assert admin.modify(dn, {"govmailAccountStatus": [(ldap3.MODIFY_REPLACE, ["active"])]}), admin.result
+    special = s.policies["users"].class_chars["special"][0]
+    chosen = f"Danh{special}Ba2026{special}Tinh"
+    first = ldap3.Connection(directory["server"], dn, directory["issued"], auto_bind=True)
+    assert first.extend.standard.modify_password(dn, None, chosen), first.result
+    return ldap3.Connection(peer_server(deployment), dn, chosen, auto_bind=True)
+
+
+def test_an_official_reads_names_addresses_and_agencies_over_ldaps_and_no_more(directory, deployment,
+                                                                                 book_entries):
+    s = directory["settings"]
+    agency, hung, _revoked = book_entries
+    conn = official(directory, deployment)
+    assert conn.search(s.base_dn, "(govmailSearchName=*nguyen van hung*)", attributes=["*", "+"]), conn.result
+    assert [e.entry_dn for e in conn.entries] == [hung], "the revoked namesake is never listed"
+    shown = set(conn.entries[0].entry_attributes_as_dict)
+    assert shown <= BOOK_ATTRIBUTES | {"entryDN", "structuralObjectClass", "subschemaSubentry", "hasSubordinates"} \
+        and {"displayName", "mail", "govmailAgency"} <= shown, shown
+    assert conn.search(agency, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["cn"]), conn.result
+    assert conn.entries[0].cn.value == "Sở Thử Nghiệm"
+    # Nothing else can even be searched on: not a birth date, a request number, the operators' mailbox.
+    for hidden in ("(govmailBirthDate=1980-02-29)", "(govmailRequest=CV-ACL-1)", f"(mail=postmaster@{s.domain})",
+                   "(govmailAccountStatus=revoked)"):
+        conn.search(s.base_dn, hidden, attributes=["mail"])
+        assert conn.entries == [], hidden
+    assert not conn.modify(hung, {"displayName": [(ldap3.MODIFY_REPLACE, ["Đổi Tên"])]})
+    assert conn.result["description"] == "insufficientAccessRights"
+
+
+def test_a_locked_official_reads_nothing_of_the_address_book(directory, deployment, book_entries):
+    s, admin = directory["settings"], directory["admin"]
+    conn = official(directory, deployment)
+    assert admin.modify(directory["dn"], {"govmailAccountStatus": [(ldap3.MODIFY_REPLACE, ["locked"])]})
+    conn.search(s.base_dn, "(govmailSearchName=*nguyen van hung*)", attributes=["mail"])
+    assert conn.entries == [] and conn.result["result"] == 32, conn.result   # the base itself is hidden

@@ -70,6 +70,33 @@ def test_numbers_read_from_the_seeds(profile):
     assert "độ dài tối thiểu là 12 ký tự" in danang and "chanthurac@danang.gov.vn" in danang
 
 
+# Who helps users, read in each text: the profile's value, and the words of the cited article.
+SUPPORT = {
+    "hanam": ("Sở Thông tin và Truyền thông", ["Sở Thông tin và Truyền thông được giao quản lý, vận hành",
+                                                "8. Hỗ trợ kỹ thuật cho các cơ quan, đơn vị, cá nhân"]),
+    "danang": ("Sở Thông tin và Truyền thông",
+               ["đ) Trường hợp bị mất mật khẩu, phải liên lạc, thông báo ngay với Sở Thông tin và Truyền thông để được hỗ trợ"]),
+    "bacgiang": ("Bộ phận quản trị Hệ thống thư điện tử công vụ tỉnh Bắc Giang",
+                 ["thông báo ngay tới bộphận quản ngại trị khối hệ thống thư điện tử công vụ tỉnh Bắc Giang"]),
+    "cantho": ("Sở Thông tin và Truyền thông", ["Điều 9. Trọng trách của Sở tin tức và Truyền thông",
+                                                 "hộp thư điện tử, mật mã sử dụng; hỗ trợ khi tất cả sự cố"]),
+    "cantho-2005": ("Trung tâm Tin học Văn phòng UBND thành phố",
+                    ["2. Trung tâm Tin học Văn phòng UBND thành phố chịu trách nhiệm tổ chức quản trị kỹ thuật",
+                     "hỗ trợ các thành viên khi có sự cố"]),
+}
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared/seeds not beside the repository")
+@pytest.mark.parametrize("province", sorted(SUPPORT))
+def test_the_support_contact_is_the_one_the_text_names(province, profile):
+    p = profile(province)
+    text = " ".join((SEEDS / p.decision.seed).read_text(encoding="utf-8").split())
+    who, words = SUPPORT[province]
+    assert p.operations.support.value == who
+    for phrase in words:
+        assert phrase in text, phrase
+
+
 @pytest.fixture
 def profiles_copy(tmp_path: Path):
     for f in PROFILES_DIR.glob("*.yml"):

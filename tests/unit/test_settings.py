@@ -1,10 +1,11 @@
+import base64
 import datetime as dt
 import warnings
 from pathlib import Path
 
 import pytest
 
-from govmail import settings
+from govmail import render, settings
 from govmail.errors import BadInput
 from govmail.settings import Overrides, build, message_size_limit
 from govmail.units import parse_size
@@ -164,12 +165,40 @@ def test_operator_certificates_come_in_pairs_and_must_exist(tmp_path: Path):
     ('{operator_networks: ["10.0.0.0/33"]}', "operator_networks"),
     ('{relays: ["not a network"]}', "relays"),
     ('{recipients_per_hour: 0}', "recipients_per_hour"),
+    ("{support_url: \"https://hotro.hanam.gov.vn/'; $config['des_key'] = 'x\"}", "support_url"),
+    ('{support_url: "http://hotro.hanam.gov.vn/"}', "support_url"),
+    ('{support_url: "javascript:alert(1)"}', "support_url"),
 ])
 def test_overrides_that_would_render_a_broken_or_hostile_file_are_refused(tmp_path: Path, overrides, key):
     """Every override value lands in a configuration file: out-of-range numbers and line breaks are refused,
     naming the key."""
     (tmp_path / "govmail.yml").write_text(f"province: hanam\noverrides: {overrides}\n")
     with pytest.raises(BadInput, match=key):
+        settings.load(inventory_dir=tmp_path)
+
+
+@pytest.mark.parametrize("url", ["https://stttt.hanam.gov.vn/ho-tro?muc=thu#dien-thoai", "mailto:hotro@hanam.gov.vn"])
+def test_a_support_page_or_address_reaches_webmail(tmp_path: Path, url):
+    (tmp_path / "govmail.yml").write_text(f'province: hanam\noverrides: {{support_url: "{url}"}}\n')
+    s = settings.load(inventory_dir=tmp_path)
+    config = render.render_all(s)["/etc/roundcube/config.inc.php"]
+    assert f"$config['support_url'] = '{url}';" in config
+    assert "Hỗ trợ người dùng: Sở Thông tin và Truyền thông (27/2023/QĐ-UBND Điều 6.1, Điều 10.8)." in config
+
+
+def test_the_logo_is_read_beside_the_inventory_and_must_be_a_small_image(tmp_path: Path):
+    (tmp_path / "govmail.yml").write_text("province: hanam\noverrides: {webmail_logo: logo.png}\n")
+    with pytest.raises(BadInput, match=f"webmail_logo: no such file: {tmp_path / 'logo.png'}"):
+        settings.load(inventory_dir=tmp_path)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    (tmp_path / "logo.png").write_bytes(png)
+    logo = settings.load(inventory_dir=tmp_path).logo
+    assert (logo.mime, base64.b64decode(logo.base64)) == ("image/png", png)
+    (tmp_path / "logo.png").write_bytes(b"<?php system($_GET['c']); ?>")
+    with pytest.raises(BadInput, match="is not a PNG, JPEG or SVG image"):
+        settings.load(inventory_dir=tmp_path)
+    (tmp_path / "logo.png").write_bytes(png * 100)
+    with pytest.raises(BadInput, match="at most 100 KB"):
         settings.load(inventory_dir=tmp_path)
 
 
