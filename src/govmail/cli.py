@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import cli_accounts, cli_backup, cli_maintenance, dkim, dnsrecords, naming, render, settings as settings_mod
+from .cli_options import inventory_options
 from .errors import BadInput, GovmailError, OperatorChoice
 from .profile import known_provinces, load_profile
 
@@ -132,10 +132,7 @@ def render_cmd(province: str | None, inventory: Path | None, out: Path):
 
 
 @main.command("dns")
-@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
-              help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
-@click.option("--province", help="Profile, when there is no inventory (or to override its province).")
+@inventory_options
 @click.option("--json", "as_json", is_flag=True, help="JSON (name, type, value, ttl) instead of zone-file lines.")
 def dns_cmd(inventory: Path | None, province: str | None, as_json: bool):
     """The DNS records to publish for the province's mail: MX, addresses, SPF, DKIM, DMARC, TLS-RPT, SRV."""
@@ -151,10 +148,7 @@ def dkim_group():
 
 
 @dkim_group.command("rotate")
-@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
-              help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
-@click.option("--province", help="Profile, when there is no inventory (or to override its province).")
+@inventory_options
 def dkim_rotate(inventory: Path | None, province: str | None):
     """Make the next key (first run), or let it sign once the DNS answers with it (second run)."""
     s = _settings(province, inventory)
@@ -267,10 +261,7 @@ main.add_command(cli_maintenance.maintenance_group)
 
 
 @main.command()
-@click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
-              help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
-@click.option("--province", help="Profile, to override the inventory's province.")
+@inventory_options
 @click.pass_context
 def status(ctx, inventory, province):
     """The mail host's health, from its Prometheus: services, queues, disks, certificates, signature and

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import click
 
 from . import bulk, directory, render, reports, settings as settings_mod, sweep as sweep_mod
+from .cli_options import inventory_options
 from .errors import BadInput
 from .lifecycle import AddRequest, Issued, Lifecycle
 from .notify import Notifier
@@ -29,10 +30,7 @@ def _operator() -> str:
 
 def target(fn):
     """--inventory/--province, --server, --operator: which directory, and who acts on it."""
-    @click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
-                  default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
-                  help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")
-    @click.option("--province", help="Profile, when there is no inventory (or to override its province).")
+    @inventory_options
     @click.option("--server", help="The directory's ldapi:// socket; default $GOVMAIL_LDAP_URL, else the mail "
                   "host's, through SSH as root (the inventory's first mail host).")
     @click.option("--operator", default=_operator, show_default="your login",
@@ -104,6 +102,7 @@ def account_show(lc: Lifecycle, address, as_json):
     if as_json:
         click.echo(json.dumps(a.__dict__, default=str, ensure_ascii=False, indent=2))
         return
+    deadline = sweep_mod.password_deadline(lc.settings, a)
     for label, value in [("address", a.mail), ("name", a.display), ("kind", a.kind), ("status", a.status),
                          ("lock reason", a.lock_reason or "-"), ("failure lock", _failure_lock(lc, a)),
                          ("login", "on" if a.login_enabled else "off"),
@@ -112,7 +111,7 @@ def account_show(lc: Lifecycle, address, as_json):
                          ("created", _when(a.created)), ("last login", _when(a.last_login)),
                          ("password set", _when(a.password_changed)),
                          ("issued password", "not yet changed" if a.must_change else "changed"),
-                         ("password stops", _password_stops(lc, a)), ("reminders", _reminders(lc, a)),
+                         ("password stops", _password_stops(deadline)), ("reminders", _reminders(lc, a, deadline)),
                          ("retained until", _when(a.retain_until)), ("entry", a.dn)]:
         click.echo(f"{label:<16} {value}")
     click.echo("history:")
@@ -121,17 +120,16 @@ def account_show(lc: Lifecycle, address, as_json):
         click.echo(f"  {record['at']}  {record['by']:<12} {record['action']:<15} {extra}")
 
 
-def _password_stops(lc: Lifecycle, a) -> str:
-    found = sweep_mod.password_deadline(lc.settings, a)
-    return f"{_when(found[0])} ({found[1]}, {found[2]})" if found else "never"
+def _password_stops(deadline) -> str:
+    """sweep.password_deadline's (when, rule, source), as the operator reads it."""
+    return f"{_when(deadline[0])} ({deadline[1]}, {deadline[2]})" if deadline else "never"
 
 
-def _reminders(lc: Lifecycle, a) -> str:
+def _reminders(lc: Lifecycle, a, deadline) -> str:
     """The reminder dates of the password's deadline, and the last one sent."""
-    found = sweep_mod.password_deadline(lc.settings, a)
-    if found is None or not lc.settings.reminders.days:
+    if deadline is None or not lc.settings.reminders.days:
         return "none"
-    dates = ", ".join(f"{day:%Y-%m-%d}" for day in sweep_mod.reminder_days(lc.settings, found[0]))
+    dates = ", ".join(f"{day:%Y-%m-%d}" for day in sweep_mod.reminder_days(lc.settings, deadline[0]))
     sent = f"; last sent {a.reminded[1]} days before {a.reminded[0]:%Y-%m-%d}" if a.reminded else ""
     return f"{dates} ({lc.settings.reminders.source}){sent}"
 

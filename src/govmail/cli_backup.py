@@ -7,7 +7,6 @@ mail host or the backup host does not answer, 5 the passphrase does not open the
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import directory, settings as settings_mod
+from .cli_options import inventory_options
 from .errors import BadInput
 from .layout import BACKUP_TOOL
 from .reach import Unreachable
@@ -43,10 +43,7 @@ def deployment(fn):
     fn = click.option("--passphrase-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                       help="The repository's passphrase from this file on your machine, instead of the host's "
                       "copy (e.g. restoring onto a host deployed with new secrets).")(fn)
-    fn = click.option("--province", help="Profile, when there is no inventory (or to override its province).")(fn)
-    return click.option("--inventory", type=click.Path(file_okay=False, path_type=Path),
-                        default=lambda: os.environ.get("GOVMAIL_INVENTORY"),
-                        help="Inventory directory (govmail.yml, hosts.yml); default $GOVMAIL_INVENTORY.")(fn)
+    return inventory_options(fn)
 
 
 def _run(inventory, province, passphrase_file, *words: str) -> None:

@@ -70,6 +70,10 @@ BACKUP_USER = "govmail-backup"
 MONITOR_PORTS = {"prometheus": 9090, "alertmanager": 9093, "node": 9100, "blackbox": 9115, "postfix": 9154,
                  "dovecot": 9900}
 PROMETHEUS_RULES = "/etc/prometheus/govmail-rules.yml"
+# The host's disks as the node exporter sees them, memory and image filesystems left out: percent used
+# (the DiskFilling alert, `govmail status`).
+_DISKS = 'fstype!~"tmpfs|ramfs|overlay|squashfs"'
+DISK_USED_PERCENT = f"100 * (1 - node_filesystem_avail_bytes{{{_DISKS}}} / node_filesystem_size_bytes{{{_DISKS}}})"
 ALERT_TEMPLATES = "/etc/prometheus/govmail-alerts.tmpl"
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 

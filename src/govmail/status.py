@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import directory, reach
 from .components import watched_units
-from .layout import MONITOR_PORTS
+from .layout import DISK_USED_PERCENT, MONITOR_PORTS
 from .settings import Settings
 
 
@@ -85,8 +85,7 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
     queues = {r["metric"].get("queue", "?"): int(_value(r))
               for r in q("sum by (queue) (postfix_showq_message_age_seconds_count)")}
     health.lines.append(("mail queues", ", ".join(f"{k} {v}" for k, v in sorted(queues.items())) or "empty"))
-    for r in q('100 * (1 - node_filesystem_avail_bytes{fstype!~"tmpfs|ramfs|overlay|squashfs"} '
-               '/ node_filesystem_size_bytes{fstype!~"tmpfs|ramfs|overlay|squashfs"})'):
+    for r in q(DISK_USED_PERCENT):
         health.lines.append((f"disk {r['metric']['mountpoint']}", f"{_value(r):.0f}% used"))
     expiry = q("min(probe_ssl_earliest_cert_expiry - time())")
     health.lines.append(("certificates", f"the first expires in {_days(_value(expiry[0]))}" if expiry

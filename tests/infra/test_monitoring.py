@@ -106,55 +106,53 @@ def test_nothing_fires_on_a_healthy_host(host):
     assert found == [], [a["labels"] for a in found]
 
 
+def series(metric: str, **labels) -> str:
+    """A series as promtool's input names it."""
+    return metric + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+
+
 def rule_tests(s) -> dict:
     """promtool's unit tests of the deployed rules: series that meet each alert's condition make it fire
     (with the labels operators see), healthy ones make none fire. Thresholds from the inventory's settings."""
     a, mail = s.alerts, s.mail_host
-    faulty = {
-        f'node_systemd_unit_state{{state="active",name="clamav-daemon.service",instance="{mail}"}}': "0x40",
-        f'probe_success{{job="probe_imaps",instance="{mail}:993"}}': "0x40",
-        f'probe_ssl_earliest_cert_expiry{{job="probe_imaps",instance="{mail}:993"}}':
-            f"{(a.certificate_days - 1) * 86400}x40",
-        f'node_filesystem_avail_bytes{{mountpoint="/var/vmail",fstype="ext4",instance="{mail}"}}':
-            f"{99 - a.disk_percent}x40",
-        f'node_filesystem_size_bytes{{mountpoint="/var/vmail",fstype="ext4",instance="{mail}"}}': "100x40",
-        'postfix_showq_message_age_seconds_count{queue="deferred"}': f"{a.queue_size + 1}x40",
-        f'dovecot_auth_failures_total{{instance="{mail}"}}': f"0+{a.login_failures}x40",
-        'govmail_clamav_database_timestamp_seconds{database="daily"}': f"-{a.signature_age_seconds}x40",
-        'govmail_backup_last_success_timestamp_seconds': f"-{a.backup_age_seconds}x40",
+    unit = {"state": "active", "name": "clamav-daemon.service", "instance": mail}
+    imaps = {"job": "probe_imaps", "instance": f"{mail}:993"}
+    disk = {"mountpoint": "/var/vmail", "fstype": "ext4", "instance": mail}
+    daily = {"database": "daily"}
+    values = {   # series: (faulty, healthy)
+        series("node_systemd_unit_state", **unit): ("0x40", "1x40"),
+        series("probe_success", **imaps): ("0x40", "1x40"),
+        series("probe_ssl_earliest_cert_expiry", **imaps):
+            (f"{(a.certificate_days - 1) * 86400}x40", f"{(a.certificate_days + 30) * 86400}x40"),
+        series("node_filesystem_avail_bytes", **disk): (f"{99 - a.disk_percent}x40", f"{101 - a.disk_percent}x40"),
+        series("node_filesystem_size_bytes", **disk): ("100x40", "100x40"),
+        series("postfix_showq_message_age_seconds_count", queue="deferred"):
+            (f"{a.queue_size + 1}x40", f"{a.queue_size}x40"),
+        series("dovecot_auth_failures_total", instance=mail): (f"0+{a.login_failures}x40", "0+1x40"),
+        series("govmail_clamav_database_timestamp_seconds", **daily): (f"-{a.signature_age_seconds}x40", "0x40"),
+        series("govmail_backup_last_success_timestamp_seconds"): (f"-{a.backup_age_seconds}x40", "0x40"),
     }
-    healthy = {
-        f'node_systemd_unit_state{{state="active",name="clamav-daemon.service",instance="{mail}"}}': "1x40",
-        f'probe_success{{job="probe_imaps",instance="{mail}:993"}}': "1x40",
-        f'probe_ssl_earliest_cert_expiry{{job="probe_imaps",instance="{mail}:993"}}':
-            f"{(a.certificate_days + 30) * 86400}x40",
-        f'node_filesystem_avail_bytes{{mountpoint="/var/vmail",fstype="ext4",instance="{mail}"}}':
-            f"{101 - a.disk_percent}x40",
-        f'node_filesystem_size_bytes{{mountpoint="/var/vmail",fstype="ext4",instance="{mail}"}}': "100x40",
-        'postfix_showq_message_age_seconds_count{queue="deferred"}': f"{a.queue_size}x40",
-        f'dovecot_auth_failures_total{{instance="{mail}"}}': "0+1x40",
-        'govmail_clamav_database_timestamp_seconds{database="daily"}': "0x40",
-        'govmail_backup_last_success_timestamp_seconds': "0x40",
-    }
+    # What operators see on each alert: its severity, and the labels its expression keeps from the series.
     expected = {
-        "ServiceDown": {"name": "clamav-daemon.service", "severity": "critical"},
-        "ProbeFailed": {"job": "probe_imaps", "severity": "critical"},
-        "CertificateExpiring": {"job": "probe_imaps", "severity": "warning"},
-        "DiskFilling": {"mountpoint": "/var/vmail", "severity": "critical"},
+        "ServiceDown": unit | {"severity": "critical"},
+        "ProbeFailed": imaps | {"severity": "critical"},
+        "CertificateExpiring": imaps | {"severity": "warning"},
+        "DiskFilling": disk | {"severity": "critical"},
         "MailQueueGrowing": {"severity": "warning"},
         "LoginFailures": {"severity": "warning"},
-        "SignaturesOld": {"database": "daily", "severity": "warning"},
+        "SignaturesOld": daily | {"severity": "warning"},
     }
     if s.backup:
         expected["BackupOld"] = {"severity": "critical"}
     at = "10m"
-    series = lambda values: [{"series": name, "values": v} for name, v in values.items()]
-    fired = [{"eval_time": at, "alertname": name,
-              "exp_alerts": [{"exp_labels": labels | _series_labels(faulty, name)}]} for name, labels in expected.items()]
+    inputs = lambda which: [{"series": name, "values": v[which]} for name, v in values.items()]
+    fired = [{"eval_time": at, "alertname": name, "exp_alerts": [{"exp_labels": labels}]}
+             for name, labels in expected.items()]
     quiet = [{"eval_time": at, "alertname": name, "exp_alerts": []} for name in expected]
-    tests = [{"interval": "15s", "input_series": series(faulty), "alert_rule_test": fired},
-             {"interval": "15s", "input_series": series(healthy), "alert_rule_test": quiet}]
-    tests.append(gone_target_test(faulty, a.after_seconds))
+    tests = [{"interval": "15s", "input_series": inputs(0), "alert_rule_test": fired},
+             {"interval": "15s", "input_series": inputs(1), "alert_rule_test": quiet},
+             gone_target_test({"ServiceDown": series("node_systemd_unit_state", **unit),
+                               "ProbeFailed": series("probe_success", **imaps)}, a.after_seconds)]
     if s.backup:   # no backup ever: fires once a backup would have been due
         tests.append({"interval": "1h", "input_series": [], "alert_rule_test": [
             {"eval_time": f"{a.backup_age_seconds // 3600 + 2}h", "alertname": "BackupNeverRan",
@@ -162,29 +160,15 @@ def rule_tests(s) -> dict:
     return {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": tests}
 
 
-def gone_target_test(faulty: dict, after_seconds: int) -> dict:
+def gone_target_test(gone: dict[str, str], after_seconds: int) -> dict:
     """A target no longer scraped since its last sample, a failing one (the host renamed, then Prometheus
-    restarted): that sample still answers queries for 5 minutes, but neither ServiceDown nor ProbeFailed
-    fires on it once it is a minute old."""
-    metrics = {"ServiceDown": "node_systemd_unit_state{", "ProbeFailed": "probe_success{"}
-    gone = {next(n for n in faulty if n.startswith(metric)): "1x20 0" for metric in metrics.values()}
+    restarted): that sample still answers queries for 5 minutes, but the alert (name: its series) does not
+    fire on it once it is a minute old."""
     last_sample = 21 * 15
     at = last_sample + max(after_seconds + 30, 75)    # long past `for:`, well within the 5-minute lookback
     assert at < last_sample + 300, "this test needs alerts that hold for less than 4 minutes"
-    return {"interval": "15s", "input_series": [{"series": n, "values": v} for n, v in gone.items()],
-            "alert_rule_test": [{"eval_time": f"{at}s", "alertname": name, "exp_alerts": []} for name in metrics]}
-
-
-def _series_labels(faulty: dict, alert: str) -> dict:
-    """The labels the alert carries over from its series (those its expression keeps)."""
-    metric = {"ServiceDown": "node_systemd_unit_state", "ProbeFailed": "probe_success",
-              "CertificateExpiring": "probe_ssl_earliest_cert_expiry", "DiskFilling": "node_filesystem_avail_bytes",
-              "SignaturesOld": "govmail_clamav_database_timestamp_seconds"}.get(alert)
-    if metric is None:
-        return {}
-    name = next(n for n in faulty if n.startswith(metric + "{"))
-    labels = dict(pair.split("=", 1) for pair in name[len(metric) + 1:-1].split(","))
-    return {k: v.strip('"') for k, v in labels.items()}
+    return {"interval": "15s", "input_series": [{"series": name, "values": "1x20 0"} for name in gone.values()],
+            "alert_rule_test": [{"eval_time": f"{at}s", "alertname": alert, "exp_alerts": []} for alert in gone]}
 
 
 def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(host, deployment):
