@@ -1,7 +1,7 @@
 """pyinfra entry point: `pyinfra inventories/lab/inventory.py deploy.py`.
 
 The inventory's group data names the province and the inventory directory (govmail.yml); every file is
-rendered on this machine from the one settings model (govmail.components, as Ansible's roles), then put on
+rendered on this machine from the one settings model (govmail.build.components, as Ansible's roles), then put on
 the host.
 """
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 from pyinfra import host
 
-from govmail import components, settings
-from govmail.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
+from govmail.build import components
+
+from govmail.model import settings
+from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 
 if "mail" in host.groups or "backup" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))

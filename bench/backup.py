@@ -16,7 +16,9 @@ import time
 
 from mailflow import deployed_lab_host, host_shell
 
-from govmail import lab, layout
+from govmail import lab
+
+from govmail.build import layout
 
 BENCH_USER = "bench-backup"
 RESTORED = "/var/tmp/govmail-bench-restore"

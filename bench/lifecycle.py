@@ -21,8 +21,8 @@ os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-bench-
 import ldap3  # noqa: E402
 
 from govmail import directory, localslapd, settings  # noqa: E402
-from govmail.directory import RELAX, gtime, now  # noqa: E402
-from govmail.secretstore import Secrets, store_dir  # noqa: E402
+from govmail.accounts.directory import RELAX, gtime, now  # noqa: E402
+from govmail.build.secretstore import Secrets, store_dir  # noqa: E402
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
 MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Quang", "Xuân", "Thu"]

@@ -22,8 +22,8 @@ import uuid
 import ldap3
 from mailflow import bench_password, deployed_lab_host, host_shell, make_mailboxes
 
-from govmail.directory import RELAX
-from govmail.secretstore import ssha
+from govmail.accounts.directory import RELAX
+from govmail.build.secretstore import ssha
 
 
 def store_as_ssha(admin: ldap3.Connection, dn: str, password: str) -> None:

@@ -11,9 +11,17 @@ import ldap3
 import pytest
 import testinfra
 
-from govmail import directory, dnsrecords, lab, reach, settings
-from govmail.profile import load_profile
-from govmail.secretstore import Secrets, store_dir
+from govmail.accounts import directory
+
+from govmail.build import dnsrecords
+
+from govmail import lab
+
+from govmail import reach
+
+from govmail.model import settings
+from govmail.model.profile import load_profile
+from govmail.build.secretstore import Secrets, store_dir
 
 pytest_plugins = ["ci_skips"]
 

@@ -13,7 +13,7 @@ DOCUMENTATION = """
 name: govmail_component
 short_description: a govmail component (packages, debconf answers, files with content, services)
 description:
-  - Calls C(govmail.components.for_engine) for an inventory, optionally switched to another province (the
+  - Calls C(govmail.build.components.for_engine) for an inventory, optionally switched to another province (the
     single variable). Returns, per term, the named component with a C(facts) key holding the few values
     the roles' own steps need; with no term, the whole model (C(components) in deploy order, C(facts)),
     which the common role keeps as the fact C(common_model) so that a play renders it once.
@@ -35,7 +35,8 @@ options:
 
 def _load(inventory: str, province: str | None) -> dict:
     try:
-        from govmail import components, settings
+        from govmail.build import components
+        from govmail.model import settings
         from govmail.errors import BadInput
     except ImportError as err:
         raise AnsibleError(f"govmail is not importable by Ansible's Python ({err}): run Ansible from the "

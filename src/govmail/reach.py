@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import GovmailError
+from govmail.errors import GovmailError
 
 CONNECT_TIMEOUT = 10
 

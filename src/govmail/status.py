@@ -10,10 +10,12 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from . import directory, reach
-from .components import watched_units
-from .layout import DISK_USED_PERCENT, MONITOR_PORTS
-from .settings import Settings
+from govmail.accounts import directory
+
+from govmail import reach
+from govmail.build.components import watched_units
+from govmail.build.layout import DISK_USED_PERCENT, MONITOR_PORTS
+from govmail.model.settings import Settings
 
 
 @dataclass

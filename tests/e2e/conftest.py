@@ -5,7 +5,9 @@ import subprocess
 
 import pytest
 
-from govmail import directory, lab
+from govmail.accounts import directory
+
+from govmail import lab
 from mailflow import publish
 
 

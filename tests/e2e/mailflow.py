@@ -16,7 +16,9 @@ from pathlib import Path
 
 import ldap3
 
-from govmail import dnsrecords, lab
+from govmail.build import dnsrecords
+
+from govmail import lab
 
 ISSUED = "Cap#Phat2026xyz"
 REPO = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ import yaml
 from mailflow import govmail, imap_login, message, new_mailbox, smtp
 
 from govmail import lab
-from govmail.layout import ROUNDCUBE_LOGINS
+from govmail.build.layout import ROUNDCUBE_LOGINS
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,13 @@ from email.utils import make_msgid
 import pytest
 from mailflow import delivered_count, govmail, imap_login, message, new_mailbox, submit, wait_delivered
 
-from govmail import components, directory, lab, layout
+from govmail.build import components
+
+from govmail.accounts import directory
+
+from govmail import lab
+
+from govmail.build import layout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.drill]
 BACKUP_HOST = "backup"      # the inventory's backup_target, started with the mail host (tests/conftest.py)

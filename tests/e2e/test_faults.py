@@ -13,7 +13,9 @@ import uuid
 
 import pytest
 
-from govmail import directory, lab
+from govmail.accounts import directory
+
+from govmail import lab
 from mailflow import message, messages, new_mailbox, smtp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.drill]

@@ -10,8 +10,8 @@ import pytest
 from mailflow import delivered_count, imap_login, message, new_mailbox, smtp, submit, wait_delivered
 
 from govmail import lab
-from govmail.layout import PORTS
-from govmail.render import EICAR
+from govmail.build.layout import PORTS
+from govmail.build.render import EICAR
 
 pytestmark = pytest.mark.e2e
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"

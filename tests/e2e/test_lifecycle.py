@@ -10,7 +10,7 @@ import ldap3
 import pytest
 from mailflow import choose_password, govmail, imap_login, inbox_subjects
 
-from govmail.directory import RELAX
+from govmail.accounts.directory import RELAX
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 
-from govmail import lab, layout
+from govmail import lab
+
+from govmail.build import layout
 from mailflow import govmail, messages, plain_text, wait_delivered
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import ldap3
 import pytest
 
 from govmail import lab
-from govmail.layout import PORTS
+from govmail.build.layout import PORTS
 
 pytestmark = pytest.mark.e2e
 

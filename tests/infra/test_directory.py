@@ -6,9 +6,9 @@ import ssl
 import ldap3
 import pytest
 
-from govmail import directory as directory_mod
-from govmail.layout import SLAPD_STAMPS
-from govmail.render import SERVICE_ACCOUNTS
+from govmail.accounts import directory as directory_mod
+from govmail.build.layout import SLAPD_STAMPS
+from govmail.build.render import SERVICE_ACCOUNTS
 
 pytestmark = pytest.mark.infra
 

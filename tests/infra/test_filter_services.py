@@ -6,7 +6,7 @@ import re
 import pytest
 
 from govmail import lab
-from govmail.layout import METRICS_DIR, PORTS
+from govmail.build.layout import METRICS_DIR, PORTS
 
 pytestmark = pytest.mark.infra
 
@@ -91,7 +91,7 @@ def test_clamd_loads_govmail_signatures(host):
 
 
 def test_the_signing_key_is_opendkims_alone(host):
-    from govmail.layout import DKIM_KEY
+    from govmail.build.layout import DKIM_KEY
     key = host.file(DKIM_KEY)
     assert (key.user, key.group, key.mode) == ("root", "opendkim", 0o640)
     assert "BEGIN RSA PRIVATE KEY" in host.check_output("head -1 %s", DKIM_KEY)

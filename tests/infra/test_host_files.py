@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from govmail import components
+from govmail.build import components
 
 pytestmark = pytest.mark.infra
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from govmail import layout
+from govmail.build import layout
 
 pytestmark = pytest.mark.infra
 

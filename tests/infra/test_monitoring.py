@@ -8,8 +8,8 @@ import urllib.parse
 
 import pytest
 
-from govmail import layout
-from govmail.components import MONITORING_SERVICES, watched_units
+from govmail.build import layout
+from govmail.build.components import MONITORING_SERVICES, watched_units
 
 pytestmark = pytest.mark.infra
 

@@ -4,7 +4,7 @@ import http.client
 
 import pytest
 
-from govmail.layout import PHP_VERSION
+from govmail.build.layout import PHP_VERSION
 
 pytestmark = pytest.mark.infra
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from govmail import lab, settings
+from govmail import lab
+
+from govmail.model import settings
 
 pytestmark = [
     pytest.mark.lab,

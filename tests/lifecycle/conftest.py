@@ -5,9 +5,13 @@ import warnings
 
 import pytest
 
-from govmail import directory, localslapd, settings
-from govmail.lifecycle import Lifecycle
-from govmail.secretstore import Secrets, store_dir
+from govmail.accounts import directory
+
+from govmail.lab import localslapd
+
+from govmail.model import settings
+from govmail.accounts.lifecycle import Lifecycle
+from govmail.build.secretstore import Secrets, store_dir
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import ldap3
 import pytest
 
 from govmail.errors import BadInput, OperatorChoice
-from govmail.lifecycle import AddRequest
+from govmail.accounts.lifecycle import AddRequest
 
 pytestmark = pytest.mark.lifecycle
 

@@ -8,7 +8,9 @@ import unicodedata
 
 import pytest
 
-from govmail import bulk, directory
+from govmail.accounts import bulk
+
+from govmail.accounts import directory
 
 pytestmark = pytest.mark.lifecycle
 

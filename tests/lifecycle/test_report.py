@@ -9,8 +9,8 @@ import sys
 import ldap3
 import pytest
 
-from govmail.directory import RELAX, gtime, now
-from govmail.lifecycle import AddRequest
+from govmail.accounts.directory import RELAX, gtime, now
+from govmail.accounts.lifecycle import AddRequest
 
 pytestmark = pytest.mark.lifecycle
 

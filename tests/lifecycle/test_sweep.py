@@ -12,8 +12,8 @@ import ldap3
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from govmail.directory import RELAX, gtime, now
-from govmail.lifecycle import AddRequest
+from govmail.accounts.directory import RELAX, gtime, now
+from govmail.accounts.lifecycle import AddRequest
 
 pytestmark = pytest.mark.lifecycle
 NOW = now()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from govmail.profile import known_provinces
+from govmail.model.profile import known_provinces
 
 pytestmark = pytest.mark.package
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def installed(tmp_path_factory) -> Path:
 
 
 def test_the_wheel_holds_the_templates_and_profiles_not_the_checkout(installed, tmp_path):
-    where = subprocess.run([str(installed / "python"), "-c", "import govmail.render as r, govmail.profile as p;"
+    where = subprocess.run([str(installed / "python"), "-c", "import govmail.build.render as r, govmail.model.profile as p;"
                             "print(r.__file__); print(r.TEMPLATES_DIR); print(p.PROFILES_DIR)"],
                            capture_output=True, text=True, cwd=tmp_path)
     assert where.returncode == 0, where.stderr

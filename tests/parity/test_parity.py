@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from govmail import components, settings
-from govmail.profile import known_provinces
+from govmail.build import components
+
+from govmail.model import settings
+from govmail.model.profile import known_provinces
 
 pytestmark = pytest.mark.parity
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,13 @@ import re
 import pytest
 import yaml
 
-from govmail import components, layout, render, settings
+from govmail.build import components
+
+from govmail.build import layout
+
+from govmail.build import render
+
+from govmail.model import settings
 from govmail.errors import BadInput
 
 

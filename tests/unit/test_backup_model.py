@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from govmail import components, layout, settings
+from govmail.build import components
+
+from govmail.build import layout
+
+from govmail.model import settings
 from govmail.errors import BadInput
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"

@@ -46,7 +46,7 @@ def test_render_writes_files_without_hosts(tmp_path: Path):
     out = govmail("render", "--province", "bacgiang", "--out", str(tmp_path))
     assert out.returncode == 0
     assert (tmp_path / "etc/postfix/main.cf").read_text().count("mail.bacgiang.gov.vn") >= 1
-    from govmail.layout import BACKUP_COMPONENTS, FILES
+    from govmail.build.layout import BACKUP_COMPONENTS, FILES
     # A bare profile names no backup target: every template but the backup parts'.
     assert len(out.stdout.splitlines()) == len([f for f in FILES if f.template
                                                   and f.component not in BACKUP_COMPONENTS])

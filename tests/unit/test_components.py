@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from govmail import components, layout, render, settings
-from govmail.profile import known_provinces
+from govmail.build import components
+
+from govmail.build import layout
+
+from govmail.build import render
+
+from govmail.model import settings
+from govmail.model.profile import known_provinces
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 

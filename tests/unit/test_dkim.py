@@ -5,9 +5,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from govmail import dkim
+from govmail.build import dkim
 from govmail.errors import BadInput
-from govmail.secretstore import Secrets
+from govmail.build.secretstore import Secrets
 
 
 def test_the_first_key_gets_a_dated_selector_and_is_kept(tmp_path):

@@ -2,9 +2,11 @@ import json
 
 import dns.zone
 
-from govmail import dnsrecords, lab
-from govmail.secretstore import Secrets
-from govmail.settings import Overrides, build
+from govmail.build import dnsrecords
+
+from govmail import lab
+from govmail.build.secretstore import Secrets
+from govmail.model.settings import Overrides, build
 
 
 def settings_for(profile, inventory, province="hanam", **overrides):
@@ -67,7 +69,7 @@ def test_the_lab_dns_gets_each_record_in_dnsmasq_form(profile, tmp_path):
 
 
 def test_during_a_rotation_both_keys_are_published(profile, tmp_path):
-    from govmail import dkim
+    from govmail.build import dkim
     s, store = settings_for(profile, lab_inventory(tmp_path)), Secrets(tmp_path / "store")
     signing, waiting = dkim.active(store, s.domain), dkim.prepare(store, s.domain)
     names = [r.name for r in dnsrecords.records(s, store) if r.type == "TXT"]

@@ -3,7 +3,11 @@ log file a service writes has a logrotate rule that keeps it that long."""
 
 import pytest
 
-from govmail import components, layout, settings
+from govmail.build import components
+
+from govmail.build import layout
+
+from govmail.model import settings
 from govmail.errors import BadInput
 
 

@@ -5,7 +5,9 @@ import datetime as dt
 
 import pytest
 
-from govmail import maintenance, settings
+from govmail.accounts import maintenance
+
+from govmail.model import settings
 from govmail.errors import BadInput
 
 MONDAY = dt.datetime(2026, 11, 30, 10, 0, tzinfo=maintenance.VIETNAM)

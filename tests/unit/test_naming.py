@@ -4,9 +4,9 @@ import unicodedata
 
 import pytest
 
-from govmail import naming
+from govmail.model import naming
 from govmail.errors import BadInput, OperatorChoice
-from govmail.naming import Request, fold
+from govmail.model.naming import Request, fold
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 import pytest
 
-from govmail import passwords, settings
+from govmail.accounts import passwords
+
+from govmail.model import settings
 
 
 @pytest.mark.parametrize("province,length", [("hanam", 12), ("danang", 12), ("cantho", 12)])

@@ -6,7 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from govmail.errors import BadInput
-from govmail.profile import PROFILES_DIR, SupersededProfile, known_provinces, load_profile
+from govmail.model.profile import PROFILES_DIR, SupersededProfile, known_provinces, load_profile
 
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 IN_FORCE = ["bacgiang", "cantho", "danang", "hanam"]

@@ -34,7 +34,7 @@ def test_a_host_ssh_cannot_reach_is_a_clear_error_at_once():
 
 
 def test_a_notice_address_reaches_the_mail_hosts_shell_as_one_word():
-    from govmail.notify import Notifier
+    from govmail.accounts.notify import Notifier
     hostile = "stc@hanam.gov.vn; rm -rf /"
     command = Notifier("hanam.gov.vn", ssh=reach.SshTarget("192.0.2.10", "root")).sendmail_command(hostile)
     assert command[-2] == "root@192.0.2.10"

@@ -3,10 +3,12 @@ import re
 
 import pytest
 
-from govmail import layout, render
-from govmail.profile import known_provinces
-from govmail.settings import Overrides, build
-from govmail.units import parse_size
+from govmail.build import layout
+
+from govmail.build import render
+from govmail.model.profile import known_provinces
+from govmail.model.settings import Overrides, build
+from govmail.model.units import parse_size
 
 
 @pytest.fixture
@@ -170,7 +172,7 @@ def test_submission_is_virus_scanned_but_not_spam_scored_and_signed(rendered):
 
 def test_rendered_tree_is_readable_by_its_writer_only(tmp_path):
     """Several files hold directory passwords: `govmail render --out` must not leave them world-readable."""
-    from govmail import settings
+    from govmail.model import settings
     written = render.write_tree(settings.load("hanam"), tmp_path / "out")
     assert written and all(path.stat().st_mode & 0o077 == 0 for path in written)
 
@@ -189,7 +191,7 @@ def test_listed_relays_and_operator_networks_reach_every_file_that_trusts_them(r
 
 
 def test_directory_peers_open_ldaps_to_them_alone(profile):
-    from govmail.components import slapd_listeners
+    from govmail.build.components import slapd_listeners
     closed = build(profile("hanam"), Overrides())
     assert slapd_listeners(closed) == 'SLAPD_SERVICES="ldap://127.0.0.1/ ldaps://127.0.0.1/ ldapi:///"'
     assert "chain input" not in render.render_all(closed)["/etc/govmail/nftables.conf"]

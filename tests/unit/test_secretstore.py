@@ -5,7 +5,7 @@ import stat
 from argon2 import PasswordHasher, Type
 from argon2 import extract_parameters as parameters
 
-from govmail.secretstore import Secrets, argon2, ssha, store_dir
+from govmail.build.secretstore import Secrets, argon2, ssha, store_dir
 
 
 def test_ssha_is_salted_sha1_of_password_and_salt():

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from govmail import render, settings
+from govmail.build import render
+
+from govmail.model import settings
 from govmail.errors import BadInput
-from govmail.settings import Overrides, build, message_size_limit
-from govmail.units import parse_size
+from govmail.model.settings import Overrides, build, message_size_limit
+from govmail.model.units import parse_size
 
 GiB = 1024 ** 3
 
@@ -210,7 +212,7 @@ def test_a_short_failure_lock_for_drills_is_accepted(tmp_path: Path):
 
 
 def test_agencies_are_notified_unless_the_profile_says_otherwise(profile):
-    from govmail.settings import Overrides, build
+    from govmail.model.settings import Overrides, build
     assert build(profile("cantho"), Overrides()).notify_agency is True          # 33/2015 Điều 5.4
     assert build(profile("hanam"), Overrides()).notify_agency is True           # silent: the project default
     hanam = profile("hanam")

@@ -2,8 +2,10 @@
 
 import datetime as dt
 
-from govmail import settings, sweep
-from govmail.directory import Account
+from govmail.model import settings
+
+from govmail.accounts import sweep
+from govmail.accounts.directory import Account
 
 NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.timezone.utc)
 

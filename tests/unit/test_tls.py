@@ -6,7 +6,7 @@ import warnings
 import pytest
 from cryptography import x509
 
-from govmail.tls import CertificateExpiring, server_certificate, warn_if_expiring
+from govmail.build.tls import CertificateExpiring, server_certificate, warn_if_expiring
 
 
 def test_server_certificate_is_signed_by_the_ca_and_reused(tmp_path):
@@ -48,8 +48,9 @@ def test_an_operator_certificate_expiring_within_a_month_is_warned_about(tmp_pat
 
 
 def test_slapd_never_holds_the_key_of_the_public_services():
-    from govmail import components, settings
-    from govmail.layout import SLAPD_DIR, tls_paths
+    from govmail.build import components
+    from govmail.model import settings
+    from govmail.build.layout import SLAPD_DIR, tls_paths
     s = settings.load("hanam")
     files = components.host_files(s)
     public_key = files[tls_paths(s.mail_host)[1]]

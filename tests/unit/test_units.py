@@ -1,6 +1,6 @@
 import pytest
 
-from govmail.units import parse_duration, parse_size
+from govmail.model.units import parse_duration, parse_size
 
 
 def test_sizes_are_binary_units():

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from govmail.workdays import add_working_days, is_working_day, working_days_between
+from govmail.model.workdays import add_working_days, is_working_day, working_days_between
 
 D = dt.date
 

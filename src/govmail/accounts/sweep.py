@@ -15,14 +15,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from . import naming
-from .directory import Account, accounts, reminded_value
-from .errors import GovmailError
-from .lifecycle import Lifecycle
-from .notify import NoticeFailed, Notifier
-from .settings import SWEEP_GUARD_FLOOR, Settings
-from .units import Duration
-from .workdays import VIETNAM
+from govmail.model import naming
+from govmail.accounts.directory import Account, accounts, reminded_value
+from govmail.errors import GovmailError
+from govmail.accounts.lifecycle import Lifecycle
+from govmail.accounts.notify import NoticeFailed, Notifier
+from govmail.model.settings import SWEEP_GUARD_FLOOR, Settings
+from govmail.model.units import Duration
+from govmail.model.workdays import VIETNAM
 
 ACTION_VI = {"lock": "tạm khóa", "revoke": "thu hồi"}
 REASON_VI = {

@@ -13,8 +13,8 @@ from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from .errors import GovmailError
-from .reach import SshTarget
+from govmail.errors import GovmailError
+from govmail.reach import SshTarget
 
 SENDER_NAME = "Quản trị hệ thống thư điện tử công vụ"
 

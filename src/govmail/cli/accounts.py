@@ -16,12 +16,22 @@ from urllib.parse import urlparse
 
 import click
 
-from . import bulk, directory, render, reports, settings as settings_mod, sweep as sweep_mod
-from .cli_options import inventory_options
-from .errors import BadInput
-from .lifecycle import AddRequest, Issued, Lifecycle
-from .notify import Notifier
-from .units import parse_size
+from govmail.accounts import bulk
+
+from govmail.accounts import directory
+
+from govmail.build import render
+
+from govmail.accounts import reports
+
+from govmail.model import settings as settings_mod
+
+from govmail.accounts import sweep as sweep_mod
+from govmail.cli.options import inventory_options
+from govmail.errors import BadInput
+from govmail.accounts.lifecycle import AddRequest, Issued, Lifecycle
+from govmail.accounts.notify import Notifier
+from govmail.model.units import parse_size
 
 
 def _operator() -> str:
@@ -191,7 +201,7 @@ def account_unlock(lc: Lifecycle, request, reason, address):
 @click.argument("address")
 def account_revoke(lc: Lifecycle, request, reason, address):
     """End a mailbox: mail refused, logins ended; its entry, address and mail are kept for the retention
-    period (govmail.settings.DEFAULTS['revoked_retention'])."""
+    period (govmail.model.settings.DEFAULTS['revoked_retention'])."""
     if not reason:
         raise BadInput("give --reason: a revocation is recorded with its reason")
     a = lc.revoke(address, reason, request)

@@ -2,7 +2,7 @@
 
 govmail acts as the directory's root DN (cn=admin,<base>), which slapd grants to root on the mail host over
 its ldapi:// socket (SASL EXTERNAL), forwarded through SSH. Note that slapd's root DN bypasses ppm's quality
-checks, so govmail checks the passwords it issues itself (govmail.passwords).
+checks, so govmail checks the passwords it issues itself (govmail.accounts.passwords).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from urllib.parse import quote
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
-from . import reach
-from .errors import GovmailError
-from .layout import LDAPS_PORT  # noqa: F401  (where clients reach slapd)
-from .settings import Settings
+from govmail import reach
+from govmail.errors import GovmailError
+from govmail.build.layout import LDAPS_PORT  # noqa: F401  (where clients reach slapd)
+from govmail.model.settings import Settings
 
 # Kind of mailbox -> the branch of the tree it lives in.
 BRANCHES = {"personal": "people", "agency": "agencies", "unit": "units"}

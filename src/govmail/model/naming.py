@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from .errors import BadInput, OperatorChoice
-from .profile import Naming
+from govmail.errors import BadInput, OperatorChoice
+from govmail.model.profile import Naming
 
 # Leading words that say what kind of body a name is, not which one (transliterated).
 COUNCIL = ("uy ban nhan dan", "ubnd")

@@ -9,10 +9,24 @@ from pathlib import Path
 
 import click
 
-from . import cli_accounts, cli_backup, cli_maintenance, dkim, dnsrecords, naming, render, settings as settings_mod
-from .cli_options import inventory_options
-from .errors import BadInput, GovmailError, OperatorChoice
-from .profile import known_provinces, load_profile
+from govmail.cli import accounts as cli_accounts
+
+from govmail.cli import backup as cli_backup
+
+from govmail.cli import maintenance as cli_maintenance
+
+from govmail.build import dkim
+
+from govmail.build import dnsrecords
+
+from govmail.model import naming
+
+from govmail.build import render
+
+from govmail.model import settings as settings_mod
+from govmail.cli.options import inventory_options
+from govmail.errors import BadInput, GovmailError, OperatorChoice
+from govmail.model.profile import known_provinces, load_profile
 
 CITED_KEYS = {"value", "source", "note"}
 
@@ -200,7 +214,7 @@ def lab():
 @click.option("--suite", default="trixie", show_default=True)
 def lab_up(names, count, suite):
     """Start lab hosts (default: mail1), building what they need first."""
-    from . import lab as lab_mod
+    from govmail import lab as lab_mod
     if names and count:
         raise BadInput("give either --hosts N or host names, not both")
     chosen = list(names) or [f"mail{i}" for i in range(1, (count or 1) + 1)]
@@ -212,13 +226,13 @@ def lab_up(names, count, suite):
 @click.argument("names", nargs=-1)
 def lab_down(names):
     """Stop lab hosts (all by default); their files stay for the next `up`."""
-    from . import lab as lab_mod
+    from govmail import lab as lab_mod
     lab_mod.down(list(names) or None)
 
 
 @lab.command("status")
 def lab_status():
-    from . import lab as lab_mod
+    from govmail import lab as lab_mod
     for host, running in lab_mod.status():
         click.echo(f"{host.name:<10} {host.address:<15} {'running' if running else 'stopped'}")
 
@@ -229,7 +243,7 @@ def lab_status():
 def lab_ssh(name, command):
     """Open a shell (or run COMMAND) on a lab host."""
     import os
-    from . import lab as lab_mod
+    from govmail import lab as lab_mod
     hosts = lab_mod.load_hosts()
     if name not in hosts:
         raise BadInput(f"no lab host named '{name}' (hosts: {', '.join(hosts) or 'none'})")
@@ -241,7 +255,7 @@ def lab_ssh(name, command):
 @click.argument("names", nargs=-1, required=True)
 def lab_remove(names):
     """Stop these hosts and delete everything on them (a dead disk): a later `up` boots them fresh."""
-    from . import lab as lab_mod
+    from govmail import lab as lab_mod
     lab_mod.remove(list(names))
 
 
@@ -249,7 +263,7 @@ def lab_remove(names):
 @click.option("--purge", is_flag=True, help="Also delete the cached root filesystems and package cache.")
 def lab_destroy(purge):
     """Remove every host, the bridge, DNS and proxy."""
-    from . import lab as lab_mod
+    from govmail import lab as lab_mod
     lab_mod.destroy(purge)
 
 
@@ -267,7 +281,7 @@ def status(ctx, inventory, province):
     """The mail host's health, from its Prometheus: services, queues, disks, certificates, signature and
     backup ages, alerts firing. Exit code 0 only when all is well (1: something is wrong; 4: the host or its
     Prometheus does not answer)."""
-    from . import status as status_mod
+    from govmail import status as status_mod
     if not inventory:
         raise BadInput("govmail status needs --inventory (or $GOVMAIL_INVENTORY): it reads the mail host's "
                        "Prometheus")
@@ -304,6 +318,3 @@ def run() -> None:
     # return value: it must reach the shell (cron, CI).
     sys.exit(code if isinstance(code, int) else 0)
 
-
-if __name__ == "__main__":
-    run()

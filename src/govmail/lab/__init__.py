@@ -25,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from . import dnsrecords
-from .errors import BadInput, GovmailError
+from govmail.build import dnsrecords
+from govmail.errors import BadInput, GovmailError
 
 STATE = Path(os.environ.get("GOVMAIL_LAB_STATE", "/var/lib/govmail-lab"))
 CACHE = Path(os.environ.get("GOVMAIL_LAB_CACHE", "/var/cache/govmail-lab"))
@@ -57,7 +57,7 @@ SPOOFED_DOMAIN = "gia-mao.test"
 # cach-ly.test ("quarantine") asks receivers to put mail failing DMARC in Junk, and publishes no SPF.
 QUARANTINE_DOMAIN = "cach-ly.test"
 REBOOT_EXIT = 133   # nspawn's exit code when the container asked for a reboot
-INVENTORY_DIR = Path(__file__).resolve().parents[2] / "inventories" / "lab"
+INVENTORY_DIR = Path(__file__).resolve().parents[3] / "inventories" / "lab"
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
 
@@ -466,7 +466,7 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
 
 
 def lab_settings():
-    from .settings import INVENTORIES_DIR, load
+    from govmail.model.settings import INVENTORIES_DIR, load
     return load(inventory_dir=INVENTORIES_DIR / "lab")
 
 
@@ -491,7 +491,7 @@ def publish(hosts: dict[str, Host]) -> None:
     write_inventory(running)
     found = []
     if any(role(h.name) == "mail" for h in running.values()):
-        from .render import default_secrets
+        from govmail.build.render import default_secrets
         s = lab_settings()
         found = dnsrecords.records(s, default_secrets(s))
     serve_records(found)
@@ -582,6 +582,3 @@ def _rmdir_tree(path: Path) -> None:
 def status() -> list[tuple[Host, bool]]:
     return [(h, alive(h.pid)) for h in load_hosts().values()]
 
-
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "supervise":
-    sys.exit(supervise(sys.argv[2]))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import secrets
 
-from .errors import GovmailError
-from .settings import PasswordPolicy, Settings
+from govmail.errors import GovmailError
+from govmail.model.settings import PasswordPolicy, Settings
 
 # Characters easily misread on a printed hand-over sheet are left out of issued passwords.
 AMBIGUOUS = set("Il1O0o|`'\"")

@@ -9,12 +9,18 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import dkim, dnsrecords, render, tls
-from .layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
+from govmail.build import dkim
+
+from govmail.build import dnsrecords
+
+from govmail.build import render
+
+from govmail.build import tls
+from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
                      PHP_VERSION, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
-from .settings import Settings
+from govmail.model.settings import Settings
 
 # govmail-slapd's steps in order, each with the files (in SLAPD_DIR) whose content it applies: cn=config
 # from what slapd reads at start, then the LDIF loaded into the running slapd.

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyAddress, IPvAnyNetwork, PositiveInt, ValidationError, field_validator, model_validator
 
-from .errors import BadInput
-from .profile import (DurationValue, MailboxKind, Profile, SizeValue, Strict, describe_errors,
+from govmail.errors import BadInput
+from govmail.model.profile import (DurationValue, MailboxKind, Profile, SizeValue, Strict, describe_errors,
                       load_profile, read_yaml)
-from .units import Duration, Size, parse_duration, parse_size
+from govmail.model.units import Duration, Size, parse_duration, parse_size
 
 # Project defaults for what a regulation leaves unset (`value: null` in a profile). Each profile's
 # `note:` names the default that applies to it.
@@ -114,7 +114,7 @@ PERSONAL_DATA_ATTRIBUTES = {"name": ["cn", "sn", "givenName"], "birth_date": ["g
 GOVERNMENT_DOMAIN = "gov.vn"
 
 # A checkout's inventories (the lab's); an installed govmail is given --inventory.
-INVENTORIES_DIR = Path(__file__).resolve().parents[2] / "inventories"
+INVENTORIES_DIR = Path(__file__).resolve().parents[3] / "inventories"
 # Override values end up in configuration files: nothing that could carry a line break or a quote.
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 MIRROR_URL = r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$"

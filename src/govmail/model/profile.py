@@ -1,7 +1,7 @@
 """Province profiles: the regulation's values as written, each with the article it comes from.
 
 A profile is data reviewed by people; this module only checks its shape and units. What the services
-need (bytes, seconds, deadlines) is derived in govmail.settings.
+need (bytes, seconds, deadlines) is derived in govmail.model.settings.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, ValidationError, model_validator
 
-from .errors import BadInput
-from .units import Duration, Size, parse_duration, parse_size
+from govmail.errors import BadInput
+from govmail.model.units import Duration, Size, parse_duration, parse_size
 
 # Shipped inside the package, like the templates (a checkout links profiles/ here).
 PROFILES_DIR = Path(str(importlib.resources.files("govmail") / "profiles"))

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher, Type
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from .settings import PASSWORD_HASH
+from govmail.model.settings import PASSWORD_HASH
 
 ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 
-from . import workdays
+from govmail.model import workdays
 from typing import Literal
 
 UNIT_BYTES = {"KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40,

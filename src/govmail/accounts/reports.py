@@ -15,12 +15,12 @@ from pathlib import Path
 
 import jinja2
 
-from . import workdays
-from .directory import Account
-from .render import TEMPLATES_DIR
-from .settings import Settings
-from .sweep import issued_password_overdue
-from .units import parse_duration
+from govmail.model import workdays
+from govmail.accounts.directory import Account
+from govmail.build.render import TEMPLATES_DIR
+from govmail.model.settings import Settings
+from govmail.accounts.sweep import issued_password_overdue
+from govmail.model.units import parse_duration
 
 NO_AGENCY = "(agency mailboxes)"
 

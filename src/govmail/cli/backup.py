@@ -14,11 +14,13 @@ from pathlib import Path
 
 import click
 
-from . import directory, settings as settings_mod
-from .cli_options import inventory_options
-from .errors import BadInput
-from .layout import BACKUP_TOOL
-from .reach import Unreachable
+from govmail.accounts import directory
+
+from govmail.model import settings as settings_mod
+from govmail.cli.options import inventory_options
+from govmail.errors import BadInput
+from govmail.build.layout import BACKUP_TOOL
+from govmail.reach import Unreachable
 
 SSH_FAILED = 255
 

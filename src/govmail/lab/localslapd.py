@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from . import components, lab, render
-from .reach import free_port
-from .components import OPENLDAP
-from .layout import SLAPD_DIR, SLAPD_TOOL
-from .secretstore import Secrets
-from .settings import Settings
+from govmail.build import components
+
+from govmail import lab
+
+from govmail.build import render
+from govmail.reach import free_port
+from govmail.build.components import OPENLDAP
+from govmail.build.layout import SLAPD_DIR, SLAPD_TOOL
+from govmail.build.secretstore import Secrets
+from govmail.model.settings import Settings
 
 
 def slapd_root(suite: str = "trixie") -> Path:

@@ -16,11 +16,13 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from . import naming, passwords
-from .directory import (BRANCHES, RELAX, REVOKED, Account, accounts, check, decode, gtime,
+from govmail.model import naming
+
+from govmail.accounts import passwords
+from govmail.accounts.directory import (BRANCHES, RELAX, REVOKED, Account, accounts, check, decode, gtime,
                         now, search)
-from .errors import BadInput
-from .settings import DEFAULTS, Settings
+from govmail.errors import BadInput
+from govmail.model.settings import DEFAULTS, Settings
 
 KINDS = {"person": "personal", "agency": "agency", "unit": "unit"}   # CLI word -> mailbox kind
 PASSWORD_REASONS = {"issued_password_kept", "password_unchanged", "password_expired"}

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import jinja2
 
-from . import dkim
-from . import layout
-from .layout import (AUTOCONFIG, AUTODISCOVER, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
+from govmail.build import dkim
+from govmail.build import layout
+from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
                      METRICS_DIR, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
                      SLAPD_STAMPS, VMAIL_UID, tls_paths)
-from .naming import strip_accents
-from .secretstore import Secrets, store_dir
-from .settings import Settings
+from govmail.model.naming import strip_accents
+from govmail.build.secretstore import Secrets, store_dir
+from govmail.model.settings import Settings
 
 # Shipped inside the package, so that a wheel renders as a checkout does (a checkout links templates/ here).
 TEMPLATES_DIR = Path(str(importlib.resources.files("govmail") / "templates"))
@@ -171,7 +171,7 @@ def probes(s: Settings) -> dict[str, list[str]]:
 def watched_units_pattern(s: Settings) -> str:
     """The node exporter's unit filter. Unescaped dots (they match themselves too): a backslash would have to
     survive both systemd's EnvironmentFile and the shell-like splitting of $ARGS."""
-    from .components import watched_units     # components renders through this module
+    from govmail.build.components import watched_units     # components renders through this module
     return "(" + "|".join(watched_units(s)) + ")"
 
 

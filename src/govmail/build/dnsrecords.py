@@ -15,10 +15,12 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import dkim, reach
-from .layout import CLIENT_PORTS
-from .secretstore import Secrets
-from .settings import Settings
+from govmail.build import dkim
+
+from govmail import reach
+from govmail.build.layout import CLIENT_PORTS
+from govmail.build.secretstore import Secrets
+from govmail.model.settings import Settings
 
 TTL = 3600
 TXT_CHUNK = 255        # one character-string of a TXT record (RFC 1035 §3.3)

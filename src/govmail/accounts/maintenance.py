@@ -10,12 +10,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from . import directory, reach
-from .errors import BadInput
-from .layout import MONITOR_PORTS
-from .settings import Settings
-from .units import parse_duration
-from .workdays import VIETNAM
+from govmail.accounts import directory
+
+from govmail import reach
+from govmail.errors import BadInput
+from govmail.build.layout import MONITOR_PORTS
+from govmail.model.settings import Settings
+from govmail.model.units import parse_duration
+from govmail.model.workdays import VIETNAM
 
 SHORTEST, LONGEST = dt.timedelta(minutes=5), dt.timedelta(days=3)
 

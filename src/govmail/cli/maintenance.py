@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import click
 
-from . import maintenance
-from .cli_accounts import _notifier, target
-from .notify import NoticeFailed
+from govmail.accounts import maintenance
+from govmail.cli.accounts import _notifier, target
+from govmail.accounts.notify import NoticeFailed
 
 
 @click.group("maintenance")

@@ -1,0 +1,1 @@
+"""The regulation's procedures on the directory: mailboxes, bulk imports, the sweep, reports, notices."""

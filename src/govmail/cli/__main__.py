@@ -1,0 +1,5 @@
+"""`python -m govmail.cli …`, as the `govmail` command."""
+
+from govmail.cli import run
+
+run()

@@ -1,0 +1,1 @@
+"""The regulation as data: profiles, the settings model, units, naming rules, working days."""
