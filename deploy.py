@@ -10,9 +10,8 @@ from pathlib import Path
 from pyinfra import host
 
 from govmail.build import components
-
-from govmail.model import settings
 from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
+from govmail.model import settings
 
 if "mail" in host.groups or "backup" in host.groups:
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))

@@ -17,7 +17,6 @@ import time
 from mailflow import deployed_lab_host, host_shell
 
 from govmail import lab
-
 from govmail.build import layout
 
 BENCH_USER = "bench-backup"

@@ -28,13 +28,11 @@ from pathlib import Path
 
 import ldap3
 
-from govmail.accounts import directory
-
 from govmail import lab
-
-from govmail.model import settings
+from govmail.accounts import directory
 from govmail.build.layout import PHP_VERSION
 from govmail.build.secretstore import Secrets, store_dir
+from govmail.model import settings
 
 INVENTORY = Path(__file__).resolve().parents[1] / "inventories" / "lab"
 SENTENCES = ["Thực hiện Kế hoạch số 125/KH-UBND của Ủy ban nhân dân tỉnh về chuyển đổi số năm 2026,",

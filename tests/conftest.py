@@ -11,17 +11,13 @@ import ldap3
 import pytest
 import testinfra
 
-from govmail.accounts import directory
-
-from govmail.build import dnsrecords
-
 from govmail import lab
-
 from govmail import reach
-
+from govmail.accounts import directory
+from govmail.build import dnsrecords
+from govmail.build.secretstore import Secrets, store_dir
 from govmail.model import settings
 from govmail.model.profile import load_profile
-from govmail.build.secretstore import Secrets, store_dir
 
 pytest_plugins = ["ci_skips"]
 

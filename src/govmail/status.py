@@ -10,9 +10,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from govmail.accounts import directory
-
 from govmail import reach
+from govmail.accounts import directory
 from govmail.build.components import watched_units
 from govmail.build.layout import DISK_USED_PERCENT, MONITOR_PORTS
 from govmail.model.settings import Settings

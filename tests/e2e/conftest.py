@@ -5,9 +5,8 @@ import subprocess
 
 import pytest
 
-from govmail.accounts import directory
-
 from govmail import lab
+from govmail.accounts import directory
 from mailflow import publish
 
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import ldap3
 
-from govmail.build import dnsrecords
-
 from govmail import lab
+from govmail.build import dnsrecords
 
 ISSUED = "Cap#Phat2026xyz"
 REPO = Path(__file__).resolve().parents[2]

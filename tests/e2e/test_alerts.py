@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from govmail.accounts import directory
-
-from govmail.build import layout
-
 from govmail import reach
+from govmail.accounts import directory
+from govmail.build import layout
 from govmail.build.components import watched_units
 from mailflow import delivered_count, govmail, messages, new_mailbox, plain_text, wait_delivered
 from test_outsider import SEND, connect_outcomes, probe

@@ -16,12 +16,9 @@ from email.utils import make_msgid
 import pytest
 from mailflow import delivered_count, govmail, imap_login, message, new_mailbox, submit, wait_delivered
 
-from govmail.build import components
-
-from govmail.accounts import directory
-
 from govmail import lab
-
+from govmail.accounts import directory
+from govmail.build import components
 from govmail.build import layout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.drill]

@@ -13,9 +13,8 @@ import uuid
 
 import pytest
 
-from govmail.accounts import directory
-
 from govmail import lab
+from govmail.accounts import directory
 from mailflow import message, messages, new_mailbox, smtp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.drill]

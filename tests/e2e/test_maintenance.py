@@ -10,7 +10,6 @@ import uuid
 import pytest
 
 from govmail import lab
-
 from govmail.build import layout
 from mailflow import govmail, messages, plain_text, wait_delivered
 

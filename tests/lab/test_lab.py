@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from govmail import lab
-
 from govmail.model import settings
 
 pytestmark = [

@@ -6,12 +6,10 @@ import warnings
 import pytest
 
 from govmail.accounts import directory
-
-from govmail.lab import localslapd
-
-from govmail.model import settings
 from govmail.accounts.lifecycle import Lifecycle
 from govmail.build.secretstore import Secrets, store_dir
+from govmail.lab import localslapd
+from govmail.model import settings
 
 
 @pytest.fixture(scope="session")

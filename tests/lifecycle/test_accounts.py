@@ -9,8 +9,8 @@ import sys
 import ldap3
 import pytest
 
-from govmail.errors import BadInput, OperatorChoice
 from govmail.accounts.lifecycle import AddRequest
+from govmail.errors import BadInput, OperatorChoice
 
 pytestmark = pytest.mark.lifecycle
 

@@ -9,7 +9,6 @@ import unicodedata
 import pytest
 
 from govmail.accounts import bulk
-
 from govmail.accounts import directory
 
 pytestmark = pytest.mark.lifecycle

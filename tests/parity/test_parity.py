@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from govmail.build import components
-
 from govmail.model import settings
 from govmail.model.profile import known_provinces
 

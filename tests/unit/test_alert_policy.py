@@ -8,13 +8,10 @@ import pytest
 import yaml
 
 from govmail.build import components
-
 from govmail.build import layout
-
 from govmail.build import render
-
-from govmail.model import settings
 from govmail.errors import BadInput
+from govmail.model import settings
 
 
 def alert_rules(s) -> dict[str, dict]:

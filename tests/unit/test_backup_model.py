@@ -8,11 +8,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from govmail.build import components
-
 from govmail.build import layout
-
-from govmail.model import settings
 from govmail.errors import BadInput
+from govmail.model import settings
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 

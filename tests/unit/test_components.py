@@ -6,11 +6,8 @@ from pathlib import Path
 import pytest
 
 from govmail.build import components
-
 from govmail.build import layout
-
 from govmail.build import render
-
 from govmail.model import settings
 from govmail.model.profile import known_provinces
 

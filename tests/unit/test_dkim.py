@@ -6,8 +6,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from govmail.build import dkim
-from govmail.errors import BadInput
 from govmail.build.secretstore import Secrets
+from govmail.errors import BadInput
 
 
 def test_the_first_key_gets_a_dated_selector_and_is_kept(tmp_path):

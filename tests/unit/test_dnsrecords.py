@@ -2,9 +2,8 @@ import json
 
 import dns.zone
 
-from govmail.build import dnsrecords
-
 from govmail import lab
+from govmail.build import dnsrecords
 from govmail.build.secretstore import Secrets
 from govmail.model.settings import Overrides, build
 

@@ -4,11 +4,9 @@ log file a service writes has a logrotate rule that keeps it that long."""
 import pytest
 
 from govmail.build import components
-
 from govmail.build import layout
-
-from govmail.model import settings
 from govmail.errors import BadInput
+from govmail.model import settings
 
 
 def rules(files: dict[str, str]) -> dict[str, list[str]]:

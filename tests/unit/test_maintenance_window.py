@@ -6,9 +6,8 @@ import datetime as dt
 import pytest
 
 from govmail.accounts import maintenance
-
-from govmail.model import settings
 from govmail.errors import BadInput
+from govmail.model import settings
 
 MONDAY = dt.datetime(2026, 11, 30, 10, 0, tzinfo=maintenance.VIETNAM)
 FRIDAY = dt.datetime(2026, 12, 4, 16, 0, tzinfo=maintenance.VIETNAM)

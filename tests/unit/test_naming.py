@@ -4,8 +4,8 @@ import unicodedata
 
 import pytest
 
-from govmail.model import naming
 from govmail.errors import BadInput, OperatorChoice
+from govmail.model import naming
 from govmail.model.naming import Request, fold
 
 

@@ -1,7 +1,6 @@
 import pytest
 
 from govmail.accounts import passwords
-
 from govmail.model import settings
 
 

@@ -4,7 +4,6 @@ import re
 import pytest
 
 from govmail.build import layout
-
 from govmail.build import render
 from govmail.model.profile import known_provinces
 from govmail.model.settings import Overrides, build

@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 
 from govmail.build import render
-
-from govmail.model import settings
 from govmail.errors import BadInput
+from govmail.model import settings
 from govmail.model.settings import Overrides, build, message_size_limit
 from govmail.model.units import parse_size
 

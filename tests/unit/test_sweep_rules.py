@@ -2,10 +2,9 @@
 
 import datetime as dt
 
-from govmail.model import settings
-
 from govmail.accounts import sweep
 from govmail.accounts.directory import Account
+from govmail.model import settings
 
 NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.timezone.utc)
 

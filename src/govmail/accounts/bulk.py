@@ -25,8 +25,8 @@ from pathlib import Path
 
 import ldap3
 
-from govmail.errors import BadInput, GovmailError
 from govmail.accounts.lifecycle import AddRequest, AlreadyDone, Issued, Lifecycle, Planned
+from govmail.errors import BadInput, GovmailError
 
 COLUMNS = {
     "request": "the request's number (recorded; a number already carried out is refused)",

@@ -18,8 +18,8 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from govmail import reach
-from govmail.errors import GovmailError
 from govmail.build.layout import LDAPS_PORT  # noqa: F401  (where clients reach slapd)
+from govmail.errors import GovmailError
 from govmail.model.settings import Settings
 
 # Kind of mailbox -> the branch of the tree it lives in.

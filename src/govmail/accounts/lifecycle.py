@@ -16,12 +16,11 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from govmail.model import naming
-
 from govmail.accounts import passwords
 from govmail.accounts.directory import (BRANCHES, RELAX, REVOKED, Account, accounts, check, decode, gtime,
                         now, search)
 from govmail.errors import BadInput
+from govmail.model import naming
 from govmail.model.settings import DEFAULTS, Settings
 
 KINDS = {"person": "personal", "agency": "agency", "unit": "unit"}   # CLI word -> mailbox kind

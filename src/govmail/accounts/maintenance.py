@@ -10,11 +10,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from govmail.accounts import directory
-
 from govmail import reach
-from govmail.errors import BadInput
+from govmail.accounts import directory
 from govmail.build.layout import MONITOR_PORTS
+from govmail.errors import BadInput
 from govmail.model.settings import Settings
 from govmail.model.units import parse_duration
 from govmail.model.workdays import VIETNAM

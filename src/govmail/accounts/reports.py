@@ -15,11 +15,11 @@ from pathlib import Path
 
 import jinja2
 
-from govmail.model import workdays
 from govmail.accounts.directory import Account
-from govmail.build.render import TEMPLATES_DIR
-from govmail.model.settings import Settings
 from govmail.accounts.sweep import issued_password_overdue
+from govmail.build.render import TEMPLATES_DIR
+from govmail.model import workdays
+from govmail.model.settings import Settings
 from govmail.model.units import parse_duration
 
 NO_AGENCY = "(agency mailboxes)"

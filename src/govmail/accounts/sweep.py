@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from govmail.model import naming
 from govmail.accounts.directory import Account, accounts, reminded_value
-from govmail.errors import GovmailError
 from govmail.accounts.lifecycle import Lifecycle
 from govmail.accounts.notify import NoticeFailed, Notifier
+from govmail.errors import GovmailError
+from govmail.model import naming
 from govmail.model.settings import SWEEP_GUARD_FLOOR, Settings
 from govmail.model.units import Duration
 from govmail.model.workdays import VIETNAM

@@ -10,11 +10,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from govmail.build import dkim
-
 from govmail.build import dnsrecords
-
 from govmail.build import render
-
 from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,

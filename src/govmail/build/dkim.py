@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from govmail.errors import BadInput, GovmailError
 from govmail.build.secretstore import Secrets
+from govmail.errors import BadInput, GovmailError
 
 KEY_BITS = 2048
 SELECTOR = re.compile(r"^g\d{6}[a-z]?$")

@@ -15,9 +15,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from govmail.build import dkim
-
 from govmail import reach
+from govmail.build import dkim
 from govmail.build.layout import CLIENT_PORTS
 from govmail.build.secretstore import Secrets
 from govmail.model.settings import Settings

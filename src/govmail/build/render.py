@@ -19,8 +19,8 @@ from govmail.build import layout
 from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
                      METRICS_DIR, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
                      SLAPD_STAMPS, VMAIL_UID, tls_paths)
-from govmail.model.naming import strip_accents
 from govmail.build.secretstore import Secrets, store_dir
+from govmail.model.naming import strip_accents
 from govmail.model.settings import Settings
 
 # Shipped inside the package, so that a wheel renders as a checkout does (a checkout links templates/ here).

@@ -9,23 +9,16 @@ from pathlib import Path
 
 import click
 
-from govmail.cli import accounts as cli_accounts
-
-from govmail.cli import backup as cli_backup
-
-from govmail.cli import maintenance as cli_maintenance
-
 from govmail.build import dkim
-
 from govmail.build import dnsrecords
-
-from govmail.model import naming
-
 from govmail.build import render
-
-from govmail.model import settings as settings_mod
+from govmail.cli import accounts as cli_accounts
+from govmail.cli import backup as cli_backup
+from govmail.cli import maintenance as cli_maintenance
 from govmail.cli.options import inventory_options
 from govmail.errors import BadInput, GovmailError, OperatorChoice
+from govmail.model import naming
+from govmail.model import settings as settings_mod
 from govmail.model.profile import known_provinces, load_profile
 
 CITED_KEYS = {"value", "source", "note"}

@@ -17,20 +17,15 @@ from urllib.parse import urlparse
 import click
 
 from govmail.accounts import bulk
-
 from govmail.accounts import directory
-
-from govmail.build import render
-
 from govmail.accounts import reports
-
-from govmail.model import settings as settings_mod
-
 from govmail.accounts import sweep as sweep_mod
-from govmail.cli.options import inventory_options
-from govmail.errors import BadInput
 from govmail.accounts.lifecycle import AddRequest, Issued, Lifecycle
 from govmail.accounts.notify import Notifier
+from govmail.build import render
+from govmail.cli.options import inventory_options
+from govmail.errors import BadInput
+from govmail.model import settings as settings_mod
 from govmail.model.units import parse_size
 
 

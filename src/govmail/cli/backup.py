@@ -15,11 +15,10 @@ from pathlib import Path
 import click
 
 from govmail.accounts import directory
-
-from govmail.model import settings as settings_mod
+from govmail.build.layout import BACKUP_TOOL
 from govmail.cli.options import inventory_options
 from govmail.errors import BadInput
-from govmail.build.layout import BACKUP_TOOL
+from govmail.model import settings as settings_mod
 from govmail.reach import Unreachable
 
 SSH_FAILED = 255

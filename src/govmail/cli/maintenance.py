@@ -10,8 +10,8 @@ from __future__ import annotations
 import click
 
 from govmail.accounts import maintenance
-from govmail.cli.accounts import _notifier, target
 from govmail.accounts.notify import NoticeFailed
+from govmail.cli.accounts import _notifier, target
 
 
 @click.group("maintenance")

@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from govmail.build import components
-
 from govmail import lab
-
+from govmail.build import components
 from govmail.build import render
-from govmail.reach import free_port
 from govmail.build.components import OPENLDAP
 from govmail.build.layout import SLAPD_DIR, SLAPD_TOOL
 from govmail.build.secretstore import Secrets
 from govmail.model.settings import Settings
+from govmail.reach import free_port
 
 
 def slapd_root(suite: str = "trixie") -> Path:
