@@ -5,6 +5,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import ldap3
@@ -18,6 +19,7 @@ from govmail.build import dnsrecords
 from govmail.build.secretstore import Secrets, store_dir
 from govmail.model import settings
 from govmail.model.profile import load_profile
+from govmail.model.settings import Settings
 
 pytest_plugins = ["ci_skips"]
 
@@ -91,10 +93,21 @@ def deploy_counts() -> dict[str, int]:
     return summary(run.stdout + run.stderr)
 
 
-def published(found: dict) -> dict:
+@dataclass
+class Deployment:
+    """The lab host under test: the closing counts of the suite's deploy and its second run (None when the
+    host was deployed outside the suite), the host, its settings and the secret store its deploy used."""
+    first: dict[str, int] | None
+    second: dict[str, int] | None
+    host: lab.Host
+    settings: Settings
+    secrets: Secrets
+
+
+def published(found: Deployment) -> Deployment:
     """The deployment's DNS records served by the lab DNS, as the operator publishes them after a deploy (the
     host's own probes of its public name resolve it there)."""
-    lab.serve_records(dnsrecords.records(found["settings"], found["secrets"]))
+    lab.serve_records(dnsrecords.records(found.settings, found.secrets))
     return found
 
 
@@ -115,9 +128,8 @@ def deployment():
     if ENGINE == "none":
         if HOST not in lab.load_hosts():
             pytest.fail(f"GOVMAIL_ENGINE=none checks a deployed lab host, and {HOST} is not up")
-        yield published({"first": None, "second": None, "host": lab.load_hosts()[HOST],
-                         "settings": settings.load(PROVINCE, INVENTORY),
-                         "secrets": Secrets(store_dir(str(INVENTORY)))})
+        yield published(Deployment(None, None, lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
+                                   Secrets(store_dir(str(INVENTORY)))))
         return
     if ENGINE not in DEPLOY:
         pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
@@ -126,9 +138,8 @@ def deployment():
                         text=True)
     assert up.returncode == 0, up.stderr
     first = deploy_counts()
-    yield published({"first": first, "second": deploy_counts(),
-                     "host": lab.load_hosts()[HOST], "settings": settings.load(PROVINCE, INVENTORY),
-                     "secrets": Secrets(store_dir(str(INVENTORY)))})
+    yield published(Deployment(first, deploy_counts(), lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
+                               Secrets(store_dir(str(INVENTORY)))))
     if fresh:
         subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "destroy"], capture_output=True)
 
@@ -145,7 +156,7 @@ def redeploy(deployment):
 def ldap_server(deployment):
     """The host's slapd as an operator reaches it: it listens on loopback only, so through an SSH tunnel
     (govmail.reach), TLS checked against the deployment's CA. `ldap_server(389)` for StartTLS."""
-    s, secrets = deployment["settings"], deployment["secrets"]
+    s, secrets = deployment.settings, deployment.secrets
     tunnels = {}
 
     def server(port: int = directory.LDAPS_PORT) -> ldap3.Server:
@@ -162,5 +173,5 @@ def ldap_server(deployment):
 
 @pytest.fixture(scope="session")
 def host(deployment):
-    return testinfra.get_host(f"ssh://root@{deployment['host'].address}", ssh_identity_file=str(lab.ssh_key()),
+    return testinfra.get_host(f"ssh://root@{deployment.host.address}", ssh_identity_file=str(lab.ssh_key()),
                               ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")

@@ -2,27 +2,41 @@
 
 import ssl
 import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import ldap3
 import pytest
 
 from govmail import lab
 from govmail.accounts import directory
+from govmail.model.settings import Settings
 from mailflow import publish
+
+
+@dataclass
+class Env:
+    """The deployed host as a mail-flow test meets it. A drill that rebuilds the host or restarts slapd
+    replaces `admin` (and `server`) with new connections."""
+    s: Settings
+    host: lab.Host
+    address: str
+    admin: ldap3.Connection            # the directory's root, through SSH (directory.connect)
+    server: ldap3.Server               # slapd's ldaps://, through an SSH tunnel
+    tls: ssl.SSLContext                # trusts the deployment's CA, not the host's name (reached by address)
+    secrets_dir: Path
+    made: list[str] = field(default_factory=list)    # entries to delete after the module
 
 
 @pytest.fixture(scope="module")
 def env(deployment, ldap_server):
-    s, secrets, host = deployment["settings"], deployment["secrets"], deployment["host"]
-    server = ldap_server()
-    admin = directory.connect(s)
+    s, secrets, host = deployment.settings, deployment.secrets, deployment.host
     context = ssl.create_default_context(cadata=(secrets.directory / "ca.crt").read_text())
     context.check_hostname = False       # the lab reaches the host by address; the CA is still checked
-    made = []
-    found = {"s": s, "address": host.address, "admin": admin, "server": server, "tls": context, "made": made,
-             "host": host}
+    found = Env(s, host, host.address, directory.connect(s), ldap_server(), context, secrets.directory)
     yield found
-    for dn in made:
-        found["admin"].delete(dn)      # a drill that rebuilt the host left its new connection here
+    for dn in found.made:
+        found.admin.delete(dn)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +58,7 @@ def published(deployment):
 def outside_trusts_the_ca(outside, deployment, published):
     """`outside`'s system trust store holds the deployment's CA, as the world's trusts a public CA: its
     programs then verify the mail host's certificate with no option of ours."""
-    ca = (deployment["secrets"].directory / "ca.crt").read_text()
+    ca = (deployment.secrets.directory / "ca.crt").read_text()
     run = subprocess.run(lab.ssh_command(outside, [
         "cat > /usr/local/share/ca-certificates/govmail-lab.crt && update-ca-certificates >/dev/null"]),
         input=ca, capture_output=True, text=True, timeout=120)
@@ -53,10 +67,10 @@ def outside_trusts_the_ca(outside, deployment, published):
 
 
 @pytest.fixture(scope="module")
-def browser(env, deployment):
+def browser(env):
     """Headless chromium on the lab's webmail, one per module (webpage.py)."""
     from webpage import start_browser
-    driver = start_browser(env, deployment)
+    driver = start_browser(env)
     yield driver
     driver.quit()
 

@@ -43,33 +43,33 @@ def publish() -> list:
 
 def new_mailbox(env, quota: int | None = None, change_password: bool = True, **attrs) -> tuple[str, str, str]:
     """A personal mailbox made the way an operator makes one; returns (dn, address, password)."""
-    s = env["s"]
+    s = env.s
     uid = f"t{uuid.uuid4().hex[:10]}"
     dn, address = f"uid={uid},ou=people,{s.base_dn}", f"{uid}@{s.domain}"
-    assert env["admin"].add(dn, ["inetOrgPerson", "govmailMailbox"], {
+    assert env.admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
         "cn": "Người Thử", "sn": "Thử", "uid": uid, "mail": address, "govmailMailboxKind": "personal",
         "govmailQuotaBytes": str(quota if quota is not None else s.quotas["personal"].bytes or 0), **attrs}), \
-        env["admin"].result
-    env["made"].append(dn)
-    assert env["admin"].extend.standard.modify_password(dn, new_password=ISSUED)
+        env.admin.result
+    env.made.append(dn)
+    assert env.admin.extend.standard.modify_password(dn, new_password=ISSUED)
     if not change_password:
         return dn, address, ISSUED
     special = s.policies["users"].class_chars["special"][0]
     chosen = f"Vn{special}2026{uid[-4:]}{special}Khau"
-    user = ldap3.Connection(env["server"], dn, ISSUED, auto_bind=True)
+    user = ldap3.Connection(env.server, dn, ISSUED, auto_bind=True)
     assert user.extend.standard.modify_password(dn, None, chosen), user.result
     return dn, address, chosen
 
 
 def smtp(env, port=587) -> smtplib.SMTP:
-    conn = smtplib.SMTP(env["address"], port, timeout=20)
+    conn = smtplib.SMTP(env.address, port, timeout=20)
     conn.ehlo("client.lab")
     return conn
 
 
 def submit(env, sender, password, message) -> None:
     with smtp(env) as conn:
-        conn.starttls(context=env["tls"])
+        conn.starttls(context=env.tls)
         conn.ehlo("client.lab")
         conn.login(sender, password)
         conn.send_message(message)
@@ -83,7 +83,7 @@ def message(sender, to, subject="Thư công vụ thử nghiệm", body="Xin chà
 
 
 def imap_login(env, address, password) -> imaplib.IMAP4_SSL:
-    conn = imaplib.IMAP4_SSL(env["address"], 993, ssl_context=env["tls"])
+    conn = imaplib.IMAP4_SSL(env.address, 993, ssl_context=env.tls)
     conn.login(address, password)
     return conn
 
@@ -106,10 +106,10 @@ def inbox_subjects(env, address, password, wait=10.0) -> list[str]:
 
 def choose_password(env, address, issued) -> str:
     """What a user does at first login: replace the issued password, through the directory's policy."""
-    dn = env["admin"].search(env["s"].base_dn, f"(mail={address})") and env["admin"].entries[0].entry_dn
-    special = env["s"].policies["users"].class_chars["special"][0]
+    dn = env.admin.search(env.s.base_dn, f"(mail={address})") and env.admin.entries[0].entry_dn
+    special = env.s.policies["users"].class_chars["special"][0]
     chosen = f"Vn{special}2026{uuid.uuid4().hex[:4]}{special}Khau"
-    user = ldap3.Connection(env["server"], dn, issued, auto_bind=True)
+    user = ldap3.Connection(env.server, dn, issued, auto_bind=True)
     assert user.extend.standard.modify_password(dn, None, chosen), user.result
     return chosen
 
@@ -123,13 +123,13 @@ def wait_delivered(env, address, count, wait=15.0, mailbox="INBOX") -> int:
 
 
 def delivered_count(env, address, mailbox="INBOX") -> int:
-    out = lab.ssh(env["host"], [f"doveadm -f flow mailbox status -u {address} messages {mailbox}"]).stdout
+    out = lab.ssh(env.host, [f"doveadm -f flow mailbox status -u {address} messages {mailbox}"]).stdout
     return int(out.split("messages=")[1].split()[0])
 
 
 def messages(env, address, mailbox="INBOX") -> list[EmailMessage]:
     """Every message in the mailbox, parsed, read on the host (doveadm: no password needed)."""
-    run = lab.ssh(env["host"], [f"doveadm -f json fetch -u {address} text mailbox {mailbox}"])
+    run = lab.ssh(env.host, [f"doveadm -f json fetch -u {address} text mailbox {mailbox}"])
     return [email.message_from_string(found["text"], policy=email.policy.default)
             for found in json.loads(run.stdout or "[]")]
 

@@ -28,7 +28,7 @@ SHORT_LOCK_SECONDS = 20
 
 def logged_in(env, address, password):
     conn = smtp(env)
-    conn.starttls(context=env["tls"])
+    conn.starttls(context=env.tls)
     conn.ehlo("client.lab")
     conn.login(address, password)
     return conn
@@ -36,7 +36,7 @@ def logged_in(env, address, password):
 
 def test_one_message_reaches_at_most_the_recipient_limit(env):
     _, alice, password = new_mailbox(env)
-    limit = env["s"].defences.recipients_per_message
+    limit = env.s.defences.recipients_per_message
     with logged_in(env, alice, password) as conn:
         assert conn.mail(alice)[0] == 250
         answers = [conn.rcpt(alice)[0] for _ in range(limit + 1)]
@@ -46,7 +46,7 @@ def test_one_message_reaches_at_most_the_recipient_limit(env):
 
 def test_a_sender_over_the_hourly_limit_is_told_to_retry_later(env, host):
     _, alice, password = new_mailbox(env)
-    per_message, per_hour = env["s"].defences.recipients_per_message, env["s"].defences.recipients_per_hour
+    per_message, per_hour = env.s.defences.recipients_per_message, env.s.defences.recipients_per_hour
     body = message(alice, alice, subject="Thông báo").as_bytes()
     accepted, refusal = 0, None
     with logged_in(env, alice, password) as conn:
@@ -85,7 +85,7 @@ def short_failure_lock(redeploy):
 def test_a_failure_lock_ends_by_itself_an_operators_lock_does_not(env, short_failure_lock):
     _, guessed, password = new_mailbox(env)
     _, held, held_password = new_mailbox(env)
-    for _ in range(env["s"].policies["users"].max_failures):
+    for _ in range(env.s.policies["users"].max_failures):
         with pytest.raises(imaplib.IMAP4.error):
             imap_login(env, guessed, "Sai-mat-khau-1")
     with pytest.raises(imaplib.IMAP4.error):
@@ -101,17 +101,17 @@ def test_a_failure_lock_ends_by_itself_an_operators_lock_does_not(env, short_fai
 
 
 def failures_recorded(env, dn) -> int:
-    env["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdFailureTime"])
-    return len(env["admin"].entries[0].entry_attributes_as_dict.get("pwdFailureTime", []))
+    env.admin.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdFailureTime"])
+    return len(env.admin.entries[0].entry_attributes_as_dict.get("pwdFailureTime", []))
 
 
 def webmail_session(env):
     """Roundcube's login page opened as a browser would: (opener with cookies, base URL, headers, token)."""
     jar = http.cookiejar.CookieJar()
-    https = urllib.request.HTTPSHandler(context=env["tls"])
+    https = urllib.request.HTTPSHandler(context=env.tls)
     opener = urllib.request.build_opener(https, urllib.request.HTTPCookieProcessor(jar))
-    base = f"https://{env['address']}/"
-    headers = {"Host": env["s"].mail_host}
+    base = f"https://{env.address}/"
+    headers = {"Host": env.s.mail_host}
     page = opener.open(urllib.request.Request(base, headers=headers), timeout=30).read().decode()
     return opener, base, headers, re.search(r'name="_token" value="([^"]+)"', page).group(1)
 
@@ -125,7 +125,7 @@ def test_a_wrong_webmail_password_counts_once(env):
         opener.open(urllib.request.Request(base + "?_task=login", data=form, headers=headers), timeout=30)
     assert refused.value.code == 401
     assert failures_recorded(env, dn) == 1
-    log = lab.ssh(env["host"], [f"tail -n 20 {ROUNDCUBE_LOGINS}"]).stdout
+    log = lab.ssh(env.host, [f"tail -n 20 {ROUNDCUBE_LOGINS}"]).stdout
     assert f"Failed login for {address}" in log, "fail2ban reads this line"
 
 
@@ -137,6 +137,6 @@ def test_dovecot_sees_the_browsers_address_for_a_webmail_login(env):
     form = urllib.parse.urlencode({"_token": token, "_task": "login", "_action": "login", "_timezone": "Asia/Ho_Chi_Minh",
                                    "_user": address, "_pass": password}).encode()
     opener.open(urllib.request.Request(base + "?_task=login", data=form, headers=headers), timeout=60)
-    log = lab.ssh(env["host"], [f"journalctl -u dovecot --no-pager -n 300 | grep 'imap-login: Logged in: user=<{address}>'"]).stdout
+    log = lab.ssh(env.host, [f"journalctl -u dovecot --no-pager -n 300 | grep 'imap-login: Logged in: user=<{address}>'"]).stdout
     browser = lab.GATEWAY       # the suite's client: the lab's controller on the bridge
     assert f"rip={browser}," in log and "rip=127.0.0.1" not in log, log

@@ -45,7 +45,7 @@ def screenshot_alerts_page(s) -> Path:
 
 
 def operators_mail(env) -> list[email.message.EmailMessage]:
-    return messages(env, f"postmaster@{env['s'].domain}")
+    return messages(env, f"postmaster@{env.s.domain}")
 
 
 def wait_for_alert(env, marker: str, about: str, seen: int, wait: float) -> tuple[email.message.EmailMessage, float]:
@@ -62,7 +62,7 @@ def wait_for_alert(env, marker: str, about: str, seen: int, wait: float) -> tupl
 
 @pytest.mark.drill
 def test_stopped_clamd_defers_mail_alerts_the_operators_and_loses_nothing(outside, env, host):
-    s = env["s"]
+    s = env.s
     after = s.alerts.after_seconds
     _, address, _ = new_mailbox(env)
     seen = len(operators_mail(env))
@@ -115,12 +115,12 @@ def test_only_alertmanager_may_use_the_unfiltered_alerts_listener(host):
 
 def test_status_says_all_is_well_on_a_healthy_host(env):
     """What an operator runs first in the morning: exit code 0, every service counted."""
-    units = len(watched_units(env["s"]))
+    units = len(watched_units(env.s))
     deadline = time.monotonic() + 90          # an alert an earlier test caused may still be resolving
     while (status := govmail("status", check=False)).returncode != 0 and time.monotonic() < deadline:
         time.sleep(10)
     assert status.returncode == 0, status.stdout + status.stderr
-    assert f"{env['s'].mail_host}: all is well" in status.stdout
+    assert f"{env.s.mail_host}: all is well" in status.stdout
     assert f"{units}/{units} running" in status.stdout
     assert [line.split() for line in status.stdout.splitlines() if "alerts firing" in line] == [
         ["alerts", "firing", "none"]]

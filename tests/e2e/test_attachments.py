@@ -132,7 +132,7 @@ def outcome(env, officials, subject, disposition, payload, *params) -> str:
     alice, alice_pw, bob, bob_pw = officials
     try:
         with smtp(env) as conn:
-            conn.starttls(context=env["tls"])
+            conn.starttls(context=env.tls)
             conn.ehlo("client.lab")
             conn.login(alice, alice_pw)
             conn.sendmail(alice, [bob], raw_message(alice, bob, subject, disposition, payload, *params))
@@ -147,14 +147,14 @@ def outcome(env, officials, subject, disposition, payload, *params) -> str:
 
 
 def blocks_programs(env) -> bool:
-    return bool({"exe", "dll", "com"} & set(env["s"].blocked_extensions))
+    return bool({"exe", "dll", "com"} & set(env.s.blocked_extensions))
 
 
 @pytest.mark.parametrize("case", HIDDEN)
 def test_a_hidden_program_is_refused_where_programs_are_blocked(env, officials, case):
     found = outcome(env, officials, f"Tep dinh kem {case}", *HIDDEN[case])
     if blocks_programs(env):
-        cited = env["s"].profile.attachments.blocked_extensions.source.split()[0].replace("Đ", "D")   # SMTP: ASCII
+        cited = env.s.profile.attachments.blocked_extensions.source.split()[0].replace("Đ", "D")   # SMTP: ASCII
         assert found.startswith("refused") and (cited in found or "WindowsProgram" in found), found
     else:
         assert found == "accepted"

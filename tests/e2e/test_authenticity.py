@@ -83,7 +83,7 @@ def test_submitted_mail_is_signed_and_verifies_from_outside(env, published, dkim
     _, bob, bob_pw = new_mailbox(env)
     submit(env, alice, alice_pw, message(alice, bob, subject="Công văn có chữ ký số"))
     raw = raw_inbox_message(env, bob, bob_pw, "Công văn có chữ ký số")
-    assert [(sig["d"], sig["s"]) for sig in signatures(raw)] == [(env["s"].domain, selector(published))]
+    assert [(sig["d"], sig["s"]) for sig in signatures(raw)] == [(env.s.domain, selector(published))]
     verified = dkimverify(raw)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     tampered = raw.rstrip(b"\r\n") + b"\r\nChuyen khoan ngay.\r\n"
@@ -93,10 +93,10 @@ def test_submitted_mail_is_signed_and_verifies_from_outside(env, published, dkim
 def test_notices_sent_on_the_host_are_signed(env, dkimverify):
     """The sweep's agency notices and quota warnings leave through the host's own sendmail."""
     _, bob, bob_pw = new_mailbox(env)
-    notice = f"From: postmaster@{env['s'].domain}\nTo: {bob}\nSubject: Thong bao tu he thong\n\nNoi dung.\n"
-    lab.ssh(env["host"], [f"printf %s {shlex.quote(notice)} | /usr/sbin/sendmail -t"])
+    notice = f"From: postmaster@{env.s.domain}\nTo: {bob}\nSubject: Thong bao tu he thong\n\nNoi dung.\n"
+    lab.ssh(env.host, [f"printf %s {shlex.quote(notice)} | /usr/sbin/sendmail -t"])
     raw = raw_inbox_message(env, bob, bob_pw, "Thong bao tu he thong")
-    assert [sig["d"] for sig in signatures(raw)] == [env["s"].domain]
+    assert [sig["d"] for sig in signatures(raw)] == [env.s.domain]
     assert dkimverify(raw).returncode == 0
 
 
@@ -109,7 +109,7 @@ def test_an_outsider_cannot_get_mail_signed_by_the_province(env, outside, publis
     assert signatures(raw) == []
     # what the host found, for the official's mail program and filters: SPF and DMARC passed
     results = email.message_from_bytes(raw, policy=email.policy.compat32).get_all("Authentication-Results", [])
-    verdicts = " ".join(" ".join(r.split()) for r in results if r.strip().startswith(env["s"].mail_host + ";"))
+    verdicts = " ".join(" ".join(r.split()) for r in results if r.strip().startswith(env.s.mail_host + ";"))
     assert "dmarc=pass" in verdicts and f"header.from={lab.OUTSIDE_DOMAIN}" in verdicts, results
     assert "spf=pass" in verdicts, results
 
@@ -138,11 +138,11 @@ def test_a_from_in_a_domain_whose_dmarc_says_quarantine_goes_to_junk(env, outsid
                                        f"'Ke toan <ketoan@{lab.QUARANTINE_DOMAIN}>', '{official}')")
     assert found["code"] == 250, found
     assert wait_delivered(env, official, 1, mailbox="Junk") == 1 and delivered_count(env, official) == 0
-    header = lab.ssh(env["host"], [f"doveadm fetch -u {official} hdr mailbox Junk"]).stdout
-    assert f"{env['s'].mail_host}; dmarc=fail (p=quarantine" in " ".join(header.split()), header
+    header = lab.ssh(env.host, [f"doveadm fetch -u {official} hdr mailbox Junk"]).stdout
+    assert f"{env.s.mail_host}; dmarc=fail (p=quarantine" in " ".join(header.split()), header
 
     _, other, _ = new_mailbox(env)
-    forged = f"Authentication-Results: {env['s'].mail_host}; dmarc=fail (p=quarantine dis=quarantine)\\r\\n"
+    forged = f"Authentication-Results: {env.s.mail_host}; dmarc=fail (p=quarantine dis=quarantine)\\r\\n"
     script = SEND.replace('msg = f"From:', f'msg = "{forged}" + f"From:')
     assert forged in script
     found = probe(outside, env, script + f"send('bounce@{lab.OUTSIDE_DOMAIN}', "
@@ -158,14 +158,14 @@ def test_other_servers_find_a_valid_mta_sts_policy(env, outside_trusts_the_ca, p
         "command -v mta-sts-query || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix-mta-sts-resolver"]),
         capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
-    query = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["mta-sts-query", env["s"].domain]),
+    query = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["mta-sts-query", env.s.domain]),
                            capture_output=True, text=True, timeout=60)
     assert "STSFetchResult.VALID" in query.stdout, query.stdout + query.stderr
     policy_id, policy = ast.literal_eval(query.stdout.strip().split(", ", 1)[1][:-1])
-    txt = next(r.value for r in published if r.name == f"_mta-sts.{env['s'].domain}")
+    txt = next(r.value for r in published if r.name == f"_mta-sts.{env.s.domain}")
     assert txt == f"v=STSv1; id={policy_id}"
     mx = next(r.value for r in published if r.type == "MX").split()[1]
-    assert policy["mx"] == [mx] == [env["s"].mail_host]
+    assert policy["mx"] == [mx] == [env.s.mail_host]
     assert policy["mode"] == "testing" and policy["max_age"] >= 86400
 
 
@@ -174,7 +174,7 @@ def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redep
     made = govmail("dkim", "rotate", check=False)
     assert made.returncode == 0, made.stderr
     new = made.stdout.split("Made DKIM key ")[1].split()[0]
-    assert new != old and f"{new}._domainkey.{env['s'].domain}." in made.stdout
+    assert new != old and f"{new}._domainkey.{env.s.domain}." in made.stdout
     early = govmail("dkim", "rotate", check=False)
     assert early.returncode == 1 and "answers with nothing" in early.stderr and "Nothing changed" in early.stderr
     assert selector(publish()) == old            # both keys published now; the old one still signs
@@ -192,7 +192,7 @@ def test_a_new_key_signs_only_once_the_dns_answers_with_it(env, published, redep
 def test_verdicts_brought_with_the_message_count_for_nothing(env, outside, published):
     """An attacker adds this host's own Authentication-Results (dkim and spf pass) to a DMARC-failing spoof."""
     _, official, _ = new_mailbox(env)
-    host, domain = env["s"].mail_host, lab.OUTSIDE_DOMAIN
+    host, domain = env.s.mail_host, lab.OUTSIDE_DOMAIN
     forged = (f"Authentication-Results: {host}; dkim=pass header.d={domain} header.s=x; "
               f"spf=pass smtp.mailfrom={domain}\\r\\n")
     script = SEND.replace('msg = f"From:', f'msg = "{forged}" + f"From:')

@@ -33,7 +33,7 @@ ENTRY_STATE = ["cn", "mail", "govmailQuotaBytes", "govmailLoginEnabled", "pwdCha
 
 
 def on_host(env, command: str, stdin: str | None = None) -> str:
-    done = subprocess.run(lab.ssh_command(env["host"], [command]), input=stdin, capture_output=True, text=True,
+    done = subprocess.run(lab.ssh_command(env.host, [command]), input=stdin, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, f"{command}: {done.stderr}"
     return done.stdout
@@ -54,8 +54,8 @@ def mailbox_state(env, address: str) -> dict:
 
 
 def entry(env, address: str) -> dict:
-    admin = env["admin"]
-    assert admin.search(env["s"].base_dn, f"(mail={address})", attributes=ENTRY_STATE + ["uid"]), address
+    admin = env.admin
+    assert admin.search(env.s.base_dn, f"(mail={address})", attributes=ENTRY_STATE + ["uid"]), address
     found = admin.entries[0].entry_attributes_as_dict
     return {name: sorted(str(v) for v in found.get(name, [])) for name in ENTRY_STATE}
 
@@ -71,7 +71,7 @@ def filled(env, deployment):
     contact; the repository empty (a drill starts from nothing)."""
     if BACKUP_HOST not in lab.load_hosts():
         pytest.fail(f"the drill needs the lab host {BACKUP_HOST} (scripts/test starts it)")
-    lab.ssh(lab.load_hosts()[BACKUP_HOST], ["find", f"{layout.BACKUP_ROOT}/{env['s'].mail_host}", "-mindepth", "1",
+    lab.ssh(lab.load_hosts()[BACKUP_HOST], ["find", f"{layout.BACKUP_ROOT}/{env.s.mail_host}", "-mindepth", "1",
                                             "-delete"])
     tag = uuid.uuid4().hex[:6]
     _, active, password = new_mailbox(env)
@@ -103,7 +103,7 @@ db.commit()
 """)
     return {"active": (active, password), "must_change": (must_change, issued), "locked": locked,
             "locked_password": locked_password,
-            "revoked": revoked, "s": env["s"]}
+            "revoked": revoked, "s": env.s}
 
 
 def snapshots(env) -> list[dict]:
@@ -112,7 +112,7 @@ def snapshots(env) -> list[dict]:
 
 def test_the_backup_host_holds_the_models_files(deployment):
     """Both engines, one result, on the backup host too: bytes, owner, group and mode of govmail's model."""
-    s = deployment["settings"]
+    s = deployment.settings
     content = components.host_files(s)
     backup_host = lab.load_hosts()[BACKUP_HOST]
     for f in components.components(s)["backup_server"].files:
@@ -130,7 +130,7 @@ def test_the_backup_sftp_server_lets_nobody_else_in_and_the_key_no_further(deplo
     for user in ("root", layout.BACKUP_USER):
         tried = lab.ssh(outside, [*base, f"{user}@{BACKUP_HOST}", "true"], check=False)
         assert tried.returncode == 255 and "Permission denied (publickey)" in tried.stderr, tried.stderr
-    key = (deployment["secrets"].directory / "backup-client.ssh-key").read_text()
+    key = (deployment.secrets.directory / "backup-client.ssh-key").read_text()
     subprocess.run(lab.ssh_command(outside, ["umask 077; cat > /root/stolen-backup-key"]), input=key, text=True,
                    check=True)
     try:
@@ -145,7 +145,7 @@ def test_the_backup_sftp_server_lets_nobody_else_in_and_the_key_no_further(deplo
                                                            f"{layout.BACKUP_USER}@{BACKUP_HOST}"]),
                                  input="ls /\nget /etc/passwd /tmp/stolen-passwd\n", capture_output=True, text=True,
                                  timeout=60)
-        assert deployment["settings"].mail_host in listing.stdout        # the chroot: the repositories alone
+        assert deployment.settings.mail_host in listing.stdout        # the chroot: the repositories alone
         assert "/etc/passwd" in listing.stderr and "not found" in listing.stderr.lower(), listing.stderr
     finally:
         lab.ssh(outside, ["rm", "-f", "/root/stolen-backup-key", "/tmp/stolen-passwd"], check=False)
@@ -252,8 +252,8 @@ def test_a_deleted_directory_entry_comes_back_with_its_state(env, filled):
     revoked = filled["revoked"]
     kept = entry(env, revoked)
     uid = revoked.split("@")[0]
-    assert env["admin"].search(filled["s"].base_dn, f"(mail={revoked})")
-    assert env["admin"].delete(env["admin"].entries[0].entry_dn), env["admin"].result
+    assert env.admin.search(filled["s"].base_dn, f"(mail={revoked})")
+    assert env.admin.delete(env.admin.entries[0].entry_dn), env.admin.result
     backup("restore", "entry", uid)
     assert entry(env, revoked) == kept
     again = backup("restore", "entry", uid, check=False)
@@ -268,14 +268,14 @@ def test_a_destroyed_host_comes_back_on_a_fresh_one(env, filled, redeploy):
     accounts = [active, must_change, filled["locked"], filled["revoked"]]
     before = {"mail": mailbox_state(env, active), "entries": {a: entry(env, a) for a in accounts},
               "sieve": on_host(env, f"doveadm sieve get -u {active} drill"), "contacts": contacts(env)}
-    name = env["host"].name
+    name = env.host.name
     lab.remove([name])
     lab.up([name])
     assert on_host(env, f"test -d {layout.VMAIL}/{filled['s'].domain} && echo kept || echo gone").strip() == "gone"
     redeploy()
     restored = backup("restore", "host")
     assert "moved_aside" in restored.stdout
-    env["admin"] = directory.connect(filled["s"])          # the old connection went with the old host
+    env.admin = directory.connect(filled["s"])          # the old connection went with the old host
     assert mailbox_state(env, active) == before["mail"]
     assert {a: entry(env, a) for a in accounts} == before["entries"]
     assert on_host(env, f"doveadm sieve get -u {active} drill") == before["sieve"]

@@ -36,8 +36,8 @@ def agency():
 
 
 def directory_value(env, address: str, attribute: str) -> str:
-    env["admin"].search(env["s"].base_dn, f"(mail={address})", attributes=[attribute])
-    return str(env["admin"].entries[0][attribute].value)
+    env.admin.search(env.s.base_dn, f"(mail={address})", attributes=[attribute])
+    return str(env.admin.entries[0][attribute].value)
 
 
 def contacts_listed(driver) -> str:
@@ -53,7 +53,7 @@ def test_the_address_book_finds_officials_typed_without_accents(browser, env, ag
     log_in(browser, env, user, user_pw)
     browser.get(url(env, "?_task=addressbook&_source=province"))
     wait_for(browser, "#directorylist")
-    assert env["s"].profile.name in browser.find_element(By.ID, "directorylist").text, "the province's book is listed"
+    assert env.s.profile.name in browser.find_element(By.ID, "directorylist").text, "the province's book is listed"
     assert agency["name"] in browser.find_element(By.ID, "directorylist").text, "each agency is a group"
 
     box = wait_for(browser, "input#searchform")
@@ -62,7 +62,7 @@ def test_the_address_book_finds_officials_typed_without_accents(browser, env, ag
     box.send_keys("\n")
     WebDriverWait(browser, 20).until(lambda d: "Nguyễn Văn Hùng" in contacts_listed(d))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(ARTIFACTS / f"addressbook-{env['s'].province}.png"))
+    assert browser.save_screenshot(str(ARTIFACTS / f"addressbook-{env.s.province}.png"))
 
     # Open the agency's group: the person is in it, the revoked namesake is in no list at all.
     group = next(e for e in browser.find_elements(By.CSS_SELECTOR, "#directorylist li a")
@@ -155,7 +155,7 @@ def test_an_out_of_office_reply_goes_once_to_each_sender_and_never_to_lists(brow
     assert delivered_count(env, writer) == 1, "one reply per sender and period (Sieve vacation :days)"
 
     bulk = message(lister, away, subject="Bản tin tuần")
-    bulk["List-Id"], bulk["Precedence"] = f"<bantin.{env['s'].domain}>", "bulk"
+    bulk["List-Id"], bulk["Precedence"] = f"<bantin.{env.s.domain}>", "bulk"
     submit(env, lister, lister_pw, bulk)
     assert wait_delivered(env, away, 3, wait=20) == 3
     time.sleep(3)
@@ -170,21 +170,21 @@ def test_an_out_of_office_reply_reaches_a_sender_outside_government_mail(browser
     set_out_of_office(browser, env, "Vắng mặt", "Tôi vắng mặt.")
     outsider = f"doanhnghiep{uuid.uuid4().hex[:6]}@ngoai.test"
     log = "/var/log/postfix.log"
-    seen = int(lab.ssh(env["host"], [f"wc -l < {log}"]).stdout)
+    seen = int(lab.ssh(env.host, [f"wc -l < {log}"]).stdout)
     letter = shlex.quote(f"From: {outsider}\nTo: {away}\nSubject: Hỏi thủ tục\n\nXin hỏi thủ tục.\n")
-    lab.ssh(env["host"], [f"printf %s {letter} | /usr/sbin/sendmail -f {outsider} {away}"])
+    lab.ssh(env.host, [f"printf %s {letter} | /usr/sbin/sendmail -f {outsider} {away}"])
     deadline, lines = time.monotonic() + 30, []
     while not any(f"to=<{outsider}>" in line for line in lines) and time.monotonic() < deadline:
         time.sleep(1)
-        lines = lab.ssh(env["host"], [f"tail -n +{seen + 1} {log}"]).stdout.splitlines()
+        lines = lab.ssh(env.host, [f"tail -n +{seen + 1} {log}"]).stdout.splitlines()
     assert not any("sieve-forward" in line and "reject:" in line and outsider in line for line in lines), lines
     assert any(f"to=<{outsider}>" in line for line in lines), "the reply was queued for the outside sender"
 
 
 def test_a_filter_redirecting_outside_is_refused_with_the_rule(browser, env):
-    allowed = env["s"].forward_allowed_domains
+    allowed = env.s.forward_allowed_domains
     if allowed is None:
-        pytest.skip(f"{env['s'].province} does not restrict automatic forwarding")
+        pytest.skip(f"{env.s.province} does not restrict automatic forwarding")
     _, user, user_pw = new_mailbox(env)
     target = "nguoinhan@ngoai.test"
     log_in(browser, env, user, user_pw)
@@ -210,14 +210,14 @@ def test_a_filter_redirecting_outside_is_refused_with_the_rule(browser, env):
     refusal = WebDriverWait(browser, 20).until(
         lambda d: next((e.text for e in d.find_elements(By.CSS_SELECTOR, "#messagestack div")
                         if "Không được tự động chuyển thư" in e.text), None))
-    assert env["s"].profile.forwarding.automatic.source in refusal and target in refusal
-    scripts = lab.ssh(env["host"], [f"for s in $(doveadm sieve list -u {user} | awk '{{print $1}}'); do "
+    assert env.s.profile.forwarding.automatic.source in refusal and target in refusal
+    scripts = lab.ssh(env.host, [f"for s in $(doveadm sieve list -u {user} | awk '{{print $1}}'); do "
                                     f"doveadm sieve get -u {user} $s; done"]).stdout
     assert target not in scripts, "nothing that redirects outside was saved"
 
 
 def test_apple_devices_get_a_profile_with_the_protocols_the_regulation_allows(browser, env):
-    s = env["s"]
+    s = env.s
     _, user, user_pw = new_mailbox(env)
     log_in(browser, env, user, user_pw)
     in_mail_view(browser)

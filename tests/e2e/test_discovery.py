@@ -37,7 +37,7 @@ for server in provider.findall("incomingServer") + provider.findall("outgoingSer
 
 
 def test_a_mail_program_configures_itself_from_the_address(env, outside_trusts_the_ca):
-    s = env["s"]
+    s = env.s
     _, address, password = new_mailbox(env)
     run = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["python3", "-", address, password, s.domain]),
                          input=textwrap.dedent(CLIENT), capture_output=True, text=True, timeout=120)
@@ -65,7 +65,7 @@ for path in ("/", "/index.php", "/.well-known/mta-sts.txt"):
 
 def test_the_autoconfig_name_serves_nothing_else(env, outside_trusts_the_ca):
     """Neither webmail nor the MTA-STS policy answer on autoconfig.<domain>."""
-    run = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["python3", "-", env["s"].autoconfig_host]),
+    run = subprocess.run(lab.ssh_command(outside_trusts_the_ca, ["python3", "-", env.s.autoconfig_host]),
                          input=textwrap.dedent(NOTHING_ELSE), capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["/", "404", "/index.php", "404", "/.well-known/mta-sts.txt", "404"]
@@ -90,14 +90,14 @@ for error in answer.iterfind(".//r:Error", ns):
 
 
 def outlook_asks(env, outside, address: str) -> set[tuple[str, ...]]:
-    run = subprocess.run(lab.ssh_command(outside, ["python3", "-", env["s"].autoconfig_host, address]),
+    run = subprocess.run(lab.ssh_command(outside, ["python3", "-", env.s.autoconfig_host, address]),
                          input=textwrap.dedent(OUTLOOK), capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     return {tuple(line.split()) for line in run.stdout.splitlines()}
 
 
 def test_outlook_autodiscover_names_the_profiles_protocols_over_tls(env, outside_trusts_the_ca):
-    s = env["s"]
+    s = env.s
     address = f"nguoidung@{s.domain}"
     expected = set()
     if "imap" in s.protocols:

@@ -62,13 +62,13 @@ def submit_stream(env, sender, password, to, tag, outcome: dict) -> None:
     """Submission from a mail program: one message per connection, retried on 4xx or a broken connection."""
     deadline = time.monotonic() + 300
     for n in range(EACH):
-        mid = f"<{tag}-sub-{n}@{env['s'].domain}>"
+        mid = f"<{tag}-sub-{n}@{env.s.domain}>"
         msg = message(sender, to, subject=f"luong {mid}")
         msg["Message-ID"] = mid
         while time.monotonic() < deadline:
             try:
                 with smtp(env) as conn:
-                    conn.starttls(context=env["tls"])
+                    conn.starttls(context=env.tls)
                     conn.ehlo("client.lab")
                     conn.login(sender, password)
                     conn.send_message(msg)
@@ -84,14 +84,14 @@ def submit_stream(env, sender, password, to, tag, outcome: dict) -> None:
 
 
 def test_a_stream_of_mail_survives_restarts_of_every_service(outside, env, ldap_server):
-    env["server"] = ldap_server()      # through a live tunnel: the backup drill before may have rebuilt the host
+    env.server = ldap_server()      # through a live tunnel: the backup drill before may have rebuilt the host
     _, to, _ = new_mailbox(env)
     _, sender, password = new_mailbox(env)
     tag = uuid.uuid4().hex[:8]
     script = "/tmp/govmail-stream.py"
     subprocess.run(lab.ssh_command(outside, [f"cat > {script}"]), input=OUTSIDE_SENDER, text=True, check=True,
                    timeout=60)
-    outside_run = subprocess.Popen(lab.ssh_command(outside, ["python3", script, env["address"], to, tag, str(EACH)]),
+    outside_run = subprocess.Popen(lab.ssh_command(outside, ["python3", script, env.address, to, tag, str(EACH)]),
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
     submitted: dict = {}
@@ -99,8 +99,8 @@ def test_a_stream_of_mail_survives_restarts_of_every_service(outside, env, ldap_
     submitter.start()
     for service in RESTARTS:
         time.sleep(8)
-        lab.ssh(env["host"], [f"systemctl restart {service}"])
-    env["admin"] = directory.connect(env["s"])          # slapd's restart ended the old connection
+        lab.ssh(env.host, [f"systemctl restart {service}"])
+    env.admin = directory.connect(env.s)          # slapd's restart ended the old connection
     submitter.join(timeout=400)
     out, err = outside_run.communicate(timeout=400)
     from_outside = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
@@ -109,7 +109,7 @@ def test_a_stream_of_mail_survives_restarts_of_every_service(outside, env, ldap_
     assert {mid: code for mid, code in sent.items() if code != 250} == {}, "every message taken, none refused"
     assert len(sent) == 2 * EACH
     # Mail the restarts deferred waits in Postfix's queue; its next run would send it within minutes.
-    lab.ssh(env["host"], ["postqueue -f"])
+    lab.ssh(env.host, ["postqueue -f"])
     deadline, arrived = time.monotonic() + 180, []
     while time.monotonic() < deadline:
         arrived = [str(m["Message-ID"]) for m in messages(env, to) if re.search(tag, str(m["Message-ID"]))]

@@ -43,14 +43,14 @@ def headers_of_last(env, address, password) -> str:
 @contextlib.contextmanager
 def stopped(env, *units):
     """Stop services on the host for the duration; they are started again whatever happens."""
-    lab.ssh(env["host"], ["systemctl", "stop", *units])
+    lab.ssh(env.host, ["systemctl", "stop", *units])
     try:
         yield
     finally:
-        lab.ssh(env["host"], ["systemctl", "start", *units])
+        lab.ssh(env.host, ["systemctl", "start", *units])
         listening = " && ".join(f"until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.2; done"
                                 for port in (SPAMD_PORT, PORTS["clamav_milter"], PORTS["spamass_milter"]))
-        lab.ssh(env["host"], [f"timeout 60 bash -c 'clamdscan --ping 30:1 >/dev/null && {listening}'"])
+        lab.ssh(env.host, [f"timeout 60 bash -c 'clamdscan --ping 30:1 >/dev/null && {listening}'"])
 
 
 def test_clean_mail_from_outside_is_scanned_by_both_filters(env):
@@ -103,7 +103,7 @@ def test_a_signature_only_the_lab_mirror_holds_is_refused(env):
     err = refusal(lambda: send_from_outside(env, msg))
     assert err.smtp_code == 550 and lab.LAB_SIGNATURE.encode() in err.smtp_error
     assert delivered_count(env, bob) == 0
-    own = lab.ssh(env["host"], ["cat", "/var/lib/clamav/govmail.ndb"]).stdout
+    own = lab.ssh(env.host, ["cat", "/var/lib/clamav/govmail.ndb"]).stdout
     assert lab.LAB_SIGNATURE not in own and lab.LAB_SIGNATURE_TEXT.encode().hex() not in own
 
 
@@ -119,8 +119,8 @@ def encrypted_zip_message(sender, to):
 
 
 def test_password_protected_archives_are_refused_where_restricted(env):
-    if not env["s"].encrypted_archives_restricted:
-        pytest.skip(f"{env['s'].province} does not restrict encrypted archives (see the next test)")
+    if not env.s.encrypted_archives_restricted:
+        pytest.skip(f"{env.s.province} does not restrict encrypted archives (see the next test)")
     _, alice, alice_pw = new_mailbox(env)
     _, bob, _ = new_mailbox(env)
     err = refusal(lambda: submit(env, alice, alice_pw, encrypted_zip_message(alice, bob)))
@@ -129,8 +129,8 @@ def test_password_protected_archives_are_refused_where_restricted(env):
 
 
 def test_password_protected_archives_pass_elsewhere(env):
-    if env["s"].encrypted_archives_restricted:
-        pytest.skip(f"{env['s'].province} restricts encrypted archives (see the previous test)")
+    if env.s.encrypted_archives_restricted:
+        pytest.skip(f"{env.s.province} restricts encrypted archives (see the previous test)")
     _, alice, alice_pw = new_mailbox(env)
     _, bob, _ = new_mailbox(env)
     submit(env, alice, alice_pw, encrypted_zip_message(alice, bob))

@@ -37,11 +37,11 @@ def test_account_lifecycle_on_a_deployed_host(env):
 
     # The password is forged from 1 January: past every profile's maximum age (Đà Nẵng's 6-month "not
     # changed" rule comes first there); the sweep locks it and tells the agency through the host's Postfix.
-    env["admin"].search(env["s"].base_dn, f"(mail={person})")
-    dn = env["admin"].entries[0].entry_dn
-    assert env["admin"].modify(dn, {"pwdChangedTime": [(ldap3.MODIFY_REPLACE, ["20260101000000Z"])],
+    env.admin.search(env.s.base_dn, f"(mail={person})")
+    dn = env.admin.entries[0].entry_dn
+    assert env.admin.modify(dn, {"pwdChangedTime": [(ldap3.MODIFY_REPLACE, ["20260101000000Z"])],
                                         "pwdLastSuccess": [(ldap3.MODIFY_REPLACE, [time.strftime("%Y%m%d%H%M%SZ", time.gmtime())])]},
-                                   controls=[RELAX]), env["admin"].result
+                                   controls=[RELAX]), env.admin.result
     swept = govmail("sweep").stdout
     assert any(person in line and ("password_expired" in line or "password_unchanged" in line)
                and f"notice to {agency}" in line

@@ -51,7 +51,7 @@ def test_a_logged_in_sender_cannot_sign_with_a_colleagues_name(env):
     _, bob, _ = new_mailbox(env)
     forged = message(f"Giám đốc Sở <{bob}>", alice, subject="Chỉ đạo khẩn")
     with smtp(env) as conn:
-        conn.starttls(context=env["tls"])
+        conn.starttls(context=env.tls)
         conn.ehlo("client.lab")
         conn.login(alice, alice_pw)
         with pytest.raises(smtplib.SMTPDataError) as err:
@@ -61,9 +61,9 @@ def test_a_logged_in_sender_cannot_sign_with_a_colleagues_name(env):
 
 def test_message_over_the_attachment_limit_is_refused(env):
     _, alice, alice_pw = new_mailbox(env)
-    too_big = env["s"].message_size_limit + 1
+    too_big = env.s.message_size_limit + 1
     with smtp(env) as conn:
-        conn.starttls(context=env["tls"])
+        conn.starttls(context=env.tls)
         conn.ehlo("client.lab")
         conn.login(alice, alice_pw)
         code, reply = conn.mail(alice, [f"SIZE={too_big}"])
@@ -80,7 +80,7 @@ def test_full_mailbox_refuses_the_next_message_at_rcpt(env):
         wait_delivered(env, small, n, wait=10)
     assert delivered_count(env, small) >= 2     # the two messages, and quota warnings on top
     with smtp(env) as conn:
-        conn.starttls(context=env["tls"])
+        conn.starttls(context=env.tls)
         conn.ehlo("client.lab")
         conn.login(alice, alice_pw)
         conn.mail(alice)
@@ -93,18 +93,18 @@ def test_issued_password_opens_neither_imap_nor_smtp(env):
     with pytest.raises(imaplib.IMAP4.error):
         imap_login(env, address, issued)
     with smtp(env) as conn:
-        conn.starttls(context=env["tls"])
+        conn.starttls(context=env.tls)
         conn.ehlo("client.lab")
         with pytest.raises(smtplib.SMTPAuthenticationError):
             conn.login(address, issued)
 
 
 def test_locked_mailbox_cannot_log_in_but_still_receives(env):
-    if not env["s"].locked_still_receives:
-        pytest.skip(f"{env['s'].province}: a locked mailbox receives nothing (no profile says so today)")
+    if not env.s.locked_still_receives:
+        pytest.skip(f"{env.s.province}: a locked mailbox receives nothing (no profile says so today)")
     _, alice, alice_pw = new_mailbox(env)
     dn, locked, locked_pw = new_mailbox(env)
-    assert env["admin"].modify(dn, {"govmailLoginEnabled": [(ldap3.MODIFY_REPLACE, ["FALSE"])]})
+    assert env.admin.modify(dn, {"govmailLoginEnabled": [(ldap3.MODIFY_REPLACE, ["FALSE"])]})
     with pytest.raises(imaplib.IMAP4.error):
         imap_login(env, locked, locked_pw)
     submit(env, alice, alice_pw, message(alice, locked, subject="Vẫn nhận thư"))
@@ -115,12 +115,12 @@ def test_locked_mailbox_cannot_log_in_but_still_receives(env):
 
 
 def forwarding_allowed(env, domain: str) -> bool:
-    allowed = env["s"].forward_allowed_domains
+    allowed = env.s.forward_allowed_domains
     return allowed is None or any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
 def postfix_log(env) -> list[str]:
-    return lab.ssh(env["host"], ["cat /var/log/postfix.log"]).stdout.splitlines()
+    return lab.ssh(env.host, ["cat /var/log/postfix.log"]).stdout.splitlines()
 
 
 def sieve_forward_outcome(log: str, target: str) -> str | None:
@@ -139,7 +139,7 @@ def redirect_and_deliver(env, target: str) -> tuple[str, str | None]:
     _, fwd, _ = new_mailbox(env)
     seen = len(postfix_log(env))      # earlier runs (other provinces) redirected to the same targets
     script = shlex.quote(f'redirect "{target}";\n')
-    lab.ssh(env["host"], [f"printf %s {script} | doveadm sieve put -u {fwd} -a forward"])
+    lab.ssh(env.host, [f"printf %s {script} | doveadm sieve put -u {fwd} -a forward"])
     submit(env, alice, alice_pw, message(alice, fwd))
     deadline = time.monotonic() + 15
     outcome = None
@@ -162,8 +162,8 @@ def test_logins_are_recorded_for_the_inactivity_rules(env):
     dn, address, password = new_mailbox(env)
 
     def last_success():
-        env["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdLastSuccess"])
-        return env["admin"].entries[0].pwdLastSuccess.value
+        env.admin.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdLastSuccess"])
+        return env.admin.entries[0].pwdLastSuccess.value
 
     before = last_success()
     time.sleep(1.5)
@@ -184,10 +184,10 @@ def test_quota_warning_reaches_the_user(env):
 
 def test_pop3_answers_where_the_profile_names_it(env):
     import poplib
-    if "pop3" not in env["s"].protocols:
-        pytest.skip(f"{env['s'].province} names no POP3 (see the next test)")
+    if "pop3" not in env.s.protocols:
+        pytest.skip(f"{env.s.province} names no POP3 (see the next test)")
     _, address, password = new_mailbox(env)
-    pop = poplib.POP3_SSL(env["address"], 995, context=env["tls"], timeout=10)
+    pop = poplib.POP3_SSL(env.address, 995, context=env.tls, timeout=10)
     pop.user(address)
     pop.pass_(password)
     assert pop.stat()[0] == 0
@@ -196,7 +196,7 @@ def test_pop3_answers_where_the_profile_names_it(env):
 
 def test_pop3_is_closed_where_the_profile_does_not_name_it(env):
     import poplib
-    if "pop3" in env["s"].protocols:
-        pytest.skip(f"{env['s'].province} names POP3 (see the previous test)")
+    if "pop3" in env.s.protocols:
+        pytest.skip(f"{env.s.province} names POP3 (see the previous test)")
     with pytest.raises(OSError):
-        poplib.POP3_SSL(env["address"], 995, context=env["tls"], timeout=5)
+        poplib.POP3_SSL(env.address, 995, context=env.tls, timeout=5)

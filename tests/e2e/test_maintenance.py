@@ -20,7 +20,7 @@ ALERTMANAGER = f"http://127.0.0.1:{layout.MONITOR_PORTS['alertmanager']}"
 def silences(env) -> dict[str, dict]:
     """Alertmanager's silences by id, read on the host (its API answers on loopback only)."""
     script = f"import urllib.request; print(urllib.request.urlopen('{ALERTMANAGER}/api/v2/silences').read().decode())"
-    out = lab.ssh(env["host"], [f"python3 -c {json.dumps(script)}"]).stdout
+    out = lab.ssh(env.host, [f"python3 -c {json.dumps(script)}"]).stdout
     return {found["id"]: found for found in json.loads(out)}
 
 
@@ -29,9 +29,9 @@ def vietnam_day(days_ahead: int) -> str:
 
 
 def test_a_window_too_close_is_refused_and_changes_nothing(env):
-    rule = env["s"].profile.operations.maintenance_notice
+    rule = env.s.profile.operations.maintenance_notice
     if rule.value is None:
-        pytest.skip(f"{env['s'].province} sets no notice period for maintenance")
+        pytest.skip(f"{env.s.province} sets no notice period for maintenance")
     before = silences(env)
     refused = govmail("maintenance", "announce", "--at", f"{vietnam_day(1)} 22:00", "--duration", "2 hours",
                       "--what", "Nâng cấp thử", check=False)
@@ -61,4 +61,4 @@ def test_an_announced_window_is_silenced_and_every_agency_hears_of_it(env):
         day = dt.date.fromisoformat(vietnam_day(14))
         assert f"từ 22:00 ngày {day:%d/%m/%Y} đến 00:00 ngày" in plain_text(notice)
     finally:
-        lab.ssh(env["host"], [f"amtool silence expire {silence_id} --alertmanager.url={ALERTMANAGER}"])
+        lab.ssh(env.host, [f"amtool silence expire {silence_id} --alertmanager.url={ALERTMANAGER}"])

@@ -26,7 +26,7 @@ def out(**kw):
 
 def probe(outside, env, script: str, timeout: float = 120) -> dict:
     """Run a Python script on `outside` against the mail host; its last printed line, as JSON."""
-    code = PROBE_PRELUDE.format(address=env["address"]) + textwrap.dedent(script)
+    code = PROBE_PRELUDE.format(address=env.address) + textwrap.dedent(script)
     run = subprocess.run(lab.ssh_command(outside, ["python3", "-"]), input=code, capture_output=True, text=True,
                          timeout=timeout)
     assert run.returncode == 0, run.stderr
@@ -73,7 +73,7 @@ def test_the_directory_is_closed_to_the_network(outside, env):
 def test_the_operator_commands_still_reach_the_directory(env):
     """The CLI goes through SSH now (govmail.reach): what a newcomer runs from the README still works."""
     from mailflow import govmail
-    assert "status           system" in govmail("account", "show", f"postmaster@{env['s'].domain}").stdout
+    assert "status           system" in govmail("account", "show", f"postmaster@{env.s.domain}").stdout
 
 
 SEND = """
@@ -93,7 +93,7 @@ def send(sender, header_from, to):
 
 
 def test_an_outsider_cannot_use_the_province_as_envelope_sender(outside, env):
-    s = env["s"]
+    s = env.s
     from mailflow import new_mailbox
     _, official, _ = new_mailbox(env)
     found = probe(outside, env, SEND + f"send('giamdoc@{s.domain}', 'giamdoc@{s.domain}', '{official}')")
@@ -102,7 +102,7 @@ def test_an_outsider_cannot_use_the_province_as_envelope_sender(outside, env):
 
 
 def test_an_outsider_cannot_put_the_province_in_the_from_header(outside, env):
-    s = env["s"]
+    s = env.s
     from mailflow import new_mailbox
     _, official, _ = new_mailbox(env)
     found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'So Tai chinh <stc@{s.domain}>', '{official}')")
@@ -143,7 +143,7 @@ def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
                 return lines
             banner = reply()[0]                      # the early EHLO gets no answer: postscreen dropped it
             lines = []
-            for command in (b"MAIL FROM:<x@bot.example>\\r\\n", b"RCPT TO:<postmaster@{env['s'].domain}>\\r\\n"):
+            for command in (b"MAIL FROM:<x@bot.example>\\r\\n", b"RCPT TO:<postmaster@{env.s.domain}>\\r\\n"):
                 sock.sendall(command)
                 lines.append(reply()[-1])
             out(banner=banner, answers=lines)
@@ -154,10 +154,10 @@ def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
 
 @pytest.mark.parametrize("port, starttls", [(587, "-starttls smtp"), (993, ""), (465, "")])
 def test_tls_below_1_2_is_refused(outside, env, port, starttls):
-    old = on_outside(outside, f"openssl s_client -connect {env['address']}:{port} {starttls} -tls1_1 "
+    old = on_outside(outside, f"openssl s_client -connect {env.address}:{port} {starttls} -tls1_1 "
                               "-cipher DEFAULT@SECLEVEL=0 </dev/null")
     assert old.returncode != 0 and "alert protocol version" in old.stderr, old.stderr[-1000:]
-    current = on_outside(outside, f"openssl s_client -connect {env['address']}:{port} {starttls} -tls1_2 </dev/null")
+    current = on_outside(outside, f"openssl s_client -connect {env.address}:{port} {starttls} -tls1_2 </dev/null")
     assert "Protocol: TLSv1.2" in current.stdout.replace("Protocol  :", "Protocol:"), current.stdout[-2000:]
 
 
@@ -191,8 +191,8 @@ def guess(addresses, attempts, source=None):
 
 
 def failure_locked(env, dn) -> bool:
-    env["admin"].search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
-    return bool(env["admin"].entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime"))
+    env.admin.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
+    return bool(env.admin.entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime"))
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_a_password_sprayer_is_banned_and_no_mailbox_locks(outside, env, host, d
         found = probe(outside, env, GUESS + f"guess({addresses!r}, 30)", timeout=600)
         banned = host.run("fail2ban-client get dovecot banip").stdout
         # Banned at the latest after `ban.after` failures (sooner if this address failed earlier in the window).
-        assert found["tried"] <= env["s"].defences.ban.after and outside.address in banned, (found, banned)
+        assert found["tried"] <= env.s.defences.ban.after and outside.address in banned, (found, banned)
     finally:
         host.run("fail2ban-client unban %s", outside.address)
     for dn, address, password in boxes:
@@ -227,7 +227,7 @@ def guessed_but_not_locked(outside, env, host, jail: str, script) -> None:
     with fresh_address(outside, host) as guesser:
         found = probe(outside, env, script(address, guesser), timeout=600)
         banned = host.run("fail2ban-client get %s banip", jail).stdout
-        assert found["tried"] < env["s"].policies["users"].max_failures and guesser in banned, (found, banned)
+        assert found["tried"] < env.s.policies["users"].max_failures and guesser in banned, (found, banned)
     assert not failure_locked(env, dn)
     imap_login(env, address, password).logout()
 
@@ -247,11 +247,11 @@ def test_the_sieve_forward_listener_takes_only_dovecots_deliveries(host):
 def test_abuse_and_postmaster_reach_the_operators_mailbox(outside, env):
     """RFC 2142 and RFC 5321: the world can report abuse; both land in the one operators' mailbox."""
     from mailflow import delivered_count, wait_delivered
-    postmaster = f"postmaster@{env['s'].domain}"
+    postmaster = f"postmaster@{env.s.domain}"
     before = delivered_count(env, postmaster)
     for role in ("abuse", "postmaster"):
         found = probe(outside, env, SEND + f"send('someone@ngoai.test', 'Nguoi ngoai <someone@ngoai.test>', "
-                                           f"'{role}@{env['s'].domain}')")
+                                           f"'{role}@{env.s.domain}')")
         assert found["stage"] == "DATA" and found["code"] == 250, (role, found)
     assert wait_delivered(env, postmaster, before + 2) == before + 2
 
@@ -261,9 +261,9 @@ def test_a_trusted_client_may_send_as_the_province_on_port_25(env):
     from mailflow import new_mailbox, wait_delivered
     _, official, _ = new_mailbox(env)
     script = (f"import smtplib; s = smtplib.SMTP('127.0.0.1', 25); s.ehlo('mail.lab'); "
-              f"s.sendmail('canhbao@{env['s'].domain}', ['{official}'], "
-              f"b'From: Canh bao <canhbao@{env['s'].domain}>\\r\\nSubject: Thong bao\\r\\n\\r\\nNoi dung.\\r\\n'); s.quit()")
-    lab.ssh(env["host"], ["python3", "-c", shlex.quote(script)])
+              f"s.sendmail('canhbao@{env.s.domain}', ['{official}'], "
+              f"b'From: Canh bao <canhbao@{env.s.domain}>\\r\\nSubject: Thong bao\\r\\n\\r\\nNoi dung.\\r\\n'); s.quit()")
+    lab.ssh(env.host, ["python3", "-c", shlex.quote(script)])
     assert wait_delivered(env, official, 1) == 1
 
 
@@ -293,4 +293,4 @@ def webmail_guess(address, attempts, source, host_name):
 
 def test_a_webmail_guesser_is_banned_too(outside, env, host, drill_once):
     guessed_but_not_locked(outside, env, host, "roundcube-auth", lambda address, guesser: WEBMAIL_GUESS + (
-        f"webmail_guess({address!r}, 12, {guesser!r}, {env['s'].mail_host!r})"))
+        f"webmail_guess({address!r}, 12, {guesser!r}, {env.s.mail_host!r})"))

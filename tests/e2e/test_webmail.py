@@ -25,15 +25,15 @@ from webpage import ARTIFACTS, in_mail_view, log_in, page_text, strong_password,
 def test_login_page_is_served_over_tls_in_vietnamese(browser, env):
     browser.get(url(env))
     wait_for(browser, "#rcmloginuser")
-    assert browser.current_url.startswith(f"https://{env['s'].mail_host}/")
-    assert env["s"].profile.name in browser.title
+    assert browser.current_url.startswith(f"https://{env.s.mail_host}/")
+    assert env.s.profile.name in browser.title
     assert "ĐĂNG NHẬP" in page_text(browser).upper()
     # Who helps users, as the regulation names it, under the form; a support link only where the inventory
     # gives the operator's page.
-    support = env["s"].profile.operations.support
+    support = env.s.profile.operations.support
     footer = browser.find_element(By.ID, "login-footer").text
     assert f"{support.value} ({support.source})" in footer, footer
-    assert bool(browser.find_elements(By.CSS_SELECTOR, "a.support-link")) == bool(env["s"].support_url)
+    assert bool(browser.find_elements(By.CSS_SELECTOR, "a.support-link")) == bool(env.s.support_url)
 
 
 LOGO = """
@@ -47,7 +47,7 @@ print(answer.headers["Content-Security-Policy"])
 def test_the_operators_logo_shows_and_runs_nothing(browser, env, outside_trusts_the_ca):
     """The lab inventory's logo (an SVG, the kind that could carry a script) on the login page, and fetched
     from `outside` as anyone may: the inventory file's bytes, its type, and a policy that runs nothing."""
-    s = env["s"]
+    s = env.s
     given = Path(s.inventory) / "logo.svg"
     assert s.logo, "the lab inventory sets webmail_logo: logo.svg"
     browser.get(url(env))
@@ -62,7 +62,7 @@ def test_the_operators_logo_shows_and_runs_nothing(browser, env, outside_trusts_
 
 
 def test_issued_password_leads_only_to_the_change_page(browser, env):
-    rule = env["s"].policies["users"]
+    rule = env.s.policies["users"]
     _, address, issued = new_mailbox(env, change_password=False)
     log_in(browser, env, address, issued)
     wait_for(browser, "#govmail-change")
@@ -110,7 +110,7 @@ def test_read_mail_send_mail_and_change_password(browser, env):
     log_in(browser, env, user, user_pw)
     open_inbox_with(browser, env, "Kế hoạch công tác tháng 12")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(ARTIFACTS / f"webmail-inbox-{env['s'].province}.png"))
+    assert browser.save_screenshot(str(ARTIFACTS / f"webmail-inbox-{env.s.province}.png"))
 
     browser.get(url(env, "?_task=mail&_action=compose"))
     wait_for(browser, ".recipient-input input").send_keys(sender + ",")
@@ -124,7 +124,7 @@ def test_read_mail_send_mail_and_change_password(browser, env):
     in_mail_view(browser)
 
     browser.get(url(env, "?_task=settings&_action=plugin.password"))
-    weak = "b" * max(env["s"].policies["users"].min_length, 12)
+    weak = "b" * max(env.s.policies["users"].min_length, 12)
     wait_for(browser, "#curpasswd").send_keys(user_pw)
     browser.find_element(By.ID, "newpasswd").send_keys(weak)
     browser.find_element(By.ID, "confpasswd").send_keys(weak)

@@ -23,13 +23,13 @@ ARTIFACTS = Path(os.environ.get("GOVMAIL_ARTIFACTS", Path(__file__).resolve().pa
 
 def ca_pin(env) -> str:
     """base64 SHA-256 of the deployment CA's public key, the form chromium's SPKI list takes."""
-    ca = x509.load_pem_x509_certificate((env["secrets_dir"] / "ca.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((env.secrets_dir / "ca.crt").read_bytes())
     spki = ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 def url(env, query="") -> str:
-    return f"https://{env['s'].mail_host}/{query}"
+    return f"https://{env.s.mail_host}/{query}"
 
 
 def wait_for(driver, css, timeout=20):
@@ -56,20 +56,19 @@ def page_text(driver) -> str:
 
 
 def strong_password(env) -> str:
-    special = env["s"].policies["users"].class_chars["special"][0]
+    special = env.s.policies["users"].class_chars["special"][0]
     return f"Hn{special}{uuid.uuid4().hex[:6]}{special}Matkhau9"
 
 
-def start_browser(env, deployment):
+def start_browser(env):
     """A headless chromium for the lab's mail host (the suites' `browser` fixture)."""
     if not shutil.which("chromedriver"):
         pytest.skip("unavailable here: Debian's chromium-driver is not installed (scripts/bootstrap "
                     "installs it as root)")
-    env["secrets_dir"] = deployment["secrets"].directory
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--lang=vi-VN",
-                f"--host-resolver-rules=MAP {env['s'].mail_host} {env['address']}",
+                f"--host-resolver-rules=MAP {env.s.mail_host} {env.address}",
                 f"--ignore-certificate-errors-spki-list={ca_pin(env)}"):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))

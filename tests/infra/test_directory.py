@@ -14,15 +14,15 @@ pytestmark = pytest.mark.infra
 
 
 def test_second_deploy_changes_nothing(deployment):
-    if deployment["second"] is None:
+    if deployment.second is None:
         pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): its runner checks idempotence")
-    first, second = deployment["first"], deployment["second"]
+    first, second = deployment.first, deployment.second
     assert first["errors"] == second["errors"] == 0
     assert second["changed"] == 0 and second["operations"] > 0
 
 
 def test_a_directory_step_that_died_half_way_is_finished_by_the_next_deploy(host, deployment, redeploy, once):
-    s = deployment["settings"]
+    s = deployment.settings
     policy = f"cn=users,ou=policies,{s.base_dn}"
     stamps = SLAPD_STAMPS
     # What a run that died inside replace-policies leaves: the policy deleted, not yet added again.
@@ -42,12 +42,12 @@ def test_slapd_installed_running_and_listening(host, deployment):
     assert host.socket("tcp://127.0.0.1:389").is_listening
     assert not host.socket("tcp://0.0.0.0:389").is_listening, "plain LDAP answers on loopback only"
     # ldaps:// answers on every address only where the inventory lists directory peers (the lab does)
-    peers = bool(deployment["settings"].defences.directory_peers)
+    peers = bool(deployment.settings.defences.directory_peers)
     assert host.socket("tcp://0.0.0.0:636").is_listening == peers
 
 
 def test_ppm_and_lastbind_configured(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     config = host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=config -LLL "
                                "'(|(objectClass=olcPPolicyConfig)(olcSuffix=%s))' olcPPolicyCheckModule olcLastBind "
                                "olcPPolicyHashCleartext", s.base_dn)
@@ -56,7 +56,7 @@ def test_ppm_and_lastbind_configured(host, deployment):
 
 
 def test_policy_values_equal_the_profile(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     policy = host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=users,ou=policies,%s -s base -LLL",
                                s.base_dn)
     users = s.policies["users"]
@@ -66,7 +66,7 @@ def test_policy_values_equal_the_profile(host, deployment):
 
 
 def test_organisation_tree(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     dns = host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b %s -s one -LLL dn", s.base_dn)
     for ou in ("agencies", "units", "people", "services", "revoked", "policies"):
         assert f"dn: ou={ou},{s.base_dn}" in dns
@@ -74,7 +74,7 @@ def test_organisation_tree(host, deployment):
 
 @pytest.fixture(scope="module")
 def directory(deployment, ldap_server):
-    s, secrets = deployment["settings"], deployment["secrets"]
+    s, secrets = deployment.settings, deployment.secrets
     server = ldap_server()
     admin = directory_mod.connect(s)
     dn = f"uid=ppmtest,ou=people,{s.base_dn}"
@@ -135,10 +135,10 @@ def test_anonymous_sees_nothing(directory):
 
 @pytest.mark.parametrize("mode", ["ldaps", "starttls"])
 def test_directory_speaks_tls_with_the_deployment_certificate(deployment, ldap_server, mode):
-    s = deployment["settings"]
+    s = deployment.settings
     server = ldap_server(636 if mode == "ldaps" else 389)
     conn = ldap3.Connection(server, f"cn=dovecot,ou=services,{s.base_dn}",
-                            deployment["secrets"].password("ldap-dovecot"))
+                            deployment.secrets.password("ldap-dovecot"))
     conn.open()
     if mode == "starttls":
         assert conn.start_tls()
@@ -169,7 +169,7 @@ def test_failed_binds_never_lock_a_service_account(directory):
 
 
 def test_the_root_dn_is_root_on_the_host_and_nobody_else(host, deployment, ldap_server):
-    s = deployment["settings"]
+    s = deployment.settings
     mailboxes = "ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b %s -LLL objectClass=govmailMailbox dn"
     assert host.check_output("ldapwhoami -Y EXTERNAL -Q -H ldapi:///") == f"dn:{s.admin_dn}"
     assert f"uid=postmaster,ou=operators,{s.base_dn}" in host.check_output(mailboxes, s.base_dn)
@@ -183,19 +183,19 @@ def test_the_root_dn_is_root_on_the_host_and_nobody_else(host, deployment, ldap_
 def peer_server(deployment) -> ldap3.Server:
     """slapd's ldaps:// as a listed network reaches it: the lab lists its controller (where the tests run);
     `outside` is not listed (tests/e2e/test_outsider.py finds both ports closed from there)."""
-    s = deployment["settings"]
+    s = deployment.settings
     assert s.defences.directory_peers, "the lab inventory lists the controller as a directory peer"
-    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(deployment["secrets"].directory / "ca.crt"),
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(deployment.secrets.directory / "ca.crt"),
                     valid_names=[s.mail_host])
-    return ldap3.Server(deployment["host"].address, port=directory_mod.LDAPS_PORT, use_ssl=True, tls=tls,
+    return ldap3.Server(deployment.host.address, port=directory_mod.LDAPS_PORT, use_ssl=True, tls=tls,
                         get_info=None, connect_timeout=5)
 
 
 def test_a_listed_directory_peer_reaches_ldaps_and_nothing_else(deployment):
-    s, address = deployment["settings"], deployment["host"].address
+    s, address = deployment.settings, deployment.host.address
     server = peer_server(deployment)
     service = ldap3.Connection(server, f"cn=dovecot,ou=services,{s.base_dn}",
-                               deployment["secrets"].password("ldap-dovecot"))
+                               deployment.secrets.password("ldap-dovecot"))
     assert service.bind(), service.result
     root = ldap3.Connection(server, s.admin_dn, "a-guessed-password")
     assert not root.bind() and root.result["description"] == "invalidCredentials"

@@ -36,7 +36,7 @@ def lab_signatures_url() -> str:
 def test_freshclam_fetched_the_lab_mirror_and_keeps_watching_it(host, deployment):
     """The lab inventory names only the lab's signature mirror: freshclam fetched its file (govmail never
     writes it) and runs on, as it would against ClamAV's own mirrors."""
-    assert deployment["settings"].signatures.urls == (lab_signatures_url(),), "the lab inventory names the mirror"
+    assert deployment.settings.signatures.urls == (lab_signatures_url(),), "the lab inventory names the mirror"
     assert host.service("clamav-freshclam").is_running and host.service("clamav-freshclam").is_enabled
     fetched = host.file("/var/lib/clamav/govmail-lab.ndb")
     assert fetched.exists and fetched.user == "clamav"
@@ -79,7 +79,7 @@ def test_a_signature_source_that_does_not_answer_fails_loudly_and_changes_nothin
 
 
 def test_clamd_scans_whole_messages_up_to_postfix_limit(host, deployment):
-    limit = deployment["settings"].message_size_limit
+    limit = deployment.settings.message_size_limit
     config = host.file("/etc/clamav/clamd.conf").content_string
     assert f"\nStreamMaxLength {limit}\n" in config
     assert int(host.check_output("postconf -h message_size_limit")) == limit

@@ -26,10 +26,10 @@ def test_fail2ban_watches_every_login_path(host):
 def test_operators_and_the_host_are_never_banned(host, deployment):
     listed = host.check_output("fail2ban-client get dovecot ignoreip").splitlines()[1:]
     ignored = [ipaddress.ip_network(line.split(" ", 1)[1]) for line in listed]
-    for network in ["127.0.0.0/8", *deployment["settings"].defences.operator_networks]:
+    for network in ["127.0.0.0/8", *deployment.settings.defences.operator_networks]:
         assert ipaddress.ip_network(network) in ignored, (network, ignored)
 
 
 def test_an_address_is_banned_before_a_mailbox_locks(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     assert int(host.check_output("fail2ban-client get dovecot maxretry")) < s.policies["users"].max_failures

@@ -23,7 +23,7 @@ def host_copies(host, paths: list[str]) -> dict[str, tuple[tarfile.TarInfo, byte
 
 
 def test_every_file_on_the_host_is_the_models(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     content = components.host_files(s)
     # The backup host's parts: tests/e2e/test_backup.py checks them there.
     ours = [f for part in components.components(s).values() if part.role == "mail" for f in part.files]

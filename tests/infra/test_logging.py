@@ -34,7 +34,7 @@ def test_postfix_writes_to_a_new_file_after_its_rotation(host, deployment):
     rotated = host.check_output(f"ls {layout.POSTFIX_LOG}-*").split()
     assert rotated, "the log was rotated"
     mark = f"govmail-rotation-{time.time_ns()}"
-    host.check_output(f"printf 'Subject: {mark}\\n\\nx\\n' | /usr/sbin/sendmail postmaster@{deployment['settings'].domain}")
+    host.check_output(f"printf 'Subject: {mark}\\n\\nx\\n' | /usr/sbin/sendmail postmaster@{deployment.settings.domain}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and "status=sent" not in host.file(layout.POSTFIX_LOG).content_string:
         time.sleep(0.5)
@@ -43,7 +43,7 @@ def test_postfix_writes_to_a_new_file_after_its_rotation(host, deployment):
 
 
 def test_the_journal_is_kept_on_disk_within_its_cap(host, deployment):
-    logs = deployment["settings"].logs
+    logs = deployment.settings.logs
     shown = host.check_output("systemd-analyze cat-config systemd/journald.conf")
     assert f"SystemMaxUse={logs.journal_max_bytes}" in shown and f"MaxRetentionSec={logs.retention_days}day" in shown
     assert host.file("/var/log/journal").is_directory
@@ -53,7 +53,7 @@ def test_the_journal_is_kept_on_disk_within_its_cap(host, deployment):
 def test_the_deploys_that_changed_files_are_recorded(host, deployment):
     """Each deploy that changed govmail's files leaves a line: when, who, which engine, the province, the
     files. The last one is this deployment's (the suite's first run, or the switch to this province)."""
-    s = deployment["settings"]
+    s = deployment.settings
     # The log test above forces a rotation: the line may lie in a rotated file. Lines start with their time.
     last = sorted(host.check_output(f"zcat -f {layout.DEPLOY_LOG}*").splitlines())[-1]
     head, _, files = last.partition(": ")

@@ -17,7 +17,7 @@ def test_services_run_and_start_at_boot(host, service):
 
 
 def test_listening_ports(host, deployment):
-    pop3 = "pop3" in deployment["settings"].protocols
+    pop3 = "pop3" in deployment.settings.protocols
     for port in (25, 587, 465, 993, 143, 4190):
         assert host.socket(f"tcp://0.0.0.0:{port}").is_listening, port
     for port in (110, 995):
@@ -27,14 +27,14 @@ def test_listening_ports(host, deployment):
 
 
 def test_postfix_values_equal_the_profile(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     assert host.check_output("postconf -h message_size_limit") == str(s.message_size_limit)
     assert host.check_output("postconf -h myhostname") == s.mail_host
     assert host.check_output("postconf -h virtual_mailbox_domains") == s.domain
 
 
 def test_dovecot_values_equal_the_profile(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     personal = s.quotas["personal"].bytes or 0
     assert host.check_output("doveconf -h quota_storage_size") == str(personal)
     assert host.check_output("doveconf -h ssl") == "required"

@@ -77,7 +77,7 @@ def test_every_target_is_scraped_and_every_public_listener_answers(host, deploym
     jobs = {r["metric"]["job"] for r in query(host, "up == 1")}
     assert {"prometheus", "alertmanager", "node", "postfix", "probe_smtp_starttls", "probe_imaps",
             "probe_https"} <= jobs
-    assert ("probe_pop3s" in jobs) == ("pop3" in deployment["settings"].protocols)
+    assert ("probe_pop3s" in jobs) == ("pop3" in deployment.settings.protocols)
 
 
 def unit_names(result: list[dict]) -> set[str]:
@@ -87,7 +87,7 @@ def unit_names(result: list[dict]) -> set[str]:
 
 
 def test_prometheus_sees_every_service_the_deploy_started(host, deployment):
-    units = set(watched_units(deployment["settings"]))
+    units = set(watched_units(deployment.settings))
     active = settled(host, 'node_systemd_unit_state{state="active"} == 1', lambda result: unit_names(result) == units)
     assert unit_names(active) == units
 
@@ -181,7 +181,7 @@ def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(host, deploym
             rule.pop("annotations", None)
     workdir = host.check_output("mktemp -d")
     try:
-        for name, data in (("rules.yml", rules), ("tests.yml", rule_tests(deployment["settings"]))):
+        for name, data in (("rules.yml", rules), ("tests.yml", rule_tests(deployment.settings))):
             host.run(f"cat > {workdir}/{name} <<'EOF'\n{yaml.safe_dump(data, allow_unicode=True)}EOF")
         run = host.run(f"cd {workdir} && promtool test rules tests.yml")
         assert run.rc == 0 and "SUCCESS" in run.stdout, run.stdout + run.stderr

@@ -20,8 +20,8 @@ def test_no_apache_came_with_roundcube(host):
 
 
 def test_plain_http_only_redirects_to_the_mail_host(deployment):
-    mail_host = deployment["settings"].mail_host
-    conn = http.client.HTTPConnection(deployment["host"].address, 80, timeout=10)
+    mail_host = deployment.settings.mail_host
+    conn = http.client.HTTPConnection(deployment.host.address, 80, timeout=10)
     conn.request("GET", "/?_task=mail", headers={"Host": mail_host})
     reply = conn.getresponse()
     assert reply.status == 301 and reply.getheader("Location") == f"https://{mail_host}/?_task=mail"
@@ -34,7 +34,7 @@ def test_roundcube_secrets_are_readable_by_the_web_server_only(host):
 
 
 def test_roundcube_reads_the_directory_as_its_own_service_account(host, deployment):
-    s = deployment["settings"]
+    s = deployment.settings
     search = host.run(f"ldapsearch -x -H ldap://127.0.0.1 -D cn=roundcube,ou=services,{s.base_dn} "
                       f"-w \"$(grep -oP \"'pw' => '\\K[^']+\" /etc/roundcube/config.inc.php)\" "
                       f"-b {s.base_dn} -s base dn")
