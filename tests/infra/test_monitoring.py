@@ -3,11 +3,13 @@ run, listen on loopback only, their configuration passes their own checks, and P
 the host healthy."""
 
 import json
+import re
 import time
 import urllib.parse
 
 import pytest
 
+from govmail import lab
 from govmail.build import layout
 from govmail.build.components import MONITORING_SERVICES, watched_units
 
@@ -131,6 +133,8 @@ def rule_tests(s) -> dict:
         series("dovecot_auth_failures_total", instance=mail): (f"0+{a.login_failures}x40", "0+1x40"),
         series("govmail_clamav_database_timestamp_seconds", **daily): (f"-{a.signature_age_seconds}x40", "0x40"),
         series("govmail_backup_last_success_timestamp_seconds"): (f"-{a.backup_age_seconds}x40", "0x40"),
+        series("govmail_mail_queue_oldest_seconds", queue="deferred"):
+            (f"{a.deferred_age_seconds + 60}x40", f"{a.deferred_age_seconds - 60}x40"),
     }
     # What operators see on each alert: its severity, and the labels its expression keeps from the series.
     expected = {
@@ -141,6 +145,7 @@ def rule_tests(s) -> dict:
         "MailQueueGrowing": {"severity": "warning"},
         "LoginFailures": {"severity": "warning"},
         "SignaturesOld": daily | {"severity": "warning"},
+        "MailDeferred": {"queue": "deferred", "severity": "warning"},
     }
     if s.backup:
         expected["BackupOld"] = {"severity": "critical"}
@@ -187,3 +192,34 @@ def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(host, deploym
         assert run.rc == 0 and "SUCCESS" in run.stdout, run.stdout + run.stderr
     finally:
         host.run(f"rm -rf {workdir}")
+
+
+def test_a_deferred_message_shows_how_long_it_has_waited(host, deployment, once):
+    """A real deferred message (to the lab gateway's port 25, where nothing listens: connection refused)
+    appears in the queue-age metric the MailDeferred alert reads, older at each run, and Prometheus has it."""
+    gateway = str(lab.GATEWAY)
+    sent = host.run(f"printf 'Subject: queue age\\n\\nx\\n' | sendmail -f postmaster@{deployment.settings.domain} "
+                    f"'queue-age@[{gateway}]'")
+    assert sent.rc == 0, sent.stderr
+    try:
+        ids = settled(host, None, bool, ask=lambda h, _: queued_to(h, gateway, "deferred"))
+        assert ids, "the message to a refusing server is deferred"
+        ages = []
+        for _ in range(2):
+            host.check_output("systemctl start govmail-queue-age.service")
+            metrics = host.file(f"{layout.METRICS_DIR}/govmail-mail-queue.prom").content_string
+            ages.append(int(re.search(r'govmail_mail_queue_oldest_seconds\{queue="deferred"\} (\d+)', metrics)[1]))
+            time.sleep(2)
+        assert 0 <= ages[0] < ages[1] < 600, ages
+        scraped = settled(host, 'govmail_mail_queue_oldest_seconds{queue="deferred"} > 0', bool)
+        assert scraped, "Prometheus reads the queue's age"
+    finally:
+        for queue_id in queued_to(host, gateway):
+            host.run("postsuper -d %s", queue_id)
+
+
+def queued_to(host, gateway: str, queue: str | None = None) -> list[str]:
+    """Queue ids of the messages to that address literal (in that queue, or any)."""
+    listing = host.check_output("postqueue -j")
+    return [m["queue_id"] for m in map(json.loads, filter(None, listing.splitlines()))
+            if queue in (None, m["queue_name"]) and any(gateway in r["address"] for r in m["recipients"])]

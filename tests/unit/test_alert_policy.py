@@ -20,9 +20,12 @@ def alert_rules(s) -> dict[str, dict]:
 
 
 def test_thresholds_move_one_by_one(inventory):
-    s = settings.load(None, inventory("alerts: {after: 30 seconds, disk_percent: 90, certificate_days: 30}"))
+    s = settings.load(None, inventory("alerts: {after: 30 seconds, disk_percent: 90, certificate_days: 30, "
+                                      "deferred_age: 1 hour}"))
     rules = alert_rules(s)
     assert rules["DiskFilling"]["expr"].endswith("> 90")
+    assert rules["MailDeferred"]["expr"] == 'govmail_mail_queue_oldest_seconds{queue="deferred"} > 3600'
+    assert "60 phút" in rules["MailDeferred"]["annotations"]["summary"]
     assert "< 30 * 86400" in rules["CertificateExpiring"]["expr"]
     assert {rule["for"] for name, rule in rules.items() if name != "BackupNeverRan"} == {"30s"}
     # what the inventory leaves out keeps the project default: ClamAV's signatures may be 2 days old
@@ -33,6 +36,7 @@ def test_thresholds_move_one_by_one(inventory):
     ("alerts: {after: 1 second}", "after"),
     ("alerts: {after: 2 working days}", "after"),
     ("alerts: {disk_percent: 100}", "disk_percent"),
+    ("alerts: {deferred_age: 5 seconds}", "deferred_age"),
     ("alerts: {afterr: 30 seconds}", "afterr"),
     ("metrics_retention: 2 hours", "metrics_retention"),
 ])

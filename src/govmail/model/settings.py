@@ -70,7 +70,8 @@ DEFAULTS: dict[str, Any] = {
     # "ổn định, liên tục" would want to hear of before the users do.
     "alerts": {"after": parse_duration("5 minutes"), "disk_percent": 85, "certificate_days": 21,
                "signature_age": parse_duration("2 days"), "backup_age": parse_duration("26 hours"), "queue_size": 200,
-               "login_failures": 50},        # failed logins (IMAP, POP3, submission, webmail) in 10 minutes
+               "login_failures": 50,         # failed logins (IMAP, POP3, submission, webmail) in 10 minutes
+               "deferred_age": parse_duration("4 hours")},   # the oldest deferred message (Postfix retries it)
     "metrics_retention": parse_duration("90 days"),
 }
 MIN_LOG_DAYS = 30
@@ -148,8 +149,9 @@ class AlertOverrides(Strict):
     backup_age: DurationValue | None = None
     queue_size: Annotated[int, Field(ge=1, le=1000000)] | None = None
     login_failures: Annotated[int, Field(ge=5, le=1000000)] | None = None
+    deferred_age: DurationValue | None = None
 
-    @field_validator("after", "signature_age", "backup_age")
+    @field_validator("after", "signature_age", "backup_age", "deferred_age")
     @classmethod
     def _fixed_length(cls, value: Duration | None):
         if value is not None and not (10 <= _fixed_seconds(value) <= 30 * 86400):
@@ -446,6 +448,7 @@ class AlertPolicy:
     backup_age_seconds: int
     queue_size: int
     login_failures: int                  # in 10 minutes
+    deferred_age_seconds: int            # the oldest message in Postfix's deferred queue
     metrics_retention_days: int
     # The regulation's deadline for reporting an incident ("8 giờ") and its article, where it sets one.
     incident_report: tuple[str, str] | None
@@ -669,7 +672,8 @@ def _alert_policy(profile: Profile, overrides: Overrides) -> AlertPolicy:
     retention = overrides.metrics_retention or DEFAULTS["metrics_retention"]
     return AlertPolicy(chosen["after"].seconds, chosen["disk_percent"], chosen["certificate_days"],
                        chosen["signature_age"].seconds, chosen["backup_age"].seconds,
-                       chosen["queue_size"], chosen["login_failures"], retention.seconds // 86400, deadline)
+                       chosen["queue_size"], chosen["login_failures"], chosen["deferred_age"].seconds,
+                       retention.seconds // 86400, deadline)
 
 
 def _reminders(given: list[int] | None) -> Reminders:
