@@ -7,6 +7,7 @@ import re
 import time
 import urllib.parse
 
+import ldap3
 import pytest
 
 from govmail import lab
@@ -206,7 +207,7 @@ def test_a_deferred_message_shows_how_long_it_has_waited(host, deployment, once)
         assert ids, "the message to a refusing server is deferred"
         ages = []
         for _ in range(2):
-            host.check_output("systemctl start govmail-queue-age.service")
+            host.check_output("systemctl start govmail-metrics.service")
             metrics = host.file(f"{layout.METRICS_DIR}/govmail-mail-queue.prom").content_string
             ages.append(int(re.search(r'govmail_mail_queue_oldest_seconds\{queue="deferred"\} (\d+)', metrics)[1]))
             time.sleep(2)
@@ -223,3 +224,33 @@ def queued_to(host, gateway: str, queue: str | None = None) -> list[str]:
     listing = host.check_output("postqueue -j")
     return [m["queue_id"] for m in map(json.loads, filter(None, listing.splitlines()))
             if queue in (None, m["queue_name"]) and any(gateway in r["address"] for r in m["recipients"])]
+
+
+def slapd_binds(host) -> int:
+    host.check_output("systemctl start govmail-metrics.service")
+    metrics = host.file(f"{layout.METRICS_DIR}/govmail-slapd.prom").content_string
+    return int(re.search(r'govmail_slapd_operations_total\{operation="bind"\} (\d+)', metrics)[1])
+
+
+def test_slapd_counts_its_binds_for_prometheus(host, deployment, ldap_server):
+    s = deployment.settings
+    before = slapd_binds(host)
+    for _ in range(3):
+        ldap3.Connection(ldap_server(), f"cn=dovecot,ou=services,{s.base_dn}",
+                         deployment.secrets.password("ldap-dovecot"), auto_bind=True).unbind()
+    assert slapd_binds(host) >= before + 3
+    assert settled(host, 'govmail_slapd_operations_total{operation="bind"} > 0', bool), "Prometheus has them"
+    assert settled(host, "govmail_slapd_connections > 0", bool)
+
+
+def test_only_root_on_the_host_reads_slapds_counters(host, deployment, ldap_server):
+    """cn=Monitor answers root over ldapi:// (the metrics job) and nobody else: not anonymous, not a service
+    account, not a local user."""
+    s = deployment.settings
+    for who, password in ((None, None), (f"cn=dovecot,ou=services,{s.base_dn}", deployment.secrets.password("ldap-dovecot"))):
+        conn = ldap3.Connection(ldap_server(), who, password, auto_bind=True)
+        conn.search("cn=Monitor", "(objectClass=*)", attributes=["monitorCounter"])
+        assert conn.entries == [] and conn.result["result"] == 32, (who, conn.result)
+    nobody = host.run("runuser -u nobody -- ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=Monitor -LLL dn")
+    assert nobody.stdout == "" and "No such object" in nobody.stderr
+    assert "cn=Monitor" in host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=Monitor -s base -LLL dn")

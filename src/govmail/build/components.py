@@ -42,7 +42,7 @@ class Component:
 MONITORING_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
                        "prometheus-blackbox-exporter", "prometheus-postfix-exporter", "dbus")
 MONITORING_SERVICES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
-                       "prometheus-blackbox-exporter", "prometheus-postfix-exporter", "govmail-queue-age.timer")
+                       "prometheus-blackbox-exporter", "prometheus-postfix-exporter", "govmail-metrics.timer")
 
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
                      "slapd slapd/no_configuration boolean true\n", ("slapd",))

@@ -53,7 +53,7 @@ ROUNDCUBE_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"
 # Backups (restic). On the mail host: the tool, its configuration and keys, and the directory where each
 # run first dumps what must not be copied while it changes (the directory, Roundcube's database).
 BACKUP_TOOL = "/usr/local/lib/govmail/govmail-backup"
-QUEUE_AGE_TOOL = "/usr/local/lib/govmail/mail-queue-age"   # how long the oldest message of each queue waits
+METRICS_TOOL = "/usr/local/lib/govmail/host-metrics"   # what govmail gathers for Prometheus: queue ages, slapd's
 BACKUP_CONF = "/etc/govmail/backup"
 BACKUP_DUMPS = "/var/backups/govmail"
 BACKUP_STATE = "/var/lib/govmail/backup"         # the last run's outcome (JSON), for `govmail backup status`
@@ -203,9 +203,9 @@ FILES = (
     HostFile("/etc/systemd/system/prometheus-postfix-exporter.service.d/govmail.conf", "monitoring",
              "monitoring/postfix-exporter.service.conf.j2"),
     HostFile("/etc/tmpfiles.d/govmail-postfix-log.conf", "monitoring", "monitoring/postfix-log.tmpfiles.j2"),
-    HostFile(QUEUE_AGE_TOOL, "monitoring", "monitoring/mail-queue-age.py.j2", mode="0755"),
-    HostFile("/etc/systemd/system/govmail-queue-age.service", "monitoring", "monitoring/govmail-queue-age.service.j2"),
-    HostFile("/etc/systemd/system/govmail-queue-age.timer", "monitoring", "monitoring/govmail-queue-age.timer.j2"),
+    HostFile(METRICS_TOOL, "monitoring", "monitoring/host-metrics.py.j2", mode="0755"),
+    HostFile("/etc/systemd/system/govmail-metrics.service", "monitoring", "monitoring/govmail-metrics.service.j2"),
+    HostFile("/etc/systemd/system/govmail-metrics.timer", "monitoring", "monitoring/govmail-metrics.timer.j2"),
     HostFile(BACKUP_TOOL, "backup", "backup/govmail-backup.py.j2", mode="0755"),
     HostFile(f"{BACKUP_CONF}/backup.conf", "backup", "backup/backup.conf.j2"),
     HostFile(f"{BACKUP_CONF}/ssh_config", "backup", "backup/ssh_config.j2"),
