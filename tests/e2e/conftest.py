@@ -45,6 +45,9 @@ def outside(deployment):
     hosts = lab.load_hosts()
     if "outside" not in hosts or not lab.alive(hosts["outside"].pid):
         lab.up(["outside"])
+        # `lab up` serves the records of the lab inventory's own province: under another province (a switch,
+        # molecule's Cần Thơ) the host's name would stop resolving, and its probes with it.
+        publish()
     return lab.load_hosts()["outside"]
 
 
