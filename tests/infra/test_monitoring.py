@@ -207,9 +207,7 @@ def test_a_deferred_message_shows_how_long_it_has_waited(host, deployment, once)
         assert ids, "the message to a refusing server is deferred"
         ages = []
         for _ in range(2):
-            host.check_output("systemctl start govmail-metrics.service")
-            metrics = host.file(f"{layout.METRICS_DIR}/govmail-mail-queue.prom").content_string
-            ages.append(int(re.search(r'govmail_mail_queue_oldest_seconds\{queue="deferred"\} (\d+)', metrics)[1]))
+            ages.append(gathered(host, "govmail-mail-queue.prom", 'govmail_mail_queue_oldest_seconds{queue="deferred"}'))
             time.sleep(2)
         assert 0 <= ages[0] < ages[1] < 600, ages
         scraped = settled(host, 'govmail_mail_queue_oldest_seconds{queue="deferred"} > 0', bool)
@@ -226,10 +224,15 @@ def queued_to(host, gateway: str, queue: str | None = None) -> list[str]:
             if queue in (None, m["queue_name"]) and any(gateway in r["address"] for r in m["recipients"])]
 
 
-def slapd_binds(host) -> int:
+def gathered(host, name: str, series: str) -> int:
+    """A series' value in one of govmail's textfile metrics, right after the metrics job ran."""
     host.check_output("systemctl start govmail-metrics.service")
-    metrics = host.file(f"{layout.METRICS_DIR}/govmail-slapd.prom").content_string
-    return int(re.search(r'govmail_slapd_operations_total\{operation="bind"\} (\d+)', metrics)[1])
+    metrics = host.file(f"{layout.METRICS_DIR}/{name}").content_string
+    return int(re.search(rf"^{re.escape(series)} (\d+)$", metrics, re.M)[1])
+
+
+def slapd_binds(host) -> int:
+    return gathered(host, "govmail-slapd.prom", 'govmail_slapd_operations_total{operation="bind"}')
 
 
 def test_slapd_counts_its_binds_for_prometheus(host, deployment, ldap_server):

@@ -85,6 +85,11 @@ class Account:
     search_name: str | None = None      # the name folded (no accents), which the address book searches
 
     @property
+    def live(self) -> bool:
+        """An official's or agency's mailbox in use (locked or not): not revoked, not the operators' own."""
+        return self.status not in ("revoked", "system")
+
+    @property
     def failure_locked(self) -> bool:
         return self.failure_locked_since is not None
 

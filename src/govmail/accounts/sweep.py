@@ -95,7 +95,7 @@ def issued_password_overdue(s: Settings, account: Account, moment: dt.datetime) 
 def plan(s: Settings, mailboxes: list[Account], moment: dt.datetime) -> list[Action]:
     actions = []
     for account in mailboxes:
-        if account.status in ("revoked", "system"):
+        if not account.live:
             continue
         action = _revoke(s, account, moment) or (_lock(s, account, moment) if account.status == "active" else None)
         if action:
@@ -198,7 +198,7 @@ class TooManyActions(GovmailError):
 
 
 def check_share(s: Settings, actions: list[Action], found: list[Account], moment: dt.datetime) -> None:
-    live = sum(1 for a in found if a.status not in ("revoked", "system"))
+    live = sum(1 for a in found if a.live)
     bound = max(SWEEP_GUARD_FLOOR, live * s.sweep_max_percent / 100)
     if len(actions) > bound:
         raise TooManyActions(
@@ -212,7 +212,7 @@ def unfolded(found: list[Account]) -> list[Account]:
     before govmail kept one) or no longer their name's (renamed outside govmail). The book lists neither
     revoked mailboxes nor the operators' own."""
     return [a for a in found
-            if a.status not in ("revoked", "system") and a.name and a.search_name != naming.fold(a.name)]
+            if a.live and a.name and a.search_name != naming.fold(a.name)]
 
 
 @dataclass
