@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from govmail import reach
+from govmail import lab, reach
 from govmail.accounts import directory
 from govmail.build import layout
 from govmail.build.components import watched_units
-from mailflow import delivered_count, govmail, messages, new_mailbox, plain_text, wait_delivered
+from mailflow import delivered_count, govmail, message, messages, new_mailbox, plain_text, submit, wait_delivered
 from test_outsider import SEND, connect_outcomes, probe
 
 pytestmark = pytest.mark.e2e
@@ -95,6 +95,55 @@ def test_stopped_clamd_defers_mail_alerts_the_operators_and_loses_nothing(outsid
     resolved, took = wait_for_alert(env, "[ĐÃ KHẮC PHỤC]", "clamav-daemon", seen, after + 180)
     print(f"resolved mail {took:.0f} s after clamd was back")
     assert delivered_count(env, address) == 1, "delivered exactly once"
+
+
+def postfix_outcomes(env, address: str) -> list[str]:
+    """The status= of each of Postfix's delivery attempts to `address`, in its log."""
+    log = lab.ssh(env.host, [f"cat {layout.POSTFIX_LOG}"]).stdout
+    return [line.split("status=")[1].split()[0] for line in log.splitlines()
+            if f"to=<{address}>" in line and "status=" in line]
+
+
+@pytest.mark.drill
+def test_a_full_mail_disk_defers_mail_alerts_the_operators_and_loses_nothing(env, host):
+    """The mail store's disk full (every block a mailbox may use taken): a message is kept in Postfix's queue
+    (another disk) and tried again, never bounced; the DiskFilling alert fires, and its mail waits in the queue
+    like any other. Space freed: both arrive."""
+    s = env.s
+    _, sender, password = new_mailbox(env)
+    _, address, _ = new_mailbox(env)
+    submit(env, sender, password, message(sender, address, subject="Thư trước"))   # its folders exist
+    assert wait_delivered(env, address, 1) == 1
+    seen = len(operators_mail(env))
+    operators = f"postmaster@{s.domain}"
+    tried = len(postfix_outcomes(env, operators))
+    filler = f"{layout.VMAIL}/govmail-drill-filler"
+    host.check_output(f"fallocate -l $(( $(stat -f -c '%a * %S' {layout.VMAIL}) )) {filler}")
+    try:
+        assert host.run(f"stat -f -c %a {layout.VMAIL}").stdout.strip() == "0", "nothing left for a mailbox"
+        submit(env, sender, password, message(sender, address, subject="Ổ đĩa đầy"))
+        deadline = time.monotonic() + 60
+        while "deferred" not in postfix_outcomes(env, address) and time.monotonic() < deadline:
+            time.sleep(2)
+        assert postfix_outcomes(env, address)[1:] and set(postfix_outcomes(env, address)[1:]) == {"deferred"}
+        deadline = time.monotonic() + s.alerts.after_seconds + 120
+        while "DiskFilling" not in (status := govmail("status", check=False)).stdout and time.monotonic() < deadline:
+            time.sleep(10)
+        assert status.returncode == 1 and f"DiskFilling ({layout.VMAIL})" in status.stdout, status.stdout
+        deadline = time.monotonic() + 90          # Alertmanager's group_wait, then the mail meets the full disk
+        while "deferred" not in postfix_outcomes(env, operators)[tried:] and time.monotonic() < deadline:
+            time.sleep(3)
+        assert "deferred" in postfix_outcomes(env, operators)[tried:], "the alert mail waits in the queue"
+        assert delivered_count(env, address) == 1
+    finally:
+        host.run(f"rm -f {filler}")
+    host.check_output("postqueue -f")
+    assert wait_delivered(env, address, 2, wait=60) == 2
+    alert, took = wait_for_alert(env, "[CẢNH BÁO]", layout.VMAIL, seen, 120)
+    assert "khi đầy, thư đến sẽ bị hoãn" in plain_text(alert)
+    assert "bounced" not in postfix_outcomes(env, address)
+    assert [m for m in messages(env, sender) if "Undelivered" in str(m["Subject"])] == []
+    assert delivered_count(env, address) == 2, "delivered exactly once"
 
 
 def test_the_monitoring_is_closed_to_the_outside(outside, env):

@@ -4,11 +4,13 @@ import imaplib
 import shlex
 import smtplib
 import time
+from email.utils import make_msgid
 
 import ldap3
 import pytest
-from mailflow import (delivered_count, imap_login, inbox_subjects, message, new_mailbox, smtp, submit,
-                      wait_delivered)
+from mailflow import (delivered_count, imap_login, inbox_subjects, message, messages, new_mailbox, smtp,
+                      submit, wait_delivered)
+from test_outsider import SEND, probe
 
 from govmail import lab
 
@@ -112,6 +114,42 @@ def test_locked_mailbox_cannot_log_in_but_still_receives(env):
     while delivered_count(env, locked) < 1 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert delivered_count(env, locked) == 1
+
+
+def wait_handed_to_dovecot(env, address: str, count: int, wait: float = 20.0) -> int:
+    """How many messages to `address` Postfix has handed to Dovecot (its log: status=sent), once `count`."""
+    deadline, handed = time.monotonic() + wait, 0
+    while time.monotonic() < deadline:
+        handed = sum(f"to=<{address}>" in l and "status=sent" in l for l in postfix_log(env))
+        if handed >= count:
+            break
+        time.sleep(0.5)
+    return handed
+
+
+def test_a_message_sent_again_lands_once(env, once):
+    """A mail program or server that lost the reply to its end of data sends the message again (RFC 5321
+    §6.1): the mailbox keeps one copy. The same words under a Message-ID of their own are another message."""
+    _, alice, alice_pw = new_mailbox(env)
+    _, bob, _ = new_mailbox(env)
+    first, other = message(alice, bob, subject="Gửi lại"), message(alice, bob, subject="Gửi lại")
+    first["Message-ID"], other["Message-ID"] = make_msgid(domain=env.s.domain), make_msgid(domain=env.s.domain)
+    for msg in (first, first, other):
+        submit(env, alice, alice_pw, msg)
+    assert wait_handed_to_dovecot(env, bob, 3) == 3
+    kept = sorted(str(m["Message-ID"]) for m in messages(env, bob))
+    assert kept == sorted([first["Message-ID"], other["Message-ID"]])
+
+
+def test_mail_without_a_message_id_is_never_taken_for_a_copy(env, outside, once):
+    """Postfix adds no Message-ID to mail from other servers: two such messages are both delivered."""
+    _, official, _ = new_mailbox(env)
+    for _ in range(2):
+        found = probe(outside, env, SEND + f"send('tin@{lab.OUTSIDE_DOMAIN}', 'tin@{lab.OUTSIDE_DOMAIN}', "
+                                           f"'{official}')")
+        assert found["code"] == 250, found
+    assert wait_handed_to_dovecot(env, official, 2) == 2
+    assert [m["Message-ID"] for m in messages(env, official)] == [None, None]
 
 
 def forwarding_allowed(env, domain: str) -> bool:

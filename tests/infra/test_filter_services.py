@@ -29,6 +29,13 @@ def test_spamassassin_reaches_for_nothing(host):
     assert "--local" in host.check_output("ps -o args= -C spamd")
 
 
+def test_no_boot_time_freshclam_races_the_daemon(host):
+    """Debian's one-shot freshclam (at boot, then by a timer) would fight the freshclam daemon for its lock and
+    leave a failed unit after each reboot."""
+    for unit in ("clamav-freshclam-once.timer", "clamav-freshclam-once.service"):
+        assert not host.service(unit).is_enabled, unit
+
+
 def lab_signatures_url() -> str:
     return f"http://{lab.GATEWAY}:{lab.SIGNATURE_PORT}/{lab.LAB_SIGNATURES}"
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from govmail import lab
+from govmail.build import layout
 from govmail.model import settings
 
 pytestmark = [
@@ -97,13 +98,20 @@ def test_inventory_for_both_engines(hosts):
     assert re.search(r"^\[smoke1\]\s+smoke1$", output, re.M) and re.search(r"^\[outside\]\s+outside$", output, re.M)
 
 
+def test_each_host_has_a_mail_disk_of_its_own(hosts):
+    """An ext4 file system of lab.MAIL_DISK_SIZE at the mail store's path, not a folder of the root."""
+    found = on(hosts["smoke1"], f"findmnt -n -b -o FSTYPE,SIZE {layout.VMAIL}").stdout.split()
+    assert found and found[0] == "ext4", found
+    assert 1.8e9 < int(found[1]) <= 2 * 2**30
+
+
 def test_reboot_keeps_the_hosts_files(hosts):
     host = hosts["outside"]
-    on(host, "echo kept > /root/marker && sync")
+    on(host, f"echo kept > /root/marker && echo kept > {layout.VMAIL}/marker && sync")
     on(host, "systemctl reboot", check=False)
     time.sleep(3)
     lab.wait_for_ssh(host)
-    assert on(host, "cat /root/marker").stdout.strip() == "kept"
+    assert on(host, f"cat /root/marker {layout.VMAIL}/marker").stdout.split() == ["kept", "kept"]
     assert on(host, "systemctl is-system-running --wait").stdout.strip() == "running"
 
 

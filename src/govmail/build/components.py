@@ -15,7 +15,7 @@ from govmail.build import render
 from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL_UID, HostFile,
+                     PHP_VERSION, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
 from govmail.model.settings import Settings
 
@@ -36,6 +36,7 @@ class Component:
     files: tuple[HostFile, ...] = ()   # from the file table (layout.FILES)
     role: str = "mail"                 # the hosts that get it: the mail host, or the backup host
     absent: tuple[str, ...] = ()       # files a package's scripts made that govmail's own files replace
+    kept_off: tuple[str, ...] = ()     # units a package enables that govmail keeps stopped and disabled
 
 
 # The node exporter's systemd collector asks systemd over D-Bus.
@@ -55,9 +56,13 @@ def components(s: Settings) -> dict[str, Component]:
         OPENLDAP,
         Component("clamav", ("clamav-daemon", "clamav-milter", "clamav-freshclam", "clamdscan"),
                   "clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual\n",
-                  ("clamav-daemon", "clamav-milter", "govmail-clamav-status.timer"), unit_files=True),
+                  ("clamav-daemon", "clamav-milter", "govmail-clamav-status.timer"), unit_files=True,
+                  # the boot-time freshclam run races the freshclam daemon for its lock and fails the boot's
+                  # units; govmail's deploy fetches the signatures and the daemon keeps them current
+                  kept_off=("clamav-freshclam-once.timer", "clamav-freshclam-once.service")),
+        # The daily sa-update would try the internet; rules come from the package.
         Component("spamassassin", ("spamd", "spamc", "spamass-milter"), "", ("spamd", "spamass-milter"),
-                  unit_files=True),
+                  unit_files=True, kept_off=("spamassassin-maintenance.timer",)),
         Component("tls"),
         # Before Postfix, whose milters include it. The DKIM key is readable by the opendkim group alone.
         Component("opendkim", ("opendkim",), "", ("opendkim",)),
@@ -193,7 +198,7 @@ def signature_fetch(s: Settings, content: dict[str, str]) -> dict[str, str]:
 def facts(s: Settings, content: dict[str, str]) -> dict:
     """The few values the engines' own steps need besides the components (one place for each)."""
     rebuild, *loads = slapd_steps(content).items()
-    return {"vmail_uid": VMAIL_UID, "tls_dir": TLS_DIR,
+    return {"vmail_uid": VMAIL_UID, "mail_store": VMAIL, "tls_dir": TLS_DIR,
             "slapd_listeners": slapd_listeners(s), "slapd_config": SLAPD_CONFIG,
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from govmail.build import dnsrecords
+from govmail.build import dnsrecords, layout
 from govmail.errors import BadInput, GovmailError
 
 STATE = Path(os.environ.get("GOVMAIL_LAB_STATE", "/var/lib/govmail-lab"))
@@ -47,7 +47,7 @@ PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "ipr
             "apt-utils", "sudo"]
 HOST_TOOLS = {"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container", "dnsmasq": "dnsmasq-base",
               "apt-cacher-ng": "apt-cacher-ng", "ssh": "openssh-client", "ip": "iproute2",
-              "ssh-keygen": "openssh-client"}
+              "ssh-keygen": "openssh-client", "mkfs.ext4": "e2fsprogs"}
 CGROUP_TREES = [Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified")]
 OUTSIDE_DOMAIN = "ngoai.test"   # the "outside world": another organisation's mail domain, on host `outside`
 # What other organisations publish, served by the lab DNS beside the province's records: ngoai.test lets
@@ -56,6 +56,10 @@ OUTSIDE_DOMAIN = "ngoai.test"   # the "outside world": another organisation's ma
 SPOOFED_DOMAIN = "gia-mao.test"
 # cach-ly.test ("quarantine") asks receivers to put mail failing DMARC in Junk, and publishes no SPF.
 QUARANTINE_DOMAIN = "cach-ly.test"
+# Each host's second disk, where a mail host keeps its mailboxes (layout.VMAIL): an ext4 file system in a
+# sparse image, as a provincial server has its mail store on a volume of its own. Its free space is real
+# (the root's overlay is the lab machine's): a full mail disk can be made and the node exporter sees it.
+MAIL_DISK_SIZE = "2G"
 REBOOT_EXIT = 133   # nspawn's exit code when the container asked for a reboot
 INVENTORY_DIR = Path(__file__).resolve().parents[3] / "inventories" / "lab"
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
@@ -354,11 +358,33 @@ def seed_host(host: Host) -> None:
     (upper / "root/.ssh").chmod(0o700)
 
 
+def mail_disk(name: str) -> Path:
+    return host_dir(name) / "mail-disk"
+
+
+def attach_mail_disk(name: str) -> None:
+    """Make the host's mail disk on first use and mount it on this machine, for nspawn to bind in."""
+    image, mount = host_dir(name) / "mail-disk.img", mail_disk(name)
+    if not image.exists():
+        run(["truncate", "-s", MAIL_DISK_SIZE, str(image)])
+        run(["mkfs.ext4", "-q", "-F", "-L", "govmail-mail", str(image)])
+    mount.mkdir(exist_ok=True)
+    if not os.path.ismount(mount):
+        run(["mount", "-o", "loop", str(image), str(mount)])
+
+
+def detach_mail_disk(name: str) -> None:
+    if os.path.ismount(mail_disk(name)):
+        # lazy: the host's last processes may still be exiting; a -o loop mount frees its loop device with it
+        run(["umount", "--lazy", str(mail_disk(name))])
+
+
 def nspawn_command(host: Host) -> list[str]:
     return ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", f"--network-bridge={BRIDGE}",
             "--console=passive", f"--machine={host.name}", f"--uuid={host.uuid}",
             f"--directory={root_dir(host.suite)}",
-            f"--overlay={root_dir(host.suite)}:{host_dir(host.name) / 'upper'}:/"]
+            f"--overlay={root_dir(host.suite)}:{host_dir(host.name) / 'upper'}:/",
+            f"--bind={mail_disk(host.name)}:{layout.VMAIL}"]
 
 
 def _own_cgroups(name: str) -> None:
@@ -403,6 +429,7 @@ def cleanup_host_runtime(name: str) -> None:
 def start_host(host: Host) -> None:
     host_dir(host.name).mkdir(parents=True, exist_ok=True)
     seed_host(host)
+    attach_mail_disk(host.name)
     proc = subprocess.Popen([sys.executable, "-m", "govmail.lab", "supervise", host.name],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, cwd="/")
@@ -438,6 +465,7 @@ def stop_host(host: Host, timeout: float = 30) -> None:
         if alive(host.pid):
             os.killpg(host.pid, signal.SIGKILL)
     host.pid = None
+    detach_mail_disk(host.name)
     cleanup_host_runtime(host.name)
     for tree in CGROUP_TREES:
         _rmdir_tree(tree / "govmail-lab" / host.name)

@@ -44,6 +44,8 @@ def install(component: Component) -> None:
                      commands=[f"debconf-set-selections /etc/govmail/debconf/{component.name}"])
     apt.packages(name=f"Install {component.name}", packages=list(component.packages), no_recommends=True,
                  update=True, cache_time=3600)
+    for unit in component.kept_off:
+        systemd.service(name=f"{unit} stays off", service=unit, running=False, enabled=False)
 
 
 def pending(step: dict) -> bool:

@@ -10,7 +10,6 @@ from ..components import Component
 from .common import any_changed, install, pending, put_files, restart_if_changed
 
 # The daily sa-update would try the internet; rules come from the package.
-SA_UPDATE_TIMER = "spamassassin-maintenance.timer"
 
 
 @deploy("ClamAV")
@@ -34,8 +33,6 @@ def clamav(component: Component, content: dict[str, str], facts: dict):
 def spamassassin(component: Component, content: dict[str, str]):
     install(component)
     changed = put_files(component, content)
-    systemd.service(name="No rule updates from the internet", service=SA_UPDATE_TIMER, running=False,
-                    enabled=False)
     restart_if_changed(component, changed)
 
 

@@ -29,8 +29,8 @@ def postfix(component: Component, content: dict[str, str], tls_ops: list):
 def dovecot(component: Component, content: dict[str, str], tls_ops: list, facts: dict):
     server.group(name="vmail group", group="vmail", gid=facts["vmail_uid"])
     server.user(name="vmail user: owns every mailbox", user="vmail", uid=facts["vmail_uid"], group="vmail",
-                home="/var/vmail", shell="/usr/sbin/nologin", create_home=False)
-    files.directory(name="Mail store", path="/var/vmail", user="vmail", group="vmail", mode="750")
+                home=facts["mail_store"], shell="/usr/sbin/nologin", create_home=False)
+    files.directory(name="Mail store", path=facts["mail_store"], user="vmail", group="vmail", mode="750")
     install(component)
     changed = put_files(component, content)
     server.shell(name="Sieve compiles govmail's rules", commands=[f"sievec {facts['sieve_before']}"],
