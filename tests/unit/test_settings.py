@@ -150,6 +150,21 @@ def test_operator_certificates_come_in_pairs_and_must_exist(tmp_path: Path):
     assert settings.load(inventory_dir=tmp_path).tls_files == (cert, key)
 
 
+def test_relative_files_of_an_inventory_are_read_beside_it_wherever_govmail_runs(tmp_path: Path, monkeypatch):
+    inventory = tmp_path / "inventories" / "prod"
+    inventory.mkdir(parents=True)
+    (inventory / "mail.crt").write_text("chain"), (inventory / "mail.key").write_text("key")
+    (inventory / "govmail.yml").write_text(
+        "province: hanam\noverrides: {tls_certificate_file: mail.crt, tls_key_file: mail.key}\n")
+    monkeypatch.chdir(tmp_path)
+    assert settings.load(inventory_dir=Path("inventories/prod")).tls_files == (
+        Path("inventories/prod/mail.crt"), Path("inventories/prod/mail.key"))
+    (tmp_path / "mail.key").write_text("a key beside the working directory, not the inventory")
+    (inventory / "mail.key").unlink()
+    with pytest.raises(BadInput, match=r"overrides.tls_key_file: no such file: inventories/prod/mail.key"):
+        settings.load(inventory_dir=Path("inventories/prod"))
+
+
 @pytest.mark.parametrize("overrides, key", [
     ('{lockout_failures: -1}', "lockout_failures"),
     ('{lockout_failures: 0}', "lockout_failures"),

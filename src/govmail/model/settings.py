@@ -207,7 +207,7 @@ class Overrides(Strict):
     spam_reject_score: PositiveInt | None = None
     spamd_children: PositiveInt | None = None
     # Certificates from the operator's own CA instead of govmail's internal one: PEM files on the
-    # operator's machine, the certificate file holding the full chain.
+    # operator's machine (a relative path is beside govmail.yml), the certificate file holding the full chain.
     tls_certificate_file: Path | None = None
     tls_key_file: Path | None = None
     # Backups: the host of the restic repository, an SFTP server govmail's `backup` role runs there (every
@@ -255,9 +255,6 @@ class Overrides(Strict):
         given = [p for p in (self.tls_certificate_file, self.tls_key_file) if p is not None]
         if len(given) == 1:
             raise ValueError("tls_certificate_file and tls_key_file go together")
-        missing = [str(p) for p in given if not p.is_file()]
-        if missing:
-            raise ValueError(f"no such file: {', '.join(missing)}")
         return self
 
 
@@ -411,14 +408,28 @@ LOGO_MAX_BYTES = 100 * 1024
 LOGO_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
+def inventory_file(field: str, path: Path, inventory: str | None) -> Path:
+    """A file the inventory names: a relative path is read beside its govmail.yml (wherever govmail runs);
+    it must exist."""
+    if not path.is_absolute() and inventory:
+        path = Path(inventory) / path
+    if not path.is_file():
+        raise BadInput(f"overrides.{field}: no such file: {path}")
+    return path
+
+
+def operator_tls_files(overrides: "Overrides", inventory: str | None) -> tuple[Path, Path] | None:
+    if overrides.tls_certificate_file is None:
+        return None
+    return (inventory_file("tls_certificate_file", overrides.tls_certificate_file, inventory),
+            inventory_file("tls_key_file", overrides.tls_key_file, inventory))
+
+
 def webmail_logo(path: Path | None, inventory: str | None) -> Logo | None:
     """The inventory's logo file, read and checked: it exists, is small, and is an image webmail can show."""
     if path is None:
         return None
-    if not path.is_absolute() and inventory:
-        path = Path(inventory) / path
-    if not path.is_file():
-        raise BadInput(f"overrides.webmail_logo: no such file: {path}")
+    path = inventory_file("webmail_logo", path, inventory)
     data = path.read_bytes()
     if len(data) > LOGO_MAX_BYTES:
         raise BadInput(f"overrides.webmail_logo: {path} is {len(data)} bytes; a logo is at most "
@@ -648,7 +659,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
                           Ban(users.max_failures - 1, FAILURE_WINDOW_SECONDS // 60, DEFAULTS["ban_minutes"])),
         signatures=SignatureSources(overrides.clamav_official, overrides.clamav_mirror,
                                     tuple(overrides.clamav_signature_urls), overrides.clamav_without_signatures),
-        tls_files=(overrides.tls_certificate_file, overrides.tls_key_file) if overrides.tls_key_file else None,
+        tls_files=operator_tls_files(overrides, inventory),
         public_addresses=tuple(str(a) for a in overrides.public_addresses),
         resolver=str(overrides.resolver) if overrides.resolver else None,
         mta_sts_mode=overrides.mta_sts_mode,
