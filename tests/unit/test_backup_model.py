@@ -2,6 +2,8 @@
 host's SFTP server and the repository together (made once on the operator's side)."""
 
 import configparser
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,51 @@ def test_secrets_of_the_backup_path_are_readable_by_root_alone():
 def test_the_host_tool_is_python_that_compiles():
     s = settings.load(None, INVENTORY)
     compile(components.host_files(s)[layout.BACKUP_TOOL], layout.BACKUP_TOOL, "exec")
+
+
+def restore_tool(vmail: Path) -> dict:
+    """The host tool's functions, with the mail store at `vmail`."""
+    tool: dict = {"__name__": "govmail_backup"}
+    exec(compile(components.host_files(settings.load(None, INVENTORY))[layout.BACKUP_TOOL], layout.BACKUP_TOOL,
+                 "exec"), tool)
+    tool["VMAIL"] = vmail
+    return tool
+
+
+def restored_store(tmp_path: Path) -> Path:
+    restored = tmp_path / "staging" / "var" / "vmail"
+    (restored / "hanam.gov.vn" / "an").mkdir(parents=True)
+    (restored / "hanam.gov.vn" / "an" / "thu").write_text("from the snapshot")
+    return restored
+
+
+def host_store(vmail: Path) -> None:
+    (vmail / "hanam.gov.vn" / "an").mkdir(parents=True)
+    (vmail / "hanam.gov.vn" / "an" / "thu").write_text("the fresh host's")
+
+
+def test_a_restored_store_replaces_the_hosts_which_is_moved_aside(tmp_path: Path):
+    vmail = tmp_path / "var" / "vmail"
+    host_store(vmail)
+    restore_tool(vmail)["replace_store"](restored_store(tmp_path), "20261201-0900")
+    assert (vmail / "hanam.gov.vn" / "an" / "thu").read_text() == "from the snapshot"
+    assert (tmp_path / "var" / "vmail.before-restore-20261201-0900" / "hanam.gov.vn" / "an" / "thu").read_text() \
+        == "the fresh host's"
+
+
+def test_a_store_on_a_volume_of_its_own_is_replaced_inside_it(tmp_path: Path):
+    """A mount point cannot be renamed: the host's mailboxes go aside inside the volume."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root")
+    vmail = tmp_path / "var" / "vmail"
+    vmail.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(vmail)], check=True)
+    try:
+        host_store(vmail)
+        restore_tool(vmail)["replace_store"](restored_store(tmp_path), "20261201-0900")
+        assert os.path.ismount(vmail)
+        assert (vmail / "hanam.gov.vn" / "an" / "thu").read_text() == "from the snapshot"
+        assert (vmail / ".before-restore-20261201-0900" / "hanam.gov.vn" / "an" / "thu").read_text() \
+            == "the fresh host's"
+    finally:
+        subprocess.run(["umount", str(vmail)], check=True)
