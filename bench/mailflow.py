@@ -29,6 +29,8 @@ from pathlib import Path
 import ldap3
 
 from govmail import lab
+from govmail.lab import mailflow as shared
+from govmail.lab.mailflow import compose
 from govmail.accounts import directory
 from govmail.build.layout import PHP_VERSION
 from govmail.build.secretstore import Secrets, store_dir
@@ -39,7 +41,6 @@ SENTENCES = ["Thực hiện Kế hoạch số 125/KH-UBND của Ủy ban nhân d
              "Sở Thông tin và Truyền thông đề nghị các cơ quan, đơn vị rà soát danh sách cán bộ, công chức,",
              "cập nhật hộp thư điện tử công vụ và gửi báo cáo về Sở trước ngày 30 tháng 11 năm 2026.",
              "Đề nghị Thủ trưởng các cơ quan, đơn vị quan tâm, chỉ đạo thực hiện đúng thời hạn quy định."]
-ISSUED = "Cap#Phat2026Do"
 OUTSIDER = "cong.dan@ngoai.test"     # port 25 refuses the province's own senders from the network
 RECIPIENTS = 10
 # Port 25's settings without the milters: the bare path (port 25 itself is never changed).
@@ -58,13 +59,6 @@ def vietnamese_body(size: int = 7_300) -> str:
     return "\n".join(lines)
 
 
-def compose(sender: str, to: str, subject: str, body: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg.set_content(body)
-    return msg
-
-
 def host_shell(host, command: str) -> str:
     return lab.ssh(host, [command], timeout=600).stdout
 
@@ -73,16 +67,10 @@ def make_mailboxes(s, secrets, addresses: list[str]) -> ldap3.Connection:
     """Mailboxes for the run, each with a password its owner chose (an issued one could not send)."""
     admin = directory.connect(s)        # slapd listens on loopback: through SSH, as the CLI
     for address in addresses:
-        uid = address.split("@")[0]
-        dn = f"uid={uid},ou=people,{s.base_dn}"
-        if not admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
-                "cn": "Hộp thư đo", "sn": "Đo", "uid": uid, "mail": address, "govmailMailboxKind": "personal",
-                "govmailQuotaBytes": "0"}):
-            sys.exit(f"could not make the bench mailbox {address}: {admin.result}")
-        admin.extend.standard.modify_password(dn, new_password=ISSUED)
-        user = ldap3.Connection(admin.server, dn, ISSUED, auto_bind=True)
-        if not user.extend.standard.modify_password(dn, ISSUED, bench_password(s)):
-            sys.exit(f"the directory refused the bench password: {user.result}")
+        try:
+            shared.make_mailbox(admin, s, address.split("@")[0], 0, bench_password(s), cn="Hộp thư đo", sn="Đo")
+        except lab.LabError as err:
+            sys.exit(f"bench mailboxes: {err}")
     return admin
 
 
@@ -93,11 +81,11 @@ def remove_mailboxes(host, admin, base_dn: str, addresses: list[str]) -> None:
 
 
 def bench_password(s) -> str:
-    special = s.policies["users"].class_chars["special"][0]
-    return f"Do{special}Thu2026{special}Matkhau"
+    return shared.chosen_password(s, "Do")
 
 
 def inbox_count(host, addresses: list[str]) -> int:
+    """All the INBOXes' messages in one SSH call (the rate runs poll it)."""
     out = host_shell(host, "; ".join(f"doveadm -f flow mailbox status -u {a} messages INBOX" for a in addresses))
     return sum(int(part.split()[0]) for part in out.split("messages=")[1:])
 

@@ -23,9 +23,12 @@ from govmail.model.settings import Settings
 
 pytest_plugins = ["ci_skips"]
 
+# `govmail verify --inventory DIR`: the host checks against that inventory's mail host, deployed by the
+# operator; nothing here deploys it, boots a lab host or serves lab DNS records.
+VERIFY = os.environ.get("GOVMAIL_VERIFY_INVENTORY")
 # The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
-# when the host was deployed already (molecule's converge) and the suites only check it.
-ENGINE = os.environ.get("GOVMAIL_ENGINE", "pyinfra")
+# when the host was deployed already (molecule's converge, or `govmail verify`) and the suites only check it.
+ENGINE = "none" if VERIFY else os.environ.get("GOVMAIL_ENGINE", "pyinfra")
 
 # Secrets made while rendering in tests go to a throwaway store, never the operator's. A host deployed
 # beforehand (ENGINE none) is checked against the store its deploy used: GOVMAIL_SECRETS or the default.
@@ -46,7 +49,10 @@ def profile():
 
 
 REPO = Path(__file__).resolve().parents[1]
-INVENTORY = REPO / "inventories" / "lab"
+INVENTORY = Path(VERIFY) if VERIFY else REPO / "inventories" / "lab"
+# Fixtures that change the host under test: a test using one is marked `changes` (govmail verify runs it
+# only with --allow-changes). A test that changes the host itself carries the mark.
+CHANGING_FIXTURES = {"directory", "book_entries", "redeploy"}
 HOST = "mail1"
 BACKUP_HOST = "backup"     # keeps the mail host's backups (the inventory's backup_target)
 
@@ -115,14 +121,32 @@ def published(found: Deployment) -> Deployment:
 def once():
     """For a check whose outcome depends on neither the province nor the engine (the files are the same
     bytes, tests/parity): it runs in the first suite only, not after a province switch nor under molecule."""
+    if VERIFY:
+        return      # an operator's host is checked whole
     if os.environ.get("GOVMAIL_TEST_PROVINCE"):
         pytest.skip("does not depend on the province: checked once, in the first suite")
     if os.environ.get("GOVMAIL_ENGINE") == "none":
         pytest.skip("does not depend on the engine: checked once, on the pyinfra-deployed host")
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if CHANGING_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.changes)
+
+
+def verified_deployment() -> Deployment:
+    """The mail host of the inventory under `govmail verify`, as its hosts.yml names it."""
+    target = reach.mail_host(INVENTORY)
+    return Deployment(None, None, lab.Host("mail", target.address, "", ""), settings.load(PROVINCE, INVENTORY),
+                      Secrets(store_dir(str(INVENTORY))))
+
+
 @pytest.fixture(scope="session")
 def deployment():
+    if VERIFY:
+        yield verified_deployment()
+        return
     if os.geteuid() != 0:
         pytest.skip("unavailable here: the lab needs root")
     if ENGINE == "none":
@@ -173,5 +197,9 @@ def ldap_server(deployment):
 
 @pytest.fixture(scope="session")
 def host(deployment):
+    if VERIFY:          # as the inventory's hosts.yml says the engines log in
+        target = reach.mail_host(INVENTORY)
+        return testinfra.get_host(f"ssh://{target.user or 'root'}@{target.address}", ssh_identity_file=target.key,
+                                  ssh_extra_args=" ".join(target.options) or None, sudo=(target.user or "root") != "root")
     return testinfra.get_host(f"ssh://root@{deployment.host.address}", ssh_identity_file=str(lab.ssh_key()),
                               ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")

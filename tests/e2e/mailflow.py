@@ -18,8 +18,9 @@ import ldap3
 
 from govmail import lab
 from govmail.build import dnsrecords
+from govmail.lab import mailflow as shared
+from govmail.lab.mailflow import ISSUED
 
-ISSUED = "Cap#Phat2026xyz"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -45,20 +46,11 @@ def new_mailbox(env, quota: int | None = None, change_password: bool = True, **a
     """A personal mailbox made the way an operator makes one; returns (dn, address, password)."""
     s = env.s
     uid = f"t{uuid.uuid4().hex[:10]}"
-    dn, address = f"uid={uid},ou=people,{s.base_dn}", f"{uid}@{s.domain}"
-    assert env.admin.add(dn, ["inetOrgPerson", "govmailMailbox"], {
-        "cn": "Người Thử", "sn": "Thử", "uid": uid, "mail": address, "govmailMailboxKind": "personal",
-        "govmailQuotaBytes": str(quota if quota is not None else s.quotas["personal"].bytes or 0), **attrs}), \
-        env.admin.result
+    chosen = shared.chosen_password(s, uid[-4:]) if change_password else None
+    dn, address = shared.make_mailbox(env.admin, s, uid, quota if quota is not None else s.quotas["personal"].bytes or 0,
+                                      chosen, server=env.server, **attrs)
     env.made.append(dn)
-    assert env.admin.extend.standard.modify_password(dn, new_password=ISSUED)
-    if not change_password:
-        return dn, address, ISSUED
-    special = s.policies["users"].class_chars["special"][0]
-    chosen = f"Vn{special}2026{uid[-4:]}{special}Khau"
-    user = ldap3.Connection(env.server, dn, ISSUED, auto_bind=True)
-    assert user.extend.standard.modify_password(dn, None, chosen), user.result
-    return dn, address, chosen
+    return dn, address, chosen or ISSUED
 
 
 def smtp(env, port=587) -> smtplib.SMTP:
@@ -76,10 +68,7 @@ def submit(env, sender, password, message) -> None:
 
 
 def message(sender, to, subject="Thư công vụ thử nghiệm", body="Xin chào, đây là thư thử nghiệm.") -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg.set_content(body)
-    return msg
+    return shared.compose(sender, to, subject, body)
 
 
 def imap_login(env, address, password) -> imaplib.IMAP4_SSL:
@@ -107,8 +96,7 @@ def inbox_subjects(env, address, password, wait=10.0) -> list[str]:
 def choose_password(env, address, issued) -> str:
     """What a user does at first login: replace the issued password, through the directory's policy."""
     dn = env.admin.search(env.s.base_dn, f"(mail={address})") and env.admin.entries[0].entry_dn
-    special = env.s.policies["users"].class_chars["special"][0]
-    chosen = f"Vn{special}2026{uuid.uuid4().hex[:4]}{special}Khau"
+    chosen = shared.chosen_password(env.s, uuid.uuid4().hex[:4])
     user = ldap3.Connection(env.server, dn, issued, auto_bind=True)
     assert user.extend.standard.modify_password(dn, None, chosen), user.result
     return chosen
@@ -123,15 +111,12 @@ def wait_delivered(env, address, count, wait=15.0, mailbox="INBOX") -> int:
 
 
 def delivered_count(env, address, mailbox="INBOX") -> int:
-    out = lab.ssh(env.host, [f"doveadm -f flow mailbox status -u {address} messages {mailbox}"]).stdout
-    return int(out.split("messages=")[1].split()[0])
+    return shared.delivered_count(env.host, address, mailbox)
 
 
 def messages(env, address, mailbox="INBOX") -> list[EmailMessage]:
     """Every message in the mailbox, parsed, read on the host (doveadm: no password needed)."""
-    run = lab.ssh(env.host, [f"doveadm -f json fetch -u {address} text mailbox {mailbox}"])
-    return [email.message_from_string(found["text"], policy=email.policy.default)
-            for found in json.loads(run.stdout or "[]")]
+    return shared.messages(env.host, address, mailbox)
 
 
 def plain_text(msg: EmailMessage) -> str:

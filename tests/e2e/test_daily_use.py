@@ -89,6 +89,7 @@ def test_compose_completes_a_name_typed_without_accents(browser, env, agency):
     person, _ = add_official("Đặng Thị Ngọc Ánh", agency["address"], f"dtnanh{tag}")
     _, user, user_pw = new_mailbox(env)
     log_in(browser, env, user, user_pw)
+    in_mail_view(browser)       # the login has finished (a CI run once found no compose page after it)
     browser.get(url(env, "?_task=mail&_action=compose"))
     wait_for(browser, "#_to + .recipient-input input, .recipient-input input").send_keys("dang thi ngoc anh")
     pane = WebDriverWait(browser, 20).until(ready.visibility_of_element_located((By.ID, "rcmKSearchpane")))

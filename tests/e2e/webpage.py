@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="unavailable here: selenium is not installed")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -33,7 +34,11 @@ def url(env, query="") -> str:
 
 
 def wait_for(driver, css, timeout=20):
-    return WebDriverWait(driver, timeout).until(ready.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    """The element, once visible; else a failure naming the page it was not on."""
+    try:
+        return WebDriverWait(driver, timeout).until(ready.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    except TimeoutException:
+        raise AssertionError(f"{css} not visible on {driver.current_url}: {page_text(driver)[:400]!r}") from None
 
 
 def in_mail_view(driver, timeout=20):

@@ -192,6 +192,7 @@ def peer_server(deployment) -> ldap3.Server:
                         get_info=None, connect_timeout=5)
 
 
+@pytest.mark.lab_services
 def test_a_listed_directory_peer_reaches_ldaps_and_nothing_else(deployment):
     s, address = deployment.settings, deployment.host.address
     server = peer_server(deployment)

@@ -40,6 +40,7 @@ def lab_signatures_url() -> str:
     return f"http://{lab.GATEWAY}:{lab.SIGNATURE_PORT}/{lab.LAB_SIGNATURES}"
 
 
+@pytest.mark.lab_services
 def test_freshclam_fetched_the_lab_mirror_and_keeps_watching_it(host, deployment):
     """The lab inventory names only the lab's signature mirror: freshclam fetched its file (govmail never
     writes it) and runs on, as it would against ClamAV's own mirrors."""
@@ -63,6 +64,7 @@ def test_the_signature_age_is_written_for_prometheus(host):
     assert host.service("govmail-clamav-status.timer").is_enabled
 
 
+@pytest.mark.lab_services
 def test_a_signature_source_that_does_not_answer_fails_loudly_and_changes_nothing(host, once):
     """The deploy's fetch step, given a configuration whose source is missing on the mirror and one on an
     address where nothing listens: a non-zero exit naming both; the live databases and freshclam untouched."""
@@ -104,6 +106,8 @@ def test_the_signing_key_is_opendkims_alone(host):
     assert "BEGIN RSA PRIVATE KEY" in host.check_output("head -1 %s", DKIM_KEY)
 
 
+@pytest.mark.lab_services
+@pytest.mark.changes
 def test_a_failed_fetch_leaves_freshclam_running(host, once):
     """The fetch step stops the freshclam daemon for its own run (the daemon holds the log): when a source
     added to the live configuration does not answer, the deploy fails and the daemon runs on all the same."""

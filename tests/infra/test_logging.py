@@ -29,6 +29,7 @@ def test_logrotate_handles_every_log_file_on_the_host(host):
     assert files - considered(host) - NOT_STREAMS == set()
 
 
+@pytest.mark.changes
 def test_postfix_writes_to_a_new_file_after_its_rotation(host, deployment):
     host.check_output("logrotate --force /etc/logrotate.d/govmail")
     rotated = host.check_output(f"ls {layout.POSTFIX_LOG}-*").split()

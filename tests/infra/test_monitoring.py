@@ -195,6 +195,8 @@ def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(host, deploym
         host.run(f"rm -rf {workdir}")
 
 
+@pytest.mark.lab_services
+@pytest.mark.changes
 def test_a_deferred_message_shows_how_long_it_has_waited(host, deployment, once):
     """A real deferred message (to the lab gateway's port 25, where nothing listens: connection refused)
     appears in the queue-age metric the MailDeferred alert reads, older at each run, and Prometheus has it."""

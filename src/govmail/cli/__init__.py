@@ -288,6 +288,24 @@ def status(ctx, inventory, province):
     ctx.exit(0 if health.well else 1)
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@inventory_options
+@click.option("--allow-changes", is_flag=True,
+              help="Also run the checks that change the host (test entries, mail, restarts), each undoing its own.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as JUnit XML.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def verify(ctx, inventory, province, allow_changes, junit_xml, pytest_args):
+    """Check the inventory's mail host against its inventory and its province's regulation (the host suite,
+    tests/infra, from a govmail checkout), read only unless --allow-changes. PYTEST_ARGS after `--` go to
+    pytest (e.g. -k quota). Exit code 0 when every check holds; 1 when one does not; 2 bad input; 4 the host
+    does not answer."""
+    from govmail import verify as verify_mod
+    if not inventory:
+        raise BadInput("govmail verify needs --inventory (or $GOVMAIL_INVENTORY): the deployment to check")
+    ctx.exit(verify_mod.run(inventory, province, allow_changes, junit_xml, pytest_args))
+
+
 def _show_warning(message, category, *args, **kwargs) -> None:
     click.echo(f"warning: {message}", err=True)
 

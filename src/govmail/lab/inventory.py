@@ -1,0 +1,65 @@
+"""What the lab publishes for both engines and the tests: the inventory of the running hosts, their DNS
+names and the province's records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from govmail.build import dnsrecords
+from govmail.lab.state import Host, INVENTORY_DIR, OUTSIDE_DOMAIN, alive, write_file
+from govmail.lab.network import serve_records, write_dns
+from govmail.lab.hosts import ssh_key
+
+
+def role(name: str) -> str:
+    """A lab host's group: `outside` plays the internet, `backup` keeps the backups, the others are mail hosts."""
+    return name if name in ("outside", "backup") else "mail"
+
+
+def write_inventory(hosts: dict[str, Host]) -> Path:
+    """inventories/lab/hosts.yml (Ansible's YAML format); pyinfra's inventory.py reads the same file."""
+    key = str(ssh_key())
+    data = {"all": {
+        "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
+                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
+        "children": {group: {"hosts": {h.name: {"ansible_host": h.address} for h in hosts.values()
+                                       if role(h.name) == group}} for group in ("mail", "backup", "outside")},
+    }}
+    path = INVENTORY_DIR / "hosts.yml"
+    write_file(path, "# Written by `govmail lab up`: the lab's hosts, for pyinfra and Ansible alike.\n"
+           + yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def lab_settings():
+    from govmail.model.settings import INVENTORIES_DIR, load
+    return load(inventory_dir=INVENTORIES_DIR / "lab")
+
+
+def mail_names(hosts: dict[str, Host]) -> dict[str, str]:
+    """Lab DNS names -> host: the province's domain and mail.<domain> on the first mail host, the outside
+    world's domain on `outside` (which has no MX record: mail to it goes to the domain's own address)."""
+    names = {}
+    if "outside" in hosts:
+        names.update({OUTSIDE_DOMAIN: "outside", f"mail.{OUTSIDE_DOMAIN}": "outside"})
+    mail_hosts = [h for h in hosts.values() if role(h.name) == "mail"]
+    if mail_hosts:
+        s = lab_settings()
+        names.update({name: mail_hosts[0].name for name in [s.domain, s.mail_host, *s.webmail_aliases]})
+    return names
+
+
+def publish(hosts: dict[str, Host]) -> None:
+    """Names and inventories list the running hosts only: a deploy never waits on a stopped one. The lab
+    inventory's province gets the records `govmail dns` prints for it (with the secret store in use)."""
+    running = {name: h for name, h in hosts.items() if alive(h.pid)}
+    write_dns(running, mail_names(running))
+    write_inventory(running)
+    found = []
+    if any(role(h.name) == "mail" for h in running.values()):
+        from govmail.build.render import default_secrets
+        s = lab_settings()
+        found = dnsrecords.records(s, default_secrets(s))
+    serve_records(found)
