@@ -17,7 +17,7 @@ from pathlib import Path
 import ldap3
 
 from govmail import lab
-from govmail.build import dnsrecords
+from govmail.build import dnsrecords, layout
 from govmail.lab import mailflow as shared
 from govmail.lab.mailflow import ISSUED
 
@@ -112,6 +112,11 @@ def wait_delivered(env, address, count, wait=15.0, mailbox="INBOX") -> int:
 
 def delivered_count(env, address, mailbox="INBOX") -> int:
     return shared.delivered_count(env.host, address, mailbox)
+
+
+def postfix_log(env) -> list[str]:
+    """The lines of Postfix's log on the host (layout.POSTFIX_LOG)."""
+    return lab.ssh(env.host, [f"cat {layout.POSTFIX_LOG}"]).stdout.splitlines()
 
 
 def messages(env, address, mailbox="INBOX") -> list[EmailMessage]:

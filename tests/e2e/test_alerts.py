@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from govmail import lab, reach
+from govmail import reach
 from govmail.accounts import directory
 from govmail.build import layout
 from govmail.build.components import watched_units
-from mailflow import delivered_count, govmail, message, messages, new_mailbox, plain_text, submit, wait_delivered
+from mailflow import (delivered_count, govmail, message, messages, new_mailbox, plain_text, postfix_log, submit,
+                      wait_delivered)
 from test_outsider import SEND, connect_outcomes, probe
 
 pytestmark = pytest.mark.e2e
@@ -99,8 +100,7 @@ def test_stopped_clamd_defers_mail_alerts_the_operators_and_loses_nothing(outsid
 
 def postfix_outcomes(env, address: str) -> list[str]:
     """The status= of each of Postfix's delivery attempts to `address`, in its log."""
-    log = lab.ssh(env.host, [f"cat {layout.POSTFIX_LOG}"]).stdout
-    return [line.split("status=")[1].split()[0] for line in log.splitlines()
+    return [line.split("status=")[1].split()[0] for line in postfix_log(env)
             if f"to=<{address}>" in line and "status=" in line]
 
 

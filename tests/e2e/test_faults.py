@@ -24,8 +24,7 @@ import pytest
 
 from govmail import lab
 from govmail.accounts import directory
-from govmail.build import layout
-from mailflow import message, messages, new_mailbox, smtp
+from mailflow import message, messages, new_mailbox, postfix_log, smtp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.drill]
 
@@ -126,10 +125,10 @@ def reboot(host) -> None:
     assert state == "running", lab.ssh(host, ["systemctl --failed --no-legend"], check=False).stdout
 
 
-def logged_twice(host, tag: str) -> set[str]:
+def logged_twice(env, tag: str) -> set[str]:
     """Message-IDs (with `tag`) that Postfix's log says may have been delivered more than once: a delivery
     whose outcome a restart cut ("may be sent more than once"), or one logged sent twice."""
-    log = lab.ssh(host, [f"cat {layout.POSTFIX_LOG}"]).stdout
+    log = "\n".join(postfix_log(env))
     queued = dict(re.findall(rf"\b([0-9A-F]{{6,}}|[0-9A-Za-z]{{12,}}): message-id=(<{tag}-[^>]+>)", log))
     sent = Counter(re.findall(r"\b(\w+): to=<[^>]+>.*status=sent", log))
     uncertain = set(re.findall(r"\b(\w+): .*may be sent more than once", log))
@@ -176,7 +175,7 @@ def test_a_stream_of_mail_survives_restarts_of_every_service_and_a_reboot(outsid
         time.sleep(5)
     counts = Counter(arrived)
     assert [mid for mid in sent if counts[mid] == 0] == [], "every message arrives"
-    on_record = unacknowledged | set(from_outside["unacknowledged"]) | logged_twice(env.host, tag)
+    on_record = unacknowledged | set(from_outside["unacknowledged"]) | logged_twice(env, tag)
     copies = {mid: n for mid, n in counts.items() if n > 1}
     print(f"{len(sent)} messages, {len(on_record)} with a cut reply on record, {len(copies)} arrived twice")
     assert {mid: n for mid, n in copies.items() if mid not in on_record or n > 2} == {}, \

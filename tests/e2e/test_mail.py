@@ -8,8 +8,8 @@ from email.utils import make_msgid
 
 import ldap3
 import pytest
-from mailflow import (delivered_count, imap_login, inbox_subjects, message, messages, new_mailbox, smtp,
-                      submit, wait_delivered)
+from mailflow import (delivered_count, imap_login, inbox_subjects, message, messages, new_mailbox, postfix_log,
+                      smtp, submit, wait_delivered)
 from test_outsider import SEND, probe
 
 from govmail import lab
@@ -155,10 +155,6 @@ def test_mail_without_a_message_id_is_never_taken_for_a_copy(env, outside, once)
 def forwarding_allowed(env, domain: str) -> bool:
     allowed = env.s.forward_allowed_domains
     return allowed is None or any(domain == d or domain.endswith("." + d) for d in allowed)
-
-
-def postfix_log(env) -> list[str]:
-    return lab.ssh(env.host, ["cat /var/log/postfix.log"]).stdout.splitlines()
 
 
 def sieve_forward_outcome(log: str, target: str) -> str | None:
