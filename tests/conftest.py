@@ -1,3 +1,4 @@
+import functools
 import os
 import re
 import ssl
@@ -113,7 +114,7 @@ class Deployment:
 def published(found: Deployment) -> Deployment:
     """The deployment's DNS records served by the lab DNS, as the operator publishes them after a deploy (the
     host's own probes of its public name resolve it there)."""
-    lab.serve_records(dnsrecords.records(found.settings, found.secrets))
+    lab.publish_records(dnsrecords.records(found.settings, found.secrets))
     return found
 
 
@@ -135,9 +136,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.changes)
 
 
+@functools.cache
+def verified_target() -> reach.SshTarget:
+    """The mail host of the inventory under `govmail verify`, as its hosts.yml names it (read once)."""
+    return reach.mail_host(INVENTORY)
+
+
 def verified_deployment() -> Deployment:
-    """The mail host of the inventory under `govmail verify`, as its hosts.yml names it."""
-    target = reach.mail_host(INVENTORY)
+    target = verified_target()
     return Deployment(None, None, lab.Host("mail", target.address, "", ""), settings.load(PROVINCE, INVENTORY),
                       Secrets(store_dir(str(INVENTORY))))
 
@@ -198,7 +204,7 @@ def ldap_server(deployment):
 @pytest.fixture(scope="session")
 def host(deployment):
     if VERIFY:          # as the inventory's hosts.yml says the engines log in
-        target = reach.mail_host(INVENTORY)
+        target = verified_target()
         return testinfra.get_host(f"ssh://{target.user or 'root'}@{target.address}", ssh_identity_file=target.key,
                                   ssh_extra_args=" ".join(target.options) or None, sudo=(target.user or "root") != "root")
     return testinfra.get_host(f"ssh://root@{deployment.host.address}", ssh_identity_file=str(lab.ssh_key()),

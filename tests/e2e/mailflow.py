@@ -38,7 +38,7 @@ def publish() -> list:
     """`govmail dns --json` for the province under test, served by the lab DNS from now on (as the province's
     own DNS would serve it once the operator has published it)."""
     found = [dnsrecords.Record(**r) for r in json.loads(govmail("dns", "--json").stdout)]
-    lab.serve_records(found)
+    lab.publish_records(found)
     return found
 
 

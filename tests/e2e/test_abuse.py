@@ -18,7 +18,7 @@ import yaml
 from mailflow import govmail, imap_login, message, new_mailbox, smtp
 
 from govmail import lab
-from govmail.build.layout import ROUNDCUBE_LOGINS
+from govmail.build.layout import POSTFIX_LOG, ROUNDCUBE_LOGINS
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_a_sender_over_the_hourly_limit_is_told_to_retry_later(env, host):
                 refusal = (err.smtp_code, err.smtp_error)
     assert refusal and 400 <= refusal[0] < 500 and b"Sending limit" in refusal[1], refusal
     assert per_hour - per_message <= accepted <= per_hour, accepted
-    log = host.check_output("grep -a 'Sending limit' /var/log/postfix.log | tail -n 5")
+    log = host.check_output(f"grep -a 'Sending limit' {POSTFIX_LOG} | tail -n 5")
     assert f"sasl_username={alice}" in log or alice in log
 
 

@@ -11,6 +11,7 @@ from mailflow import (choose_password, delivered_count, govmail, message, messag
                       wait_delivered)
 
 from govmail import lab
+from govmail.build.layout import POSTFIX_LOG
 
 pytestmark = pytest.mark.e2e
 webdriver = pytest.importorskip("selenium.webdriver", reason="unavailable here: selenium is not installed")
@@ -170,7 +171,7 @@ def test_an_out_of_office_reply_reaches_a_sender_outside_government_mail(browser
     in_mail_view(browser)
     set_out_of_office(browser, env, "Vắng mặt", "Tôi vắng mặt.")
     outsider = f"doanhnghiep{uuid.uuid4().hex[:6]}@ngoai.test"
-    log = "/var/log/postfix.log"
+    log = POSTFIX_LOG
     seen = int(lab.ssh(env.host, [f"wc -l < {log}"]).stdout)
     letter = shlex.quote(f"From: {outsider}\nTo: {away}\nSubject: Hỏi thủ tục\n\nXin hỏi thủ tục.\n")
     lab.ssh(env.host, [f"printf %s {letter} | /usr/sbin/sendmail -f {outsider} {away}"])

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from govmail import lab
-from govmail.build import layout
+from govmail.build import dnsrecords, layout
+from govmail.build.render import default_secrets
 from govmail.model import settings
 
 pytestmark = [
@@ -85,6 +86,22 @@ def test_hosts_reach_each_other_by_name(hosts):
     assert on(two, f"getent hosts mail.{domain}").stdout.split()[0] == first_mail_host.address
     banner = on(two, "python3 -c \"import socket; print(socket.create_connection(('smoke1', 22), 5).recv(8))\"")
     assert "SSH-2.0" in banner.stdout
+
+
+def test_starting_a_host_keeps_the_records_last_published(hosts):
+    """After a deploy of another province publishes its records, `lab up` does not put the lab inventory's
+    province back: the lab serves what it was last given."""
+    inventory = settings.load(inventory_dir=REPO / "inventories/lab")
+    other = settings.load(next(p for p in ("danang", "bacgiang") if p != inventory.province), REPO / "inventories/lab")
+    first_mail_host = next(h for h in lab.load_hosts().values() if lab.role(h.name) == "mail")
+    try:
+        lab.publish_records(dnsrecords.records(other, default_secrets(other)))
+        assert govmail("lab", "up", "smoke1").returncode == 0
+        assert lab.province_names() == sorted([other.domain, other.mail_host])
+        assert on(hosts["outside"], f"getent hosts {other.domain}").stdout.split()[0] == first_mail_host.address
+        assert on(hosts["outside"], f"getent hosts {inventory.domain}", check=False).returncode != 0
+    finally:
+        lab.publish_records(dnsrecords.records(inventory, default_secrets(inventory)))
 
 
 def test_inventory_for_both_engines(hosts):

@@ -112,14 +112,54 @@ def write_csv(rows: list[Row], path: Path) -> None:
             writer.writerow(asdict(row))
 
 
+STATUSES = ("active", "locked", "revoked")
+LABEL_WIDTH, BAR_WIDTH, ROW_HEIGHT = 300, 600, 24     # the chart's pixels: agency names, the longest bar, a row
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One agency's row in the chart: a segment (status, x, width, count) per status, then the total."""
+    agency: str
+    text_y: int
+    rect_y: int
+    segments: tuple[tuple[str, float, float, int], ...]
+    total: int
+    total_x: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    legend_x: int
+    legend_y: int
+    bars: tuple[Bar, ...]
+
+
+def chart(by_agency: dict[str, dict[str, int]]) -> Chart:
+    """Stacked bars of mailboxes by status per agency, scaled so that the biggest agency's bar is BAR_WIDTH."""
+    biggest = max([1, *(sum(counts.values()) for counts in by_agency.values())])
+    bars = []
+    for index, (agency, counts) in enumerate(by_agency.items()):
+        x, segments = LABEL_WIDTH, []
+        for status in STATUSES:
+            width = round(BAR_WIDTH * counts[status] / biggest, 1)
+            segments.append((status, x, width, counts[status]))
+            x += width
+        top = ROW_HEIGHT * index
+        bars.append(Bar(agency, top + 15, top + 3, tuple(segments), sum(counts.values()), x + 4))
+    rows = ROW_HEIGHT * len(bars)
+    return Chart(LABEL_WIDTH + BAR_WIDTH + 20, rows + 30, LABEL_WIDTH, rows + 12, tuple(bars))
+
+
 def write_html(s: Settings, rows: list[Row], since: dt.datetime, moment: dt.datetime, path: Path) -> None:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    by_agency: dict[str, dict[str, int]] = defaultdict(lambda: {"active": 0, "locked": 0, "revoked": 0})
+    by_agency: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     for row in rows:
-        for status in ("active", "locked", "revoked"):
+        for status in STATUSES:
             by_agency[row.agency][status] += getattr(row, status)
     html = env.get_template("report/report.html.j2").render(
-        s=s, rows=rows, total=totals(rows), since=since, moment=moment, chart=dict(by_agency),
+        s=s, rows=rows, total=totals(rows), since=since, moment=moment, chart=chart(dict(by_agency)),
         schedule=s.profile.reports.schedule)
     path.write_text(html, encoding="utf-8")

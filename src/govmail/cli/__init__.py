@@ -213,6 +213,15 @@ def lab_up(names, count, suite):
     chosen = list(names) or [f"mail{i}" for i in range(1, (count or 1) + 1)]
     for host in lab_mod.up(chosen, suite):
         click.echo(f"{host.name:<10} {host.address:<15} up   (govmail lab ssh {host.name})")
+    if not lab_mod.province_names() and any(lab_mod.role(name) == "mail" for name in lab_mod.load_hosts()):
+        lab_mod.publish_records(_lab_inventory_records())
+
+
+def _lab_inventory_records() -> list:
+    """What `govmail dns` prints for the lab inventory's province: the lab DNS serves it until a deploy of
+    another province publishes that one's (the tests do, as an operator would)."""
+    s = settings_mod.load(inventory_dir=settings_mod.INVENTORIES_DIR / "lab")
+    return dnsrecords.records(s, render.default_secrets(s))
 
 
 @lab.command("down")

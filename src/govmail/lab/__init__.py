@@ -18,9 +18,9 @@ import shutil
 from govmail.errors import BadInput
 from govmail.lab.hosts import (allocate, host_dir, ssh, ssh_command, ssh_key, start_host, stop_host, supervise,
                                wait_for_ssh)
-from govmail.lab.inventory import publish, role
+from govmail.lab.inventory import province_names, publish, publish_province, role
 from govmail.lab.network import (dnsmasq_lines, ensure_bridge, ensure_dns, ensure_proxy, ensure_signature_mirror,
-                                 pidfile_alive, serve_records, stop_pid)
+                                 pidfile_alive, stop_pid)
 from govmail.lab.root import build_root
 from govmail.lab.state import (BRIDGE, CACHE, CGROUP_TREES, GATEWAY, INVENTORY_DIR, LAB_SIGNATURE, LAB_SIGNATURE_TEXT,
                                LAB_SIGNATURES, MAIL_DISK_SIZE, OUTSIDE_DOMAIN, QUARANTINE_DOMAIN, SIGNATURE_PORT,
@@ -31,7 +31,7 @@ from govmail.lab.state import (BRIDGE, CACHE, CGROUP_TREES, GATEWAY, INVENTORY_D
 __all__ = ["CACHE", "CGROUP_TREES", "GATEWAY", "LAB_SIGNATURE", "LAB_SIGNATURE_TEXT", "LAB_SIGNATURES", "MAIL_DISK_SIZE",
            "OUTSIDE_DOMAIN", "QUARANTINE_DOMAIN", "SIGNATURE_PORT", "SPOOFED_DOMAIN", "STATE", "Host", "LabError",
            "alive", "build_root", "destroy", "dnsmasq_lines", "down", "ensure_bridge", "ensure_proxy", "ensure_tools",
-           "load_hosts", "remove", "require_root", "role", "run", "serve_records", "ssh", "ssh_command", "ssh_key",
+           "load_hosts", "province_names", "publish_records", "remove", "require_root", "role", "run", "ssh", "ssh_command", "ssh_key",
            "status", "supervise", "up", "wait_for_ssh"]
 
 
@@ -100,9 +100,17 @@ def destroy(purge: bool = False) -> None:
         for tree in CGROUP_TREES:
             remove_empty_dirs(tree / "govmail-lab")
         save_hosts({})
-        (INVENTORY_DIR / "hosts.yml").unlink(missing_ok=True)
+        for published in (INVENTORY_DIR / "hosts.yml", STATE / "province-names", STATE / "dns-records.conf"):
+            published.unlink(missing_ok=True)
     if purge:
         shutil.rmtree(CACHE, ignore_errors=True)
+
+
+def publish_records(found: list) -> None:
+    """The lab DNS serves these records of a province (`govmail dns`) until the next publication."""
+    require_root()
+    with locked():
+        publish_province(load_hosts(), found)
 
 
 def status() -> list[tuple[Host, bool]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from govmail.build import dnsrecords
-from govmail.lab.state import Host, INVENTORY_DIR, OUTSIDE_DOMAIN, alive, write_file
+from govmail.lab.state import Host, INVENTORY_DIR, OUTSIDE_DOMAIN, STATE, alive, write_file
 from govmail.lab.network import serve_records, write_dns
 from govmail.lab.hosts import ssh_key
 
@@ -33,33 +33,36 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
     return path
 
 
-def lab_settings():
-    from govmail.model.settings import INVENTORIES_DIR, load
-    return load(inventory_dir=INVENTORIES_DIR / "lab")
+def province_names() -> list[str]:
+    """The names the last publication gave the province: its domain and its mail host's name (from the MX)."""
+    path = STATE / "province-names"
+    return path.read_text().split() if path.exists() else []
 
 
 def mail_names(hosts: dict[str, Host]) -> dict[str, str]:
-    """Lab DNS names -> host: the province's domain and mail.<domain> on the first mail host, the outside
+    """Lab DNS names -> host: the province's domain and mail host name on the first mail host, the outside
     world's domain on `outside` (which has no MX record: mail to it goes to the domain's own address)."""
     names = {}
     if "outside" in hosts:
         names.update({OUTSIDE_DOMAIN: "outside", f"mail.{OUTSIDE_DOMAIN}": "outside"})
     mail_hosts = [h for h in hosts.values() if role(h.name) == "mail"]
     if mail_hosts:
-        s = lab_settings()
-        names.update({name: mail_hosts[0].name for name in [s.domain, s.mail_host, *s.webmail_aliases]})
+        names.update({name: mail_hosts[0].name for name in province_names()})
     return names
 
 
 def publish(hosts: dict[str, Host]) -> None:
-    """Names and inventories list the running hosts only: a deploy never waits on a stopped one. The lab
-    inventory's province gets the records `govmail dns` prints for it (with the secret store in use)."""
+    """Names and inventories list the running hosts only: a deploy never waits on a stopped one. The
+    province's records stay as last published (publish_records), as a stopped host's DNS would."""
     running = {name: h for name, h in hosts.items() if alive(h.pid)}
     write_dns(running, mail_names(running))
     write_inventory(running)
-    found = []
-    if any(role(h.name) == "mail" for h in running.values()):
-        from govmail.build.render import default_secrets
-        s = lab_settings()
-        found = dnsrecords.records(s, default_secrets(s))
+
+
+def publish_province(hosts: dict[str, Host], found: list[dnsrecords.Record]) -> None:
+    """The lab DNS serves a province's records (`govmail dns`) from now on, and its domain and mail host
+    name on the first mail host, until the next publication."""
+    names = sorted({name for r in found if r.type == "MX" for name in (r.name, r.value.split()[1])})
+    write_file(STATE / "province-names", "".join(f"{name}\n" for name in names))
+    publish(hosts)
     serve_records(found)
