@@ -13,7 +13,7 @@ from govmail.build import components
 from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 from govmail.model import settings
 
-if "mail" in host.groups or "backup" in host.groups:
+if {"mail", "backup", "monitor"} & set(host.groups):
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
     parts, content = components.components(s), components.host_files(s)
     facts = components.facts(s, content)
@@ -29,12 +29,17 @@ if "mail" in host.groups:
     webmail.nginx(parts["nginx"], content, tls_ops, facts)
     webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
-    monitoring.monitoring(parts["monitoring"], content)
+    monitoring.exporters(parts["monitoring"], content)
+    if parts["monitoring_server"].role == "mail":
+        monitoring.server(parts["monitoring_server"], content)
     firewall.firewall(parts["firewall"], content)
     logging.logging(parts["logging"], content)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
     common.record_deploy(facts)
+
+if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":
+    monitoring.server(parts["monitoring_server"], content)
 
 if "backup" in host.groups and "backup_server" in parts:
     backup.repository_server(parts["backup_server"], content, facts)

@@ -56,6 +56,7 @@ INVENTORY = Path(VERIFY) if VERIFY else REPO / "inventories" / "lab"
 CHANGING_FIXTURES = {"directory", "book_entries", "redeploy"}
 HOST = "mail1"
 BACKUP_HOST = "backup"     # keeps the mail host's backups (the inventory's backup_target)
+MONITOR_HOST = "monitor"   # runs Prometheus and Alertmanager for the mail host (the lab inventory's `monitor`)
 
 
 # The province under test: the inventory's, or another one switched to with the single variable, exactly
@@ -164,7 +165,8 @@ def deployment():
     if ENGINE not in DEPLOY:
         pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
     fresh = not lab.load_hosts()
-    up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST, BACKUP_HOST], capture_output=True,
+    up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST, BACKUP_HOST, MONITOR_HOST],
+                        capture_output=True,
                         text=True)
     assert up.returncode == 0, up.stderr
     first = deploy_counts()
@@ -199,6 +201,17 @@ def ldap_server(deployment):
     yield server
     for tunnel in tunnels.values():
         tunnel.close()
+
+
+@pytest.fixture(scope="session")
+def monitor(host, deployment):
+    """Where Prometheus and Alertmanager run: the inventory's `monitor` host (as its hosts.yml says), else the
+    mail host."""
+    target = reach.inventory_host(INVENTORY, "monitor")
+    if not target:
+        return host
+    return testinfra.get_host(f"ssh://{target.user or 'root'}@{target.address}", ssh_identity_file=target.key,
+                              ssh_extra_args=" ".join(target.options) or None, sudo=(target.user or "root") != "root")
 
 
 @pytest.fixture(scope="session")

@@ -28,4 +28,5 @@ DEPLOYMENT = {"province": yaml.safe_load((HERE / "govmail.yml").read_text())["pr
               "govmail_inventory": str(HERE)}
 mail = (_hosts("mail"), DEPLOYMENT)
 backup = (_hosts("backup"), DEPLOYMENT)
+monitor = (_hosts("monitor"), DEPLOYMENT)
 outside = _hosts("outside")

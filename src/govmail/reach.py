@@ -45,20 +45,24 @@ class SshTarget:
                 "-o", "ExitOnForwardFailure=yes", *options, login]
 
 
-def mail_host(inventory: Path) -> SshTarget | None:
-    """The first host of group `mail` in the inventory's hosts.yml, as SSH reaches it."""
+def inventory_host(inventory: Path, group: str) -> SshTarget | None:
+    """The first host of `group` in the inventory's hosts.yml, as SSH reaches it."""
     path = inventory / "hosts.yml"
     if not path.is_file():
         return None
     data = (yaml.safe_load(path.read_text()) or {}).get("all") or {}
     common = data.get("vars") or {}
-    hosts = ((data.get("children") or {}).get("mail") or {}).get("hosts") or {}
+    hosts = ((data.get("children") or {}).get(group) or {}).get("hosts") or {}
     for name, host in hosts.items():
         merged = {**common, **(host or {})}
         return SshTarget(merged.get("ansible_host", name), merged.get("ansible_user"),
                          merged.get("ansible_ssh_private_key_file"),
                          tuple(shlex.split(merged.get("ansible_ssh_common_args", ""))))
     return None
+
+
+def mail_host(inventory: Path) -> SshTarget | None:
+    return inventory_host(inventory, "mail")
 
 
 def free_port() -> int:

@@ -29,10 +29,11 @@ class Health:
 
 
 class Prometheus:
-    """Instant queries to the mail host's Prometheus, through an SSH tunnel to its loopback port."""
+    """Instant queries to Prometheus (on the monitor host or the mail host), through an SSH tunnel to its
+    loopback port."""
 
     def __init__(self, s: Settings):
-        self.target = directory.ssh_target(s)
+        self.target = directory.monitoring_target(s)
         self.tunnel = reach.Tunnel(self.target, MONITOR_PORTS["prometheus"])
 
     def query(self, expr: str) -> list[dict]:

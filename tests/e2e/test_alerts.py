@@ -2,7 +2,9 @@
 scripts/test): clamd stopped, mail deferred, an alert mail in Vietnamese; clamd back, the mail delivered
 once, the alert resolved. And the monitoring's listeners as an outsider meets them: closed."""
 
+import dataclasses
 import email
+import json
 import os
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ ARTIFACTS = Path(os.environ.get("GOVMAIL_ARTIFACTS", Path(__file__).resolve().pa
 def screenshot_alerts_page(s) -> Path:
     """Prometheus's alerts page as an operator sees it through SSH (README's "Monitoring" section)."""
     from selenium import webdriver
-    tunnel = reach.Tunnel(directory.ssh_target(s), layout.MONITOR_PORTS["prometheus"])
+    tunnel = reach.Tunnel(directory.monitoring_target(s), layout.MONITOR_PORTS["prometheus"])
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"):
@@ -146,20 +148,48 @@ def test_a_full_mail_disk_defers_mail_alerts_the_operators_and_loses_nothing(env
     assert delivered_count(env, address) == 2, "delivered exactly once"
 
 
+SERVER_PORTS = [layout.MONITOR_PORTS[name] for name in ("prometheus", "alertmanager", "blackbox")] + [9094]
+EXPORTER_PORTS = [layout.MONITOR_PORTS[name] for name in ("node", "postfix", "dovecot")] + [layout.PORTS["alerts"]]
+
+
 def test_the_monitoring_is_closed_to_the_outside(outside, env):
-    """Prometheus, Alertmanager (and its cluster port), the exporters and Postfix's alerts listener answer
-    on loopback only: from outside every port is refused."""
-    ports = [*layout.MONITOR_PORTS.values(), 9094, layout.PORTS["alerts"]]
+    """Prometheus, Alertmanager (and its cluster port), the exporters and Postfix's alerts listener: from
+    outside every port of the mail host is refused (on loopback, or refused by the firewall when a monitor
+    host scrapes them)."""
+    ports = SERVER_PORTS + EXPORTER_PORTS
     found = connect_outcomes(outside, env, ports)
     assert found == {str(port): "ConnectionRefusedError" for port in ports}
 
 
-def test_only_alertmanager_may_use_the_unfiltered_alerts_listener(host):
-    connect = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', %d), timeout=5).recv(64)\""
+def test_the_monitoring_host_is_closed_to_the_outside(outside, env):
+    if not env.s.monitor_address:
+        pytest.skip("a single-node site: no monitor host (the mail host's ports: the test above)")
+    found = connect_outcomes(outside, dataclasses.replace(env, address=env.s.monitor_address), SERVER_PORTS)
+    assert found == {str(port): "ConnectionRefusedError" for port in SERVER_PORTS}
+
+
+def connects(on, as_user: str, address: str, port: int) -> bool:
+    """Whether `as_user` on that host connects to address:port."""
+    script = f"import socket; socket.create_connection(({address!r}, {port}), timeout=5).close()"
+    return on.run(f"runuser -u {as_user} -- python3 -c {json.dumps(script)}").rc == 0
+
+
+def test_the_exporters_and_the_alerts_listener_answer_the_monitor_host(monitor, env):
+    if not env.s.monitor_address:
+        pytest.skip("a single-node site: the exporters answer on loopback (tests/infra/test_monitoring.py)")
+    for port in EXPORTER_PORTS:
+        assert connects(monitor, "prometheus", env.s.mail_host, port), port
+
+
+def test_only_alertmanager_may_use_the_unfiltered_alerts_listener(host, monitor, env):
     port = layout.PORTS["alerts"]
-    assert host.run("runuser -u www-data -- " + connect % port).rc != 0, "the web server's user is refused"
-    assert host.run("runuser -u vmail -- " + connect % port).rc != 0, "Dovecot's deliveries are refused"
-    assert host.run("runuser -u prometheus -- " + connect % port).rc == 0
+    assert not connects(host, "www-data", "127.0.0.1", port), "the web server's user is refused"
+    assert not connects(host, "vmail", "127.0.0.1", port), "Dovecot's deliveries are refused"
+    if env.s.monitor_address:
+        assert not connects(host, "prometheus", "127.0.0.1", port), "on the mail host nobody may"
+        assert connects(monitor, "prometheus", env.s.mail_host, port), "Alertmanager's host may"
+    else:
+        assert connects(host, "prometheus", "127.0.0.1", port)
 
 
 def test_status_says_all_is_well_on_a_healthy_host(env):

@@ -42,8 +42,13 @@ def wait_for(driver, css, timeout=20):
 
 
 def in_mail_view(driver, timeout=20):
-    """The mail view has loaded (its message list may be empty, hence not visible)."""
-    return WebDriverWait(driver, timeout).until(ready.presence_of_element_located((By.ID, "messagelist")))
+    """The mail view has loaded (its message list may be empty, hence not visible) and its requests have
+    answered: Roundcube writes the whole session at the end of each request, so a list request still running
+    when the next page registers a compose session would write that registration away ("Requested compose
+    session not found", seen once in CI)."""
+    found = WebDriverWait(driver, timeout).until(ready.presence_of_element_located((By.ID, "messagelist")))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return !!window.rcmail && rcmail.busy === false"))
+    return found
 
 
 def log_in(driver, env, address, password) -> None:

@@ -1,18 +1,23 @@
-"""Monitoring on a host deployed by either engine (GOVMAIL_ENGINE): Prometheus, Alertmanager and the exporters
-run, listen on loopback only, their configuration passes their own checks, and Prometheus sees every part of
-the host healthy."""
+"""Monitoring on hosts deployed by either engine (GOVMAIL_ENGINE): the exporters on the mail host, Prometheus
+and Alertmanager on the monitoring server (the `monitor` host, or the mail host itself) run, listen where
+they should, their configuration passes their own checks, and Prometheus sees every part of the host
+healthy."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import urllib.parse
+from pathlib import Path
 
 import ldap3
 import pytest
 
 from govmail import lab
 from govmail.build import layout
-from govmail.build.components import MONITORING_SERVICES, watched_units
+from govmail.build.components import MONITORING_SERVER_SERVICES, MONITORING_SERVICES, watched_units
 
 pytestmark = pytest.mark.infra
 
@@ -43,25 +48,43 @@ def settled(host, expr: str, want, wait: float = 120, ask=query) -> list[dict]:
 
 
 @pytest.mark.parametrize("service", MONITORING_SERVICES)
-def test_the_monitoring_runs_and_starts_at_boot(host, service):
+def test_the_exporters_run_and_start_at_boot(host, service):
     assert host.service(service).is_running and host.service(service).is_enabled
 
 
-def test_every_monitoring_listener_is_on_loopback_only(host):
-    listening = host.socket.get_listening_sockets()
-    for name, port in layout.MONITOR_PORTS.items():
+@pytest.mark.parametrize("service", MONITORING_SERVER_SERVICES)
+def test_the_monitoring_server_runs_and_starts_at_boot(monitor, service):
+    assert monitor.service(service).is_running and monitor.service(service).is_enabled
+
+
+def test_prometheus_alertmanager_and_the_prober_listen_on_loopback_only(monitor):
+    listening = monitor.socket.get_listening_sockets()
+    for name in ("prometheus", "alertmanager", "blackbox"):
+        port = layout.MONITOR_PORTS[name]
         assert f"tcp://127.0.0.1:{port}" in listening, name
         assert not [s for s in listening if s.endswith(f":{port}") and "127.0.0.1" not in s], name
     assert not [s for s in listening if s.endswith(":9094")], "Alertmanager's cluster port stays closed"
 
 
-def test_the_configuration_passes_the_tools_own_checks(host):
-    """promtool and amtool, as shipped with the packages on the host, read what govmail wrote."""
-    rules = host.run(f"promtool check rules {layout.PROMETHEUS_RULES}")
+def test_the_exporters_listen_on_loopback_unless_a_monitor_host_scrapes_them(host, deployment):
+    """On a single-node site the exporters answer on loopback alone; with a `monitor` host they answer on every
+    address and the firewall admits that host alone (tests/e2e/test_alerts.py tries both from outside)."""
+    listening = host.socket.get_listening_sockets()
+    everywhere = deployment.settings.monitor_address is not None
+    for name in ("node", "postfix", "dovecot"):
+        port = layout.MONITOR_PORTS[name]
+        assert f"tcp://{'0.0.0.0' if everywhere else '127.0.0.1'}:{port}" in listening, (name, listening)
+        if not everywhere:
+            assert not [s for s in listening if s.endswith(f":{port}") and "127.0.0.1" not in s], name
+
+
+def test_the_configuration_passes_the_tools_own_checks(monitor):
+    """promtool and amtool, as shipped with the packages on the monitor, read what govmail wrote."""
+    rules = monitor.run(f"promtool check rules {layout.PROMETHEUS_RULES}")
     assert rules.rc == 0 and "SUCCESS" in rules.stdout, rules.stdout + rules.stderr
-    config = host.run("promtool check config /etc/prometheus/prometheus.yml")
+    config = monitor.run("promtool check config /etc/prometheus/prometheus.yml")
     assert config.rc == 0, config.stdout + config.stderr
-    alerts = host.run("amtool check-config /etc/prometheus/alertmanager.yml")
+    alerts = monitor.run("amtool check-config /etc/prometheus/alertmanager.yml")
     assert alerts.rc == 0 and "1 templates" in alerts.stdout, alerts.stdout + alerts.stderr
 
 
@@ -74,13 +97,18 @@ def failing_now(host) -> list[dict]:
             if (r["metric"].get("job"), r["metric"].get("instance")) in active]
 
 
-def test_every_target_is_scraped_and_every_public_listener_answers(host, deployment):
-    down = settled(host, "", lambda result: not result, ask=lambda host, _: failing_now(host))
+def test_every_target_is_scraped_and_every_public_listener_answers(monitor, deployment):
+    """Every job scraped and up, every probe succeeding (waiting out a Prometheus that has just started and
+    scraped nothing yet: no failure is not yet health)."""
+    jobs = {"prometheus", "alertmanager", "node", "postfix", "dovecot", "probe_smtp_starttls", "probe_imaps",
+            "probe_https"} | ({"probe_pop3s"} if "pop3" in deployment.settings.protocols else set())
+
+    def health(monitor, _):
+        return failing_now(monitor), {r["metric"]["job"] for r in query(monitor, "up == 1")}
+    down, up = settled(monitor, None, lambda found: not found[0] and jobs <= found[1], ask=health)
     assert down == [], [r["metric"] for r in down]
-    jobs = {r["metric"]["job"] for r in query(host, "up == 1")}
-    assert {"prometheus", "alertmanager", "node", "postfix", "probe_smtp_starttls", "probe_imaps",
-            "probe_https"} <= jobs
-    assert ("probe_pop3s" in jobs) == ("pop3" in deployment.settings.protocols)
+    assert jobs <= up, jobs - up
+    assert ("probe_pop3s" in up) == ("pop3" in deployment.settings.protocols)
 
 
 def unit_names(result: list[dict]) -> set[str]:
@@ -89,14 +117,14 @@ def unit_names(result: list[dict]) -> set[str]:
     return {r["metric"]["name"] for r in result}
 
 
-def test_prometheus_sees_every_service_the_deploy_started(host, deployment):
+def test_prometheus_sees_every_service_the_deploy_started(monitor, deployment):
     units = set(watched_units(deployment.settings))
-    active = settled(host, 'node_systemd_unit_state{state="active"} == 1', lambda result: unit_names(result) == units)
+    active = settled(monitor, 'node_systemd_unit_state{state="active"} == 1', lambda result: unit_names(result) == units)
     assert unit_names(active) == units
 
 
-def test_the_certificate_expiry_is_read_from_every_tls_listener(host):
-    expiry = query(host, "probe_ssl_earliest_cert_expiry - time()")
+def test_the_certificate_expiry_is_read_from_every_tls_listener(monitor):
+    expiry = query(monitor, "probe_ssl_earliest_cert_expiry - time()")
     assert expiry and all(float(r["value"][1]) > 21 * 86400 for r in expiry), expiry
 
 
@@ -104,8 +132,8 @@ def firing(host, _=None) -> list[dict]:
     return [a for a in api(host, "alerts")["alerts"] if a["state"] == "firing"]
 
 
-def test_nothing_fires_on_a_healthy_host(host):
-    found = settled(host, None, lambda result: not result, ask=firing)
+def test_nothing_fires_on_a_healthy_host(monitor):
+    found = settled(monitor, None, lambda result: not result, ask=firing)
     assert found == [], [a["labels"] for a in found]
 
 
@@ -177,27 +205,27 @@ def gone_target_test(gone: dict[str, str], after_seconds: int) -> dict:
             "alert_rule_test": [{"eval_time": f"{at}s", "alertname": alert, "exp_alerts": []} for alert in gone]}
 
 
-def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(host, deployment):
-    """promtool's rule tests, on the host, of the rules as deployed (their Vietnamese texts are checked by the
+def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(monitor, deployment):
+    """promtool's rule tests, on the monitor, of the rules as deployed (their Vietnamese texts are checked by the
     alert mails of the drills, so left out here)."""
     import yaml
-    rules = yaml.safe_load(host.file(layout.PROMETHEUS_RULES).content_string)
+    rules = yaml.safe_load(monitor.file(layout.PROMETHEUS_RULES).content_string)
     for group in rules["groups"]:
         for rule in group["rules"]:
             rule.pop("annotations", None)
-    workdir = host.check_output("mktemp -d")
+    workdir = monitor.check_output("mktemp -d")
     try:
         for name, data in (("rules.yml", rules), ("tests.yml", rule_tests(deployment.settings))):
-            host.run(f"cat > {workdir}/{name} <<'EOF'\n{yaml.safe_dump(data, allow_unicode=True)}EOF")
-        run = host.run(f"cd {workdir} && promtool test rules tests.yml")
+            monitor.run(f"cat > {workdir}/{name} <<'EOF'\n{yaml.safe_dump(data, allow_unicode=True)}EOF")
+        run = monitor.run(f"cd {workdir} && promtool test rules tests.yml")
         assert run.rc == 0 and "SUCCESS" in run.stdout, run.stdout + run.stderr
     finally:
-        host.run(f"rm -rf {workdir}")
+        monitor.run(f"rm -rf {workdir}")
 
 
 @pytest.mark.lab_services
 @pytest.mark.changes
-def test_a_deferred_message_shows_how_long_it_has_waited(host, deployment, once):
+def test_a_deferred_message_shows_how_long_it_has_waited(host, monitor, deployment, once):
     """A real deferred message (to the lab gateway's port 25, where nothing listens: connection refused)
     appears in the queue-age metric the MailDeferred alert reads, older at each run, and Prometheus has it."""
     gateway = str(lab.GATEWAY)
@@ -212,7 +240,7 @@ def test_a_deferred_message_shows_how_long_it_has_waited(host, deployment, once)
             ages.append(gathered(host, "govmail-mail-queue.prom", 'govmail_mail_queue_oldest_seconds{queue="deferred"}'))
             time.sleep(2)
         assert 0 <= ages[0] < ages[1] < 600, ages
-        scraped = settled(host, 'govmail_mail_queue_oldest_seconds{queue="deferred"} > 0', bool)
+        scraped = settled(monitor, 'govmail_mail_queue_oldest_seconds{queue="deferred"} > 0', bool)
         assert scraped, "Prometheus reads the queue's age"
     finally:
         for queue_id in queued_to(host, gateway):
@@ -237,15 +265,15 @@ def slapd_binds(host) -> int:
     return gathered(host, "govmail-slapd.prom", 'govmail_slapd_operations_total{operation="bind"}')
 
 
-def test_slapd_counts_its_binds_for_prometheus(host, deployment, ldap_server):
+def test_slapd_counts_its_binds_for_prometheus(host, monitor, deployment, ldap_server):
     s = deployment.settings
     before = slapd_binds(host)
     for _ in range(3):
         ldap3.Connection(ldap_server(), f"cn=dovecot,ou=services,{s.base_dn}",
                          deployment.secrets.password("ldap-dovecot"), auto_bind=True).unbind()
     assert slapd_binds(host) >= before + 3
-    assert settled(host, 'govmail_slapd_operations_total{operation="bind"} > 0', bool), "Prometheus has them"
-    assert settled(host, "govmail_slapd_connections > 0", bool)
+    assert settled(monitor, 'govmail_slapd_operations_total{operation="bind"} > 0', bool), "Prometheus has them"
+    assert settled(monitor, "govmail_slapd_connections > 0", bool)
 
 
 def test_only_root_on_the_host_reads_slapds_counters(host, deployment, ldap_server):
@@ -259,3 +287,18 @@ def test_only_root_on_the_host_reads_slapds_counters(host, deployment, ldap_serv
     nobody = host.run("runuser -u nobody -- ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=Monitor -LLL dn")
     assert nobody.stdout == "" and "No such object" in nobody.stderr
     assert "cn=Monitor" in host.check_output("ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b cn=Monitor -s base -LLL dn")
+
+
+@pytest.mark.lab_services
+def test_ansible_finds_the_monitor_host_as_pyinfra_left_it(monitor, deployment, once):
+    """Both engines, one result, on the monitor host too (molecule's Ansible site is a single-node one): the
+    Ansible play for group `monitor`, run after pyinfra's deploy, changes nothing."""
+    if not deployment.settings.monitor_address:
+        pytest.skip("a single-node site: no monitor host (molecule converges the monitoring on the mail host)")
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/site.yml", "--limit", "monitor"],
+                         cwd=repo, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg")})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    recap = re.search(r"^monitor\s+:\s+ok=(\d+)\s+changed=(\d+)", run.stdout, re.M)
+    assert recap and int(recap[1]) > 10 and recap[2] == "0", run.stdout[-3000:]

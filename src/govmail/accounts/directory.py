@@ -151,6 +151,13 @@ def ssh_target(settings: Settings) -> reach.SshTarget:
     return found or reach.SshTarget(settings.mail_host)
 
 
+def monitoring_target(settings: Settings) -> reach.SshTarget:
+    """Where Prometheus and Alertmanager run, as SSH reaches it: the inventory's `monitor` host, else the
+    mail host."""
+    found = reach.inventory_host(Path(settings.inventory), "monitor") if settings.inventory else None
+    return found or ssh_target(settings)
+
+
 def connect(settings: Settings, url: str | None = None, pipelined: bool = False) -> ldap3.Connection:
     """Bound as the directory's root DN, which slapd grants only to root on the mail host over ldapi://
     (SASL EXTERNAL; the root DN has no password, so nobody can bind as it from a network). Unless an ldapi://

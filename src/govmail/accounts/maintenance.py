@@ -88,7 +88,7 @@ def silence(s: Settings, window: Window, operator: str) -> str:
     payload = {"matchers": [{"name": "alertname", "value": ".+", "isRegex": True, "isEqual": True}],
                "startsAt": window.start.isoformat(), "endsAt": window.end.isoformat(), "createdBy": operator,
                "comment": f"govmail maintenance announce: {window.what}"}
-    target = directory.ssh_target(s)
+    target = directory.monitoring_target(s)
     tunnel = reach.Tunnel(target, MONITOR_PORTS["alertmanager"])
     try:
         request = urllib.request.Request(f"http://127.0.0.1:{tunnel.port}/api/v2/silences", method="POST",

@@ -15,7 +15,7 @@ from govmail.build import render
 from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
+                     PHP_VERSION, PROBE_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
 from govmail.model.settings import Settings
 
@@ -34,16 +34,18 @@ class Component:
     services: tuple[str, ...] = ()     # restarted when any of the files change; running and enabled
     unit_files: bool = False           # its files include systemd units: reload systemd, re-enable
     files: tuple[HostFile, ...] = ()   # from the file table (layout.FILES)
-    role: str = "mail"                 # the hosts that get it: the mail host, or the backup host
+    role: str = "mail"                 # the hosts that get it: the mail host, the backup host, the monitor host
     absent: tuple[str, ...] = ()       # files a package's scripts made that govmail's own files replace
     kept_off: tuple[str, ...] = ()     # units a package enables that govmail keeps stopped and disabled
 
 
 # The node exporter's systemd collector asks systemd over D-Bus.
-MONITORING_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
-                       "prometheus-blackbox-exporter", "prometheus-postfix-exporter", "dbus")
-MONITORING_SERVICES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
-                       "prometheus-blackbox-exporter", "prometheus-postfix-exporter", "govmail-metrics.timer")
+# On the mail host: the exporters and govmail's own metrics. On the monitoring server (the mail host itself
+# unless the inventory has a `monitor` host): Prometheus, Alertmanager and the prober of the public listeners.
+MONITORING_PACKAGES = ("prometheus-node-exporter", "prometheus-postfix-exporter", "dbus")
+MONITORING_SERVICES = ("prometheus-node-exporter", "prometheus-postfix-exporter", "govmail-metrics.timer")
+MONITORING_SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")
+MONITORING_SERVER_SERVICES = MONITORING_SERVER_PACKAGES
 
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
                      "slapd slapd/no_configuration boolean true\n", ("slapd",))
@@ -90,11 +92,13 @@ def components(s: Settings) -> dict[str, Component]:
         # off Roundcube's database altogether.
         Component("opendmarc", ("opendmarc",), "opendmarc opendmarc/dbconfig-install boolean false\n",
                   ("opendmarc",)),
-        # Prometheus, Alertmanager and the exporters, watching every part above; before the firewall, whose
-        # rules name the prometheus user. No ICMP probes: the blackbox exporter needs no raw sockets.
-        Component("monitoring", MONITORING_PACKAGES,
+        # The exporters watching every part above, and Prometheus with Alertmanager, here or on the `monitor`
+        # host; before the firewall, whose rules name the prometheus user. No ICMP probes: the blackbox
+        # exporter needs no raw sockets.
+        Component("monitoring", MONITORING_PACKAGES, "", MONITORING_SERVICES, unit_files=True),
+        Component("monitoring_server", MONITORING_SERVER_PACKAGES,
                   "prometheus-blackbox-exporter prometheus-blackbox-exporter/want_cap_net_raw boolean false\n",
-                  MONITORING_SERVICES, unit_files=True),
+                  MONITORING_SERVER_SERVICES, role="monitor" if s.monitor_address else "mail"),
         # Last: govmail's nftables table, and fail2ban, which watches the logs of all the above and bans
         # at this host's firewall.
         Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "", ("govmail-firewall", "fail2ban"),
@@ -110,7 +114,7 @@ def components(s: Settings) -> dict[str, Component]:
         parts += [Component("backup", ("restic",), "", ("govmail-backup.timer",), unit_files=True),
                   Component("backup_server", ("openssh-server",), "", ("govmail-sftp",), unit_files=True,
                             role="backup")]
-    table = file_table(s.mail_host, s.backup is not None)
+    table = file_table(s.mail_host, s.backup is not None, s.monitor_address is not None)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
 
@@ -143,7 +147,8 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
     slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host],
                                                        stem=f"slapd-{s.mail_host}")
     cert_path, key_path = tls_paths(s.mail_host)
-    return {cert_path: chain.decode(), key_path: key.decode(), f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
+    return {cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(),
+            f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
             f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
 
 
@@ -159,7 +164,8 @@ def host_files(s: Settings) -> dict[str, str]:
 def deploy_manifest(s: Settings, content: dict[str, str]) -> str:
     """Each of the mail host's files with its SHA-256 (the deploy record compares two deploys' manifests:
     which files changed)."""
-    on_mail_host = {f.path for f in file_table(s.mail_host, s.backup is not None) if f.role == "mail"}
+    on_mail_host = {f.path for f in file_table(s.mail_host, s.backup is not None, s.monitor_address is not None)
+                    if f.role == "mail"}
     digests = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in sorted(content.items())
                if path in on_mail_host}
     return json.dumps({"province": s.province, "files": digests}, indent=1) + "\n"

@@ -6,7 +6,7 @@ the engines, the lab and the tests read them here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PHP_VERSION = "8.4"                  # Debian 13's PHP; the php-fpm pool directory is named after it
 ROUNDCUBE_PLUGIN = "/var/lib/roundcube/plugins/govmail"
@@ -76,6 +76,8 @@ PROMETHEUS_RULES = "/etc/prometheus/govmail-rules.yml"
 _DISKS = 'fstype!~"tmpfs|ramfs|overlay|squashfs"'
 DISK_USED_PERCENT = f"100 * (1 - node_filesystem_avail_bytes{{{_DISKS}}} / node_filesystem_size_bytes{{{_DISKS}}})"
 ALERT_TEMPLATES = "/etc/prometheus/govmail-alerts.tmpl"
+# What the blackbox exporter trusts for the mail host's certificate: its chain, wherever the prober runs.
+PROBE_CA = "/etc/prometheus/govmail-probe-ca.crt"
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
@@ -100,7 +102,8 @@ class HostFile:
     template: str | None = None      # under templates/; None: made by code (TLS material, keys, the MTA-STS policy)
     mode: str = "0644"
     group: str = "root"              # the owner is root
-    # The host role that needs it: the mail host, or the host keeping the backups.
+    # The host role that needs it: the mail host, the host keeping the backups, or the monitoring server (the
+    # mail host itself unless the inventory has a `monitor` host: host_files).
     role: str = "mail"
 
 
@@ -190,15 +193,18 @@ FILES = (
     HostFile(JOURNALD_CONF, "logging", "logging/journald.conf.j2"),
     HostFile(DEPLOY_TOOL, "logging", "logging/deploy-record.py.j2", mode="0755"),
     HostFile(DEPLOY_MANIFEST, "logging", mode="0640"),
-    HostFile("/etc/prometheus/prometheus.yml", "monitoring", "monitoring/prometheus.yml.j2"),
-    HostFile(PROMETHEUS_RULES, "monitoring", "monitoring/rules.yml.j2"),
-    HostFile("/etc/prometheus/alertmanager.yml", "monitoring", "monitoring/alertmanager.yml.j2"),
-    HostFile(ALERT_TEMPLATES, "monitoring", "monitoring/alerts.tmpl.j2"),
-    HostFile("/etc/prometheus/blackbox.yml", "monitoring", "monitoring/blackbox.yml.j2"),
-    HostFile("/etc/default/prometheus", "monitoring", "monitoring/prometheus.default.j2"),
-    HostFile("/etc/default/prometheus-alertmanager", "monitoring", "monitoring/alertmanager.default.j2"),
+    HostFile("/etc/prometheus/prometheus.yml", "monitoring_server", "monitoring/prometheus.yml.j2", role="monitor"),
+    HostFile(PROMETHEUS_RULES, "monitoring_server", "monitoring/rules.yml.j2", role="monitor"),
+    HostFile("/etc/prometheus/alertmanager.yml", "monitoring_server", "monitoring/alertmanager.yml.j2", role="monitor"),
+    HostFile(ALERT_TEMPLATES, "monitoring_server", "monitoring/alerts.tmpl.j2", role="monitor"),
+    HostFile("/etc/prometheus/blackbox.yml", "monitoring_server", "monitoring/blackbox.yml.j2", role="monitor"),
+    HostFile(PROBE_CA, "monitoring_server", role="monitor"),
+    HostFile("/etc/default/prometheus", "monitoring_server", "monitoring/prometheus.default.j2", role="monitor"),
+    HostFile("/etc/default/prometheus-alertmanager", "monitoring_server", "monitoring/alertmanager.default.j2",
+             role="monitor"),
+    HostFile("/etc/default/prometheus-blackbox-exporter", "monitoring_server",
+             "monitoring/blackbox-exporter.default.j2", role="monitor"),
     HostFile("/etc/default/prometheus-node-exporter", "monitoring", "monitoring/node-exporter.default.j2"),
-    HostFile("/etc/default/prometheus-blackbox-exporter", "monitoring", "monitoring/blackbox-exporter.default.j2"),
     HostFile("/etc/default/prometheus-postfix-exporter", "monitoring", "monitoring/postfix-exporter.default.j2"),
     HostFile("/etc/systemd/system/prometheus-postfix-exporter.service.d/govmail.conf", "monitoring",
              "monitoring/postfix-exporter.service.conf.j2"),
@@ -223,11 +229,14 @@ FILES = (
 BACKUP_COMPONENTS = ("backup", "backup_server")
 
 
-def host_files(mail_host: str, backups: bool = True) -> tuple[HostFile, ...]:
+def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False) -> tuple[HostFile, ...]:
     """The table for one deployment: with its mail host's certificate and key; without the backup parts
-    when the inventory names no backup target."""
+    when the inventory names no backup target; the monitoring server's files on the mail host unless the
+    inventory has a host of its own for them."""
     cert, key = tls_paths(mail_host)
     table = FILES if backups else tuple(f for f in FILES if f.component not in BACKUP_COMPONENTS)
+    if not monitor_apart:
+        table = tuple(replace(f, role="mail") if f.role == "monitor" else f for f in table)
     return table + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))
 
 

@@ -17,7 +17,7 @@ import jinja2
 from govmail.build import dkim
 from govmail.build import layout
 from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
-                     METRICS_DIR, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
+                     METRICS_DIR, MONITOR_PORTS, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
                      SLAPD_STAMPS, VMAIL_UID, tls_paths)
 from govmail.build.secretstore import Secrets, store_dir
 from govmail.model.naming import strip_accents
@@ -107,6 +107,12 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "oid": SCHEMA_OID,
         "tls_cert": tls_paths(settings.mail_host)[0],
         "tls_key": tls_paths(settings.mail_host)[1],
+        # Where the exporters listen and where the monitoring server reaches the mail host: loopback on a
+        # single-node site; with a `monitor` host, every address (the firewall admits that host alone) and
+        # the mail host's name.
+        "exporters_listen": "0.0.0.0" if settings.monitor_address else "127.0.0.1",
+        "mail_host_from_monitor": settings.mail_host if settings.monitor_address else "127.0.0.1",
+        "monitored_ports": [MONITOR_PORTS["node"], MONITOR_PORTS["postfix"], MONITOR_PORTS["dovecot"], PORTS["alerts"]],
         "vmail_uid": VMAIL_UID,
         "slapd_dir": SLAPD_DIR,
         "slapd_stamps": SLAPD_STAMPS,

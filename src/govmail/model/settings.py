@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyAddress, IPvAnyNetwork, PositiveInt, ValidationError, field_validator, model_validator
 
+from govmail import reach
 from govmail.errors import BadInput
 from govmail.model.profile import (DurationValue, MailboxKind, Profile, SizeValue, Strict, describe_errors,
                       load_profile, read_yaml)
@@ -517,6 +519,9 @@ class Settings:
     support_url: str | None = None                  # webmail's "support" link (inventory)
     logo: Logo | None = None                        # webmail's logo (inventory); None: Roundcube's
     backup: BackupPlan | None = None                # None: no backup target in the inventory
+    # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
+    # they run on the mail host, all on loopback.
+    monitor_address: str | None = None
     logs: LogPolicy = LogPolicy(retention_days(DEFAULTS["log_retention"]), DEFAULTS["journal_max_use"].bytes,
                                 "project default")
     alerts: AlertPolicy | None = None               # always set by build()
@@ -666,6 +671,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         support_url=overrides.support_url,
         logo=webmail_logo(overrides.webmail_logo, inventory),
         backup=_backup_plan(overrides),
+        monitor_address=monitor_address(inventory),
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
@@ -691,6 +697,18 @@ def _reminders(given: list[int] | None) -> Reminders:
     """The inventory's days ([] for no reminders), else the project's."""
     days = DEFAULTS["password_reminders"] if given is None else given
     return Reminders(tuple(sorted(set(days), reverse=True)), "project default" if given is None else "inventory")
+
+
+def monitor_address(inventory: str | None) -> str | None:
+    """The `monitor` host of the inventory's hosts.yml, by the address the mail host's firewall admits."""
+    found = reach.inventory_host(Path(inventory), "monitor") if inventory else None
+    if not found:
+        return None
+    try:
+        return str(ipaddress.ip_address(found.address))
+    except ValueError:
+        raise BadInput(f"{inventory}/hosts.yml: the monitor host's ansible_host is {found.address!r}: give its IP "
+                       "address (the mail host admits the monitoring server by address)") from None
 
 
 def _backup_plan(overrides: Overrides) -> BackupPlan | None:
