@@ -39,9 +39,9 @@ class Component:
     kept_off: tuple[str, ...] = ()     # units a package enables that govmail keeps stopped and disabled
 
 
-# The node exporter's systemd collector asks systemd over D-Bus.
-# On the mail host: the exporters and govmail's own metrics. On the monitoring server (the mail host itself
-# unless the inventory has a `monitor` host): Prometheus, Alertmanager and the prober of the public listeners.
+# On the mail host: the exporters and govmail's own metrics (the node exporter's systemd collector asks
+# systemd over D-Bus). On the monitoring server (the mail host itself unless the inventory has a `monitor`
+# host): Prometheus, Alertmanager and the prober of the public listeners.
 MONITORING_PACKAGES = ("prometheus-node-exporter", "prometheus-postfix-exporter", "dbus")
 MONITORING_SERVICES = ("prometheus-node-exporter", "prometheus-postfix-exporter", "govmail-metrics.timer")
 MONITORING_SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")
