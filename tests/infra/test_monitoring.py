@@ -290,15 +290,17 @@ def test_only_root_on_the_host_reads_slapds_counters(host, deployment, ldap_serv
 
 
 @pytest.mark.lab_services
-def test_ansible_finds_the_monitor_host_as_pyinfra_left_it(monitor, deployment, once):
-    """Both engines, one result, on the monitor host too (molecule's Ansible site is a single-node one): the
-    Ansible play for group `monitor`, run after pyinfra's deploy, changes nothing."""
+def test_ansible_finds_the_monitor_and_backup_hosts_as_pyinfra_left_them(deployment, once):
+    """Both engines, one result, on the hosts besides the mail host too (molecule's Ansible site is a
+    single-node one, and checks its backup host only for idempotence): Ansible's plays for groups `monitor`
+    and `backup`, run after pyinfra's deploy, change nothing."""
     if not deployment.settings.monitor_address:
         pytest.skip("a single-node site: no monitor host (molecule converges the monitoring on the mail host)")
     repo = Path(__file__).resolve().parents[2]
-    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/site.yml", "--limit", "monitor"],
-                         cwd=repo, capture_output=True, text=True, timeout=600,
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/site.yml",
+                          "--limit", "monitor:backup"], cwd=repo, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg")})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    recap = re.search(r"^monitor\s+:\s+ok=(\d+)\s+changed=(\d+)", run.stdout, re.M)
-    assert recap and int(recap[1]) > 10 and recap[2] == "0", run.stdout[-3000:]
+    for name in ("monitor", "backup"):
+        recap = re.search(rf"^{name}\s+:\s+ok=(\d+)\s+changed=(\d+)", run.stdout, re.M)
+        assert recap and int(recap[1]) > 10 and recap[2] == "0", run.stdout[-3000:]
