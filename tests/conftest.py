@@ -203,22 +203,24 @@ def ldap_server(deployment):
         tunnel.close()
 
 
+def inventory_login(target: reach.SshTarget):
+    """testinfra's host for an inventory's host, logged in as its hosts.yml says the engines do."""
+    user = target.user or "root"
+    return testinfra.get_host(f"ssh://{user}@{target.address}", ssh_identity_file=target.key,
+                              ssh_extra_args=" ".join(target.options) or None, sudo=user != "root")
+
+
 @pytest.fixture(scope="session")
 def monitor(host, deployment):
     """Where Prometheus and Alertmanager run: the inventory's `monitor` host (as its hosts.yml says), else the
     mail host."""
     target = reach.inventory_host(INVENTORY, "monitor")
-    if not target:
-        return host
-    return testinfra.get_host(f"ssh://{target.user or 'root'}@{target.address}", ssh_identity_file=target.key,
-                              ssh_extra_args=" ".join(target.options) or None, sudo=(target.user or "root") != "root")
+    return inventory_login(target) if target else host
 
 
 @pytest.fixture(scope="session")
 def host(deployment):
-    if VERIFY:          # as the inventory's hosts.yml says the engines log in
-        target = verified_target()
-        return testinfra.get_host(f"ssh://{target.user or 'root'}@{target.address}", ssh_identity_file=target.key,
-                                  ssh_extra_args=" ".join(target.options) or None, sudo=(target.user or "root") != "root")
+    if VERIFY:
+        return inventory_login(verified_target())
     return testinfra.get_host(f"ssh://root@{deployment.host.address}", ssh_identity_file=str(lab.ssh_key()),
                               ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")

@@ -114,7 +114,7 @@ def components(s: Settings) -> dict[str, Component]:
         parts += [Component("backup", ("restic",), "", ("govmail-backup.timer",), unit_files=True),
                   Component("backup_server", ("openssh-server",), "", ("govmail-sftp",), unit_files=True,
                             role="backup")]
-    table = file_table(s.mail_host, s.backup is not None, s.monitor_address is not None)
+    table = deployment_files(s)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
 
@@ -161,11 +161,15 @@ def host_files(s: Settings) -> dict[str, str]:
     return {**content, DEPLOY_MANIFEST: deploy_manifest(s, content)}
 
 
+def deployment_files(s: Settings) -> tuple[HostFile, ...]:
+    """The file table for this deployment: its mail host's name, backups or not, a monitor host or not."""
+    return file_table(s.mail_host, s.backup is not None, s.monitor_address is not None)
+
+
 def deploy_manifest(s: Settings, content: dict[str, str]) -> str:
     """Each of the mail host's files with its SHA-256 (the deploy record compares two deploys' manifests:
     which files changed)."""
-    on_mail_host = {f.path for f in file_table(s.mail_host, s.backup is not None, s.monitor_address is not None)
-                    if f.role == "mail"}
+    on_mail_host = {f.path for f in deployment_files(s) if f.role == "mail"}
     digests = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in sorted(content.items())
                if path in on_mail_host}
     return json.dumps({"province": s.province, "files": digests}, indent=1) + "\n"
