@@ -1,5 +1,5 @@
 """Benchmark: backup and restore of about 1 GB of mailboxes on one lab host, into the `backup` host's restic
-repository over SFTP (what the nightly timer runs), then an incremental run after 1 % of the mail changed
+repository at its REST server (what the nightly timer runs), then an incremental run after 1 % of the mail changed
 (new messages, and messages marked read: Maildir renames them), then a restore of the whole snapshot.
 
 Run as root, with the lab up and deployed (`scripts/main`, which starts mail1, outside and backup):

@@ -1,13 +1,15 @@
 """Backups proven by restoring (marker `drill`: run once, in their own phase of scripts/test). A filled host is
-backed up over SFTP into the `backup` host's restic repository; runs are incremental, loud when they fail
-and lose no arriving mail; a message, a mailbox and a directory entry come back from a snapshot; then the
-host is destroyed, a fresh one deployed and restored, and everything is checked against what it held."""
+backed up into its restic repository at the `backup` host's REST server, which only lets it add; runs are
+incremental, loud when they fail and lose no arriving mail; the backup host applies the retention; a
+message, a mailbox and a directory entry come back from a snapshot; then the host is destroyed, a fresh one
+deployed and restored, and everything is checked against what it held."""
 
 import hashlib
 import imaplib
 import json
 import os
 import re
+import shlex
 import subprocess
 import threading
 import uuid
@@ -121,36 +123,6 @@ def test_the_backup_host_holds_the_models_files(deployment):
         assert shown[2] == hashlib.sha256(content[f.path].encode()).hexdigest(), f.path
 
 
-def test_the_backup_sftp_server_lets_nobody_else_in_and_the_key_no_further(deployment, outside):
-    """From the outside host: no password, no other user, no other key; the mail host's own key (as if stolen)
-    gets SFTP alone, shut inside the repositories' directory, with no shell and no forwarding."""
-    port = str(layout.BACKUP_SFTP_PORT)
-    base = ["ssh", "-p", port, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
-            "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10"]
-    for user in ("root", layout.BACKUP_USER):
-        tried = lab.ssh(outside, [*base, f"{user}@{BACKUP_HOST}", "true"], check=False)
-        assert tried.returncode == 255 and "Permission denied (publickey)" in tried.stderr, tried.stderr
-    key = (deployment.secrets.directory / "backup-client.ssh-key").read_text()
-    subprocess.run(lab.ssh_command(outside, ["umask 077; cat > /root/stolen-backup-key"]), input=key, text=True,
-                   check=True)
-    try:
-        stolen = [*base, "-i", "/root/stolen-backup-key", f"{layout.BACKUP_USER}@{BACKUP_HOST}"]
-        shell = lab.ssh(outside, [*stolen, "cat", "/etc/passwd"], check=False)
-        assert "root:x:0:0" not in shell.stdout, "a command ran: the key must get SFTP alone"
-        forward = lab.ssh(outside, [*stolen, "-W", "127.0.0.1:22"], check=False, timeout=60)
-        assert forward.returncode == 255 and "prohibited" in forward.stderr, forward.stderr
-        listing = subprocess.run(lab.ssh_command(outside, ["sftp", "-b", "-", "-P", port, "-i", "/root/stolen-backup-key",
-                                                           "-o", "StrictHostKeyChecking=no", "-o",
-                                                           "UserKnownHostsFile=/dev/null",
-                                                           f"{layout.BACKUP_USER}@{BACKUP_HOST}"]),
-                                 input="ls /\nget /etc/passwd /tmp/stolen-passwd\n", capture_output=True, text=True,
-                                 timeout=60)
-        assert deployment.settings.mail_host in listing.stdout        # the chroot: the repositories alone
-        assert "/etc/passwd" in listing.stderr and "not found" in listing.stderr.lower(), listing.stderr
-    finally:
-        lab.ssh(outside, ["rm", "-f", "/root/stolen-backup-key", "/tmp/stolen-passwd"], check=False)
-
-
 def test_a_run_makes_a_snapshot_and_leaves_its_outcome(env, filled):
     run = backup("run")
     assert '"result": "ok"' in run.stdout
@@ -161,6 +133,54 @@ def test_a_run_makes_a_snapshot_and_leaves_its_outcome(env, filled):
     metrics = on_host(env, f"cat {layout.METRICS_DIR}/govmail-backup.prom")
     assert "govmail_backup_last_run_success 1" in metrics
     assert re.search(r"^govmail_backup_last_success_timestamp_seconds [1-9]\d{9}$", metrics, re.M)
+
+
+REST_PROBE = """
+import json, ssl, sys, urllib.request, base64
+method, url, user, password = sys.argv[1:5]
+request = urllib.request.Request(url, method=method)
+if user:
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE      # an attacker checks nothing
+try:
+    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+        print(answer.status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+except Exception as error:
+    print(type(error).__name__)
+"""
+
+
+def rest(outside, method: str, path: str, user: str = "", password: str = "", scheme: str = "https") -> str:
+    """What the backup host's REST server answers the outside host: an HTTP status, or the error met."""
+    url = f"{scheme}://{BACKUP_HOST}:{layout.BACKUP_REST_PORT}{path}"
+    done = subprocess.run(lab.ssh_command(outside, ["python3 - " + shlex.join([method, url, user, password])]),
+                          input=REST_PROBE, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_backup_host_lets_nobody_else_in_and_the_mail_host_only_add(deployment, outside, env, filled):
+    """From the outside host: no password, a wrong one and plain HTTP get nothing; the mail host's own
+    password (as if stolen with the host) reads its repository but deletes nothing and reaches no other."""
+    host = env.s.mail_host
+    assert rest(outside, "GET", f"/{host}/config") == "401"
+    assert rest(outside, "GET", f"/{host}/config", host, "not-the-password") == "401"
+    assert rest(outside, "GET", f"/{host}/config", scheme="http") == "400"     # TLS only
+    stolen = (deployment.secrets.directory / "backup-rest.password").read_text().strip()
+    found = snapshots(env)
+    assert found, "a snapshot to try to delete"
+    assert rest(outside, "GET", f"/{host}/snapshots/", host, stolen) == "200"
+    assert rest(outside, "DELETE", f"/{host}/snapshots/{found[0]['id']}", host, stolen) == "403"
+    assert rest(outside, "DELETE", f"/{host}/keys/", host, stolen) in ("403", "405")
+    assert rest(outside, "GET", "/another-mail-host/config", host, stolen) in ("401", "403")
+    assert [snap["id"] for snap in snapshots(env)] == [snap["id"] for snap in found]
+    refused = subprocess.run(lab.ssh_command(outside, ["python3 -c " + shlex.quote(
+        f"import socket; socket.create_connection(({BACKUP_HOST!r}, 2222), timeout=5)")]), capture_output=True,
+        text=True, timeout=60)
+    assert "ConnectionRefusedError" in refused.stderr, "govmail 2026-11's SFTP server must be gone"
 
 
 def test_an_incremental_run_stores_about_the_change(env, filled):
@@ -210,13 +230,24 @@ def test_a_run_with_the_backup_host_down_fails_loudly(env, filled):
     try:
         failed = backup("run", check=False)
         assert failed.returncode == 4
-        assert f"the backup host {BACKUP_HOST}:{layout.BACKUP_SFTP_PORT} does not answer" in failed.stderr
+        assert f"the backup host {BACKUP_HOST}:{layout.BACKUP_REST_PORT} does not answer" in failed.stderr
         assert '"result": "failed"' in backup("status", check=False).stdout
         assert "govmail_backup_last_run_success 0" in on_host(env, f"cat {layout.METRICS_DIR}/govmail-backup.prom")
         assert wait_delivered(env, postmaster, told + 1) == told + 1
     finally:
         lab.up([BACKUP_HOST])
     backup("run")
+
+
+def test_the_backup_host_applies_the_retention(env, filled):
+    """Every snapshot so far is of today: keep-daily (and weekly, monthly) keep the day's last one, and, while
+    a policy has fewer periods than it may keep, the oldest one too (restic 0.17 on). The backup host forgets
+    and prunes the others (the mail host cannot), and the repository still checks."""
+    before = snapshots(env)
+    assert len(before) >= 3
+    lab.ssh(lab.load_hosts()[BACKUP_HOST], ["systemctl", "start", "govmail-backup-prune.service"])
+    assert [snap["id"] for snap in snapshots(env)] == [before[0]["id"], before[-1]["id"]]
+    assert "no errors were found" in backup("check").stdout
 
 
 def test_a_deleted_message_comes_back_into_a_folder_while_mail_arrives(env, filled):

@@ -1,13 +1,14 @@
-"""The backup parts of the model: the plan from the inventory, and the keys that tie the mail host, the backup
-host's SFTP server and the repository together (made once on the operator's side)."""
+"""The backup parts of the model: the plan from the inventory, and the secrets that tie the mail host, the
+backup host's REST server and the repository together (made once on the operator's side)."""
 
 import configparser
 import os
 import subprocess
 from pathlib import Path
 
+import bcrypt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 
 from govmail.build import components
 from govmail.build import layout
@@ -15,11 +16,6 @@ from govmail.errors import BadInput
 from govmail.model import settings
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventories" / "lab"
-
-
-def public_line(private_pem: str) -> str:
-    key = serialization.load_ssh_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
 
 def test_no_target_no_backup_parts(inventory):
@@ -33,12 +29,16 @@ def test_retention_and_schedule_default_and_move_one_by_one(inventory):
     s = settings.load(None, inventory("backup_target: backup.hanam.gov.vn, backup_keep: {daily: 30}"))
     assert s.backup.keep == {"daily": 30, "weekly": 8, "monthly": 12}
     assert s.backup.schedule == "*-*-* 01:30:00"
+    files = components.host_files(s)
     conf = configparser.ConfigParser()
-    conf.read_string(components.host_files(s)[f"{layout.BACKUP_CONF}/backup.conf"])
-    assert (conf["backup"]["keep_daily"], conf["backup"]["keep_weekly"], conf["backup"]["keep_monthly"]) == \
-        ("30", "8", "12")
-    assert conf["backup"]["repository"] == f"sftp:govmail-backup:/{s.mail_host}"
+    conf.read_string(files[f"{layout.BACKUP_CONF}/backup.conf"])
+    assert conf["backup"]["repository"] == f"rest:https://backup.hanam.gov.vn:8000/{s.mail_host}/"
     assert conf["backup"]["paths"].split() == list(layout.BACKUP_PATHS)
+    # The retention is the backup host's to apply: the mail host's credentials only add.
+    prune = files["/etc/systemd/system/govmail-backup-prune.service"]
+    assert "--keep-daily 30 --keep-weekly 8 --keep-monthly 12 --prune" in prune
+    assert "User=restic-rest-server" in prune
+    assert "keep" not in conf["backup"]
 
 
 @pytest.mark.parametrize("overrides, named", [
@@ -52,27 +52,36 @@ def test_bad_backup_overrides_are_refused_by_name(inventory, overrides, named):
         settings.load(None, inventory(overrides))
 
 
-def test_the_mail_host_knows_the_sftp_servers_key_and_the_server_knows_the_mail_hosts():
+def test_the_mail_host_trusts_the_rest_servers_certificate_and_the_server_knows_its_password():
     s = settings.load(None, INVENTORY)
     files = components.host_files(s)
-    server_key = public_line(files[f"{layout.BACKUP_SFTP_CONF}/ssh_host_ed25519_key"])
-    client_key = public_line(files[f"{layout.BACKUP_CONF}/id_ed25519"])
-    known = [line for line in files[f"{layout.BACKUP_CONF}/known_hosts"].splitlines() if not line.startswith("#")]
-    assert [line.split()[:3] for line in known] == [["govmail-backup", *server_key.split()]]
-    authorized = [line for line in files[f"{layout.BACKUP_SFTP_CONF}/authorized_keys"].splitlines()
-                  if not line.startswith("#")]
-    assert [line.split()[:3] for line in authorized] == [["restrict", *client_key.split()]]
-    ssh_config = files[f"{layout.BACKUP_CONF}/ssh_config"]
-    assert "StrictHostKeyChecking yes" in ssh_config and "HostKeyAlias govmail-backup" in ssh_config
-    assert client_key != server_key
+    ca = x509.load_pem_x509_certificate(files[f"{layout.BACKUP_CONF}/server-ca.crt"].encode())
+    server = x509.load_pem_x509_certificate(files[f"{layout.BACKUP_REST_CONF}/tls.crt"].encode())
+    server.verify_directly_issued_by(ca)
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [s.backup.target]
+    user, hashed = files[f"{layout.BACKUP_REST_CONF}/users.htpasswd"].strip().split(":")
+    assert user == s.mail_host
+    assert bcrypt.checkpw(files[f"{layout.BACKUP_CONF}/rest-password"].strip().encode(), hashed.encode())
+    rest = files["/etc/default/restic-rest-server"]
+    assert "--append-only" in rest and "--private-repos" in rest and "--tls " in rest
 
 
-def test_secrets_of_the_backup_path_are_readable_by_root_alone():
+def test_a_backup_host_named_by_its_address_gets_an_address_in_its_certificate(inventory):
+    s = settings.load(None, inventory("backup_target: 192.0.2.7"))
+    cert = x509.load_pem_x509_certificate(components.host_files(s)[f"{layout.BACKUP_REST_CONF}/tls.crt"].encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["192.0.2.7"]
+
+
+def test_secrets_of_the_backup_path_are_readable_by_their_users_alone():
     s = settings.load(None, INVENTORY)
     table = {f.path: f for f in layout.host_files(s.mail_host)}
-    for path in (f"{layout.BACKUP_CONF}/passphrase", f"{layout.BACKUP_CONF}/id_ed25519",
-                 f"{layout.BACKUP_SFTP_CONF}/ssh_host_ed25519_key"):
+    for path in (f"{layout.BACKUP_CONF}/passphrase", f"{layout.BACKUP_CONF}/rest-password"):
         assert (table[path].mode, table[path].group) == ("0600", "root"), path
+    for path in (f"{layout.BACKUP_REST_CONF}/users.htpasswd", f"{layout.BACKUP_REST_CONF}/tls.key",
+                 f"{layout.BACKUP_SERVER_CONF}/passphrase"):
+        assert (table[path].mode, table[path].group) == ("0640", "restic-rest-server"), path
 
 
 def test_the_host_tool_is_python_that_compiles():

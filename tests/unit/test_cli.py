@@ -58,8 +58,8 @@ def test_render_from_the_lab_inventory(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "etc/postfix/main.cf").is_file()
     # The lab inventory names a backup target: the backup parts are rendered too, for it.
-    assert "HostName backup\n" in (tmp_path / "etc/govmail/backup/ssh_config").read_text()
-    assert (tmp_path / "etc/ssh/govmail-sftp/sshd_config").is_file()
+    assert "repository = rest:https://backup:8000/" in (tmp_path / "etc/govmail/backup/backup.conf").read_text()
+    assert (tmp_path / "etc/default/restic-rest-server").is_file()
 
 
 @pytest.mark.parametrize("args, code, message", [

@@ -13,7 +13,8 @@ from govmail.build import dkim
 from govmail.build import dnsrecords
 from govmail.build import render
 from govmail.build import tls
-from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_ROOT, BACKUP_SFTP_CONF, BACKUP_USER, CLAMAV_STAMPS,
+from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_REST_CONF, BACKUP_ROOT, BACKUP_SERVER_CONF,
+                     BACKUP_USER, CLAMAV_STAMPS, RETIRED_BACKUP_DIR, RETIRED_BACKUP_UNIT,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
                      PHP_VERSION, PROBE_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
@@ -110,10 +111,12 @@ def components(s: Settings) -> dict[str, Component]:
     parts.append(Component("logging", ("logrotate",), "", ("logrotate.timer",), unit_files=True,
                            absent=tuple(f"/etc/logrotate.d/{unit}" for unit in CLAMAV_LOGS)))
     if s.backup:
-        # restic on the mail host, run by a timer; on the backup host, an SFTP server for its repositories.
+        # restic on the mail host, run by a timer; on the backup host, restic's REST server (append-only)
+        # keeping the repositories, and restic again to apply the retention there. The SFTP server of
+        # govmail 2026-11 (whose key could delete) is taken away.
         parts += [Component("backup", ("restic",), "", ("govmail-backup.timer",), unit_files=True),
-                  Component("backup_server", ("openssh-server",), "", ("govmail-sftp",), unit_files=True,
-                            role="backup")]
+                  Component("backup_server", ("restic-rest-server", "restic"), "",
+                            ("restic-rest-server", "govmail-backup-prune.timer"), unit_files=True, role="backup")]
     table = deployment_files(s)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
@@ -132,11 +135,16 @@ def slapd_listeners(s: Settings) -> str:
     return f'SLAPD_SERVICES="ldap://127.0.0.1/ {ldaps} ldapi:///"'
 
 
+def ca_label(s: Settings) -> str:
+    """The name of the inventory's internal CA (its certificates' issuer)."""
+    return Path(s.inventory or s.province).name
+
+
 def tls_material(s: Settings, secrets) -> dict[str, str]:
     """The TLS files: the mail host's (the operator's own certificate, or one from the inventory's internal
     CA), and slapd's own key and certificate from the internal CA, so that slapd's user never holds the key
     the public services use. slapd answers on loopback only: its clients trust the internal CA."""
-    label = Path(s.inventory or s.province).name
+    label = ca_label(s)
     if s.tls_files:
         cert, key = (path.read_bytes() for path in s.tls_files)
         tls.warn_if_expiring(cert, str(s.tls_files[0]))
@@ -176,14 +184,21 @@ def deploy_manifest(s: Settings, content: dict[str, str]) -> str:
 
 
 def backup_keys(s: Settings, secrets) -> dict[str, str]:
-    """The repository's passphrase and the SSH keys of the backup path, all made on the operator's side: the
-    mail host's key to log in, the backup SFTP server's host key (so the mail host knows it from the first
-    connection on, with no key learnt on trust)."""
+    """The backup path's secrets, all made on the operator's side: the repository's passphrase (on the mail
+    host, and on the backup host, which applies the retention), the mail host's password at the REST server
+    (its bcrypt hash on the server), and the server's certificate from govmail's CA, which the mail host trusts
+    alone, so nothing is learnt on trust."""
     if not s.backup:
         return {}
-    return {f"{BACKUP_CONF}/passphrase": secrets.password("backup-repository") + "\n",
-            f"{BACKUP_CONF}/id_ed25519": secrets.ssh_key("backup-client")[0],
-            f"{BACKUP_SFTP_CONF}/ssh_host_ed25519_key": secrets.ssh_key("backup-sftp-host")[0]}
+    passphrase = secrets.password("backup-repository") + "\n"
+    key, cert, ca = tls.server_certificate(secrets.directory, ca_label(s), [s.backup.target],
+                                           stem=f"backup-{s.backup.target}")
+    return {f"{BACKUP_CONF}/passphrase": passphrase,
+            f"{BACKUP_CONF}/rest-password": secrets.password("backup-rest") + "\n",
+            f"{BACKUP_CONF}/server-ca.crt": ca.decode(),
+            f"{BACKUP_REST_CONF}/users.htpasswd": f"{s.mail_host}:{secrets.bcrypt_hash('backup-rest')}\n",
+            f"{BACKUP_REST_CONF}/tls.crt": cert.decode(), f"{BACKUP_REST_CONF}/tls.key": key.decode(),
+            f"{BACKUP_SERVER_CONF}/passphrase": passphrase}
 
 
 def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -217,10 +232,12 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
 
 
 def backup_facts(s: Settings) -> dict:
-    """Directories the backup parts need: on the mail host the dumps', on the backup host the chroot (owned by
-    root) and the mail host's repository inside it (owned by the SFTP user)."""
+    """What the backup host's own steps need: the repositories' directory and the mail host's repository in
+    it (both the REST server's user's), and what govmail 2026-11's SFTP server left there (taken away)."""
     return {"dumps": BACKUP_DUMPS, "user": BACKUP_USER, "root": BACKUP_ROOT,
-            "repository_dir": f"{BACKUP_ROOT}/{s.mail_host}"}
+            "repository_dir": f"{BACKUP_ROOT}/{s.mail_host}",
+            "retired_unit": RETIRED_BACKUP_UNIT, "retired_service": Path(RETIRED_BACKUP_UNIT).name,
+            "retired_dir": RETIRED_BACKUP_DIR}
 
 
 def for_engine(s: Settings) -> dict:

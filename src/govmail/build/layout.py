@@ -59,12 +59,17 @@ BACKUP_DUMPS = "/var/backups/govmail"
 BACKUP_STATE = "/var/lib/govmail/backup"         # the last run's outcome (JSON), for `govmail backup status`
 # What each run copies besides the dumps: the mailboxes, the host's rendered configuration and govmail's state.
 BACKUP_PATHS = (BACKUP_DUMPS, VMAIL, "/etc", "/var/lib/govmail")
-# On the backup host: an SFTP-only sshd of its own (port, configuration, host key), chrooted to one
-# directory holding a restic repository for each mail host, owned by one unprivileged user.
-BACKUP_SFTP_PORT = 2222
-BACKUP_SFTP_CONF = "/etc/ssh/govmail-sftp"
+# On the backup host: restic's REST server (Debian's restic-rest-server, as its own user) in append-only mode
+# over TLS, one repository per mail host in one directory, each mail host allowed into its own alone; and
+# the retention, applied there (a mail host's credentials cannot delete).
+BACKUP_REST_PORT = 8000
+BACKUP_REST_CONF = "/etc/restic-rest-server"
+BACKUP_SERVER_CONF = "/etc/govmail/backup-server"
 BACKUP_ROOT = "/srv/govmail-backup"
-BACKUP_USER = "govmail-backup"
+BACKUP_USER = "restic-rest-server"                # made by the package
+# What the SFTP server of govmail 2026-11 left on a backup host: stopped, disabled and removed by the deploy.
+RETIRED_BACKUP_UNIT = "/etc/systemd/system/govmail-sftp.service"
+RETIRED_BACKUP_DIR = "/etc/ssh/govmail-sftp"
 # Monitoring (Prometheus and its exporters, Debian's packages). On a single-node site the monitoring server is
 # the mail host itself: every part listens on loopback, and operators reach Prometheus through SSH.
 # Dovecot's own OpenMetrics listener (its stats service) is one of them.
@@ -214,17 +219,20 @@ FILES = (
     HostFile("/etc/systemd/system/govmail-metrics.timer", "monitoring", "monitoring/govmail-metrics.timer.j2"),
     HostFile(BACKUP_TOOL, "backup", "backup/govmail-backup.py.j2", mode="0755"),
     HostFile(f"{BACKUP_CONF}/backup.conf", "backup", "backup/backup.conf.j2"),
-    HostFile(f"{BACKUP_CONF}/ssh_config", "backup", "backup/ssh_config.j2"),
-    HostFile(f"{BACKUP_CONF}/known_hosts", "backup", "backup/known_hosts.j2"),
     HostFile(f"{BACKUP_CONF}/passphrase", "backup", mode="0600"),
-    HostFile(f"{BACKUP_CONF}/id_ed25519", "backup", mode="0600"),
+    HostFile(f"{BACKUP_CONF}/rest-password", "backup", mode="0600"),
+    HostFile(f"{BACKUP_CONF}/server-ca.crt", "backup"),
     HostFile("/etc/systemd/system/govmail-backup.service", "backup", "backup/govmail-backup.service.j2"),
     HostFile("/etc/systemd/system/govmail-backup.timer", "backup", "backup/govmail-backup.timer.j2"),
-    HostFile(f"{BACKUP_SFTP_CONF}/sshd_config", "backup_server", "backup/sftp-sshd.conf.j2", role="backup"),
-    HostFile(f"{BACKUP_SFTP_CONF}/authorized_keys", "backup_server", "backup/authorized_keys.j2", role="backup"),
-    HostFile(f"{BACKUP_SFTP_CONF}/ssh_host_ed25519_key", "backup_server", mode="0600", role="backup"),
-    HostFile("/etc/systemd/system/govmail-sftp.service", "backup_server", "backup/govmail-sftp.service.j2",
-             role="backup"),
+    HostFile("/etc/default/restic-rest-server", "backup_server", "backup/rest-server.default.j2", role="backup"),
+    HostFile(f"{BACKUP_REST_CONF}/users.htpasswd", "backup_server", mode="0640", group=BACKUP_USER, role="backup"),
+    HostFile(f"{BACKUP_REST_CONF}/tls.crt", "backup_server", role="backup"),
+    HostFile(f"{BACKUP_REST_CONF}/tls.key", "backup_server", mode="0640", group=BACKUP_USER, role="backup"),
+    HostFile(f"{BACKUP_SERVER_CONF}/passphrase", "backup_server", mode="0640", group=BACKUP_USER, role="backup"),
+    HostFile("/etc/systemd/system/govmail-backup-prune.service", "backup_server",
+             "backup/govmail-backup-prune.service.j2", role="backup"),
+    HostFile("/etc/systemd/system/govmail-backup-prune.timer", "backup_server",
+             "backup/govmail-backup-prune.timer.j2", role="backup"),
 )
 BACKUP_COMPONENTS = ("backup", "backup_server")
 

@@ -13,12 +13,14 @@ import os
 import secrets as random
 from pathlib import Path
 
+import bcrypt
 from argon2 import PasswordHasher, Type
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from govmail.model.settings import PASSWORD_HASH
 
+BCRYPT_ROUNDS = 10        # the REST server checks the hash on every request (it caches a checked one)
 ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -70,6 +72,11 @@ class Secrets:
 
     def password_hash(self, name: str) -> str:
         return self.text(f"{name}.argon2", lambda: argon2(self.password(name)))
+
+    def bcrypt_hash(self, name: str) -> str:
+        """The bcrypt hash of NAME's password, as htpasswd files hold it (made once: the file stays the same)."""
+        return self.text(f"{name}.bcrypt", lambda: bcrypt.hashpw(self.password(name).encode(),
+                                                                bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode())
 
     def ssh_key(self, name: str) -> tuple[str, str]:
         """An Ed25519 SSH key pair: (private key in OpenSSH's format, public key line)."""

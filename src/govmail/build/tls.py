@@ -9,6 +9,7 @@ in place). A certificate the operator supplies is only checked: a deploy warns w
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import warnings
 from pathlib import Path
@@ -79,7 +80,16 @@ def _has(cert: x509.Certificate, extension) -> bool:
 
 
 def _names_of(cert: x509.Certificate) -> list[str]:
-    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return names.get_values_for_type(x509.DNSName) + [str(a) for a in names.get_values_for_type(x509.IPAddress)]
+
+
+def _alt_name(name: str) -> x509.GeneralName:
+    """A host named by its address gets an IP address entry: verifiers match addresses only against those."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def expires_soon(cert: x509.Certificate, now: dt.datetime) -> bool:
@@ -114,7 +124,7 @@ def server_certificate(directory: Path, label: str, names: list[str], stem: str 
     cert = (x509.CertificateBuilder().subject_name(_name(names[0])).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=SERVER_DAYS))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([_alt_name(n) for n in names]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

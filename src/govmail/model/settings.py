@@ -212,8 +212,8 @@ class Overrides(Strict):
     # operator's machine (a relative path is beside govmail.yml), the certificate file holding the full chain.
     tls_certificate_file: Path | None = None
     tls_key_file: Path | None = None
-    # Backups: the host of the restic repository, an SFTP server govmail's `backup` role runs there (every
-    # mail host keeps its own repository in it). None: nothing is backed up (the deploy says so).
+    # Backups: the host of the restic repositories, restic's REST server that govmail's `backup` role runs
+    # there (every mail host keeps its own repository in it). None: nothing is backed up (the deploy says so).
     backup_target: Annotated[str, Field(pattern=BACKUP_HOST, max_length=253)] | None = None
     backup_keep: dict[Literal["daily", "weekly", "monthly"], Annotated[int, Field(ge=1, le=1000)]] = {}
     backup_schedule: Annotated[str, Field(pattern=CALENDAR)] | None = None
@@ -469,14 +469,11 @@ class AlertPolicy:
 
 @dataclass(frozen=True)
 class BackupPlan:
-    """Where and when a mail host's backups go (restic over SFTP), and how many snapshots are kept."""
-    target: str                          # the repository's host (govmail's SFTP server for backups)
+    """Where and when a mail host's backups go (restic to the backup host's REST server), and how many
+    snapshots the backup host keeps."""
+    target: str                          # the repository's host (govmail's REST server for backups)
     keep: dict[str, int]                 # snapshots kept by restic forget: daily, weekly, monthly
     schedule: str                        # systemd OnCalendar
-
-    def repository(self, mail_host: str) -> str:
-        """restic's repository URL: SFTP through govmail's SSH configuration (the alias it names)."""
-        return f"sftp:govmail-backup:/{mail_host}"
 
 
 @dataclass(frozen=True)
