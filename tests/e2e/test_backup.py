@@ -148,39 +148,45 @@ try:
         print(answer.status)
 except urllib.error.HTTPError as error:
     print(error.code)
-except Exception as error:
-    print(type(error).__name__)
+except urllib.error.URLError as error:
+    print(type(error.reason).__name__)
 """
 
 
-def rest(outside, method: str, path: str, user: str = "", password: str = "", scheme: str = "https") -> str:
-    """What the backup host's REST server answers the outside host: an HTTP status, or the error met."""
+def rest(host, method: str, path: str, user: str = "", password: str = "", scheme: str = "https") -> str:
+    """What the backup host's REST server answers a lab host: an HTTP status, or the error met."""
     url = f"{scheme}://{BACKUP_HOST}:{layout.BACKUP_REST_PORT}{path}"
-    done = subprocess.run(lab.ssh_command(outside, ["python3 - " + shlex.join([method, url, user, password])]),
+    done = subprocess.run(lab.ssh_command(host, ["python3 - " + shlex.join([method, url, user, password])]),
                           input=REST_PROBE, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
-def test_the_backup_host_lets_nobody_else_in_and_the_mail_host_only_add(deployment, outside, env, filled):
-    """From the outside host: no password, a wrong one and plain HTTP get nothing; the mail host's own
-    password (as if stolen with the host) reads its repository but deletes nothing and reaches no other."""
-    host = env.s.mail_host
-    assert rest(outside, "GET", f"/{host}/config") == "401"
-    assert rest(outside, "GET", f"/{host}/config", host, "not-the-password") == "401"
-    assert rest(outside, "GET", f"/{host}/config", scheme="http") == "400"     # TLS only
-    stolen = (deployment.secrets.directory / "backup-rest.password").read_text().strip()
-    found = snapshots(env)
-    assert found, "a snapshot to try to delete"
-    assert rest(outside, "GET", f"/{host}/snapshots/", host, stolen) == "200"
-    assert rest(outside, "DELETE", f"/{host}/snapshots/{found[0]['id']}", host, stolen) == "403"
-    assert rest(outside, "DELETE", f"/{host}/keys/", host, stolen) in ("403", "405")
-    assert rest(outside, "GET", "/another-mail-host/config", host, stolen) in ("401", "403")
-    assert [snap["id"] for snap in snapshots(env)] == [snap["id"] for snap in found]
+def test_the_backup_host_answers_the_mail_host_alone(outside):
+    """From the outside host: the REST server's port is refused (its firewall admits the mail host alone),
+    and govmail 2026-11's SFTP port is closed."""
+    assert rest(outside, "GET", "/") == "ConnectionRefusedError"
     refused = subprocess.run(lab.ssh_command(outside, ["python3 -c " + shlex.quote(
         f"import socket; socket.create_connection(({BACKUP_HOST!r}, 2222), timeout=5)")]), capture_output=True,
         text=True, timeout=60)
     assert "ConnectionRefusedError" in refused.stderr, "govmail 2026-11's SFTP server must be gone"
+
+
+def test_a_stolen_mail_host_adds_to_its_backups_and_deletes_none(deployment, env, filled):
+    """Root on the mail host, as whoever took it: no password, a wrong one and plain HTTP get nothing; the mail
+    host's own password reads its repository but deletes nothing and reaches no other repository."""
+    host, thief = env.s.mail_host, env.host
+    assert rest(thief, "GET", f"/{host}/config") == "401"
+    assert rest(thief, "GET", f"/{host}/config", host, "not-the-password") == "401"
+    assert rest(thief, "GET", f"/{host}/config", scheme="http") == "400"     # TLS only
+    stolen = (deployment.secrets.directory / "backup-rest.password").read_text().strip()
+    found = snapshots(env)
+    assert found, "a snapshot to try to delete"
+    assert rest(thief, "GET", f"/{host}/snapshots/", host, stolen) == "200"
+    assert rest(thief, "DELETE", f"/{host}/snapshots/{found[0]['id']}", host, stolen) == "403"
+    assert rest(thief, "DELETE", f"/{host}/keys/", host, stolen) in ("403", "405")
+    assert rest(thief, "GET", "/another-mail-host/config", host, stolen) in ("401", "403")
+    assert [snap["id"] for snap in snapshots(env)] == [snap["id"] for snap in found]
 
 
 def test_an_incremental_run_stores_about_the_change(env, filled):

@@ -101,7 +101,8 @@ def test_every_target_is_scraped_and_every_public_listener_answers(monitor, depl
     """Every job scraped and up, every probe succeeding (waiting out a Prometheus that has just started and
     scraped nothing yet: no failure is not yet health)."""
     jobs = {"prometheus", "alertmanager", "node", "postfix", "dovecot", "probe_smtp_starttls", "probe_imaps",
-            "probe_https"} | ({"probe_pop3s"} if "pop3" in deployment.settings.protocols else set())
+            "probe_https"} | ({"probe_pop3s"} if "pop3" in deployment.settings.protocols else set()) \
+        | ({"probe_backup_rest"} if deployment.settings.backup else set())
 
     def health(monitor, _):
         return failing_now(monitor), {r["metric"]["job"] for r in query(monitor, "up == 1")}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+import yaml
 from cryptography import x509
 
 from govmail.build import components
@@ -72,6 +73,52 @@ def test_a_backup_host_named_by_its_address_gets_an_address_in_its_certificate(i
     cert = x509.load_pem_x509_certificate(components.host_files(s)[f"{layout.BACKUP_REST_CONF}/tls.crt"].encode())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["192.0.2.7"]
+
+
+def hosts_yml(inventory_dir: Path, mail_host_address: str, monitor_address: str | None = None) -> Path:
+    monitor = f"    monitor:\n      hosts:\n        monitor:\n          ansible_host: {monitor_address}\n" \
+        if monitor_address else ""
+    (inventory_dir / "hosts.yml").write_text(
+        f"all:\n  children:\n    mail:\n      hosts:\n        mail1:\n          ansible_host: {mail_host_address}\n"
+        + monitor)
+    return inventory_dir
+
+
+def rest_server_admits(s) -> list[str]:
+    rules = components.host_files(s)[f"{layout.BACKUP_SERVER_CONF}/nftables.conf"]
+    return [line.split()[-2] for line in rules.splitlines() if line.strip().startswith("tcp dport 8000 ip saddr")]
+
+
+def test_the_backup_host_admits_the_inventorys_mail_host_alone(inventory):
+    s = settings.load(None, hosts_yml(inventory("backup_target: backup"), "192.0.2.10"))
+    rules = components.host_files(s)[f"{layout.BACKUP_SERVER_CONF}/nftables.conf"]
+    accepted = [line.split() for line in rules.splitlines() if line.strip().startswith("tcp") and "accept" in line]
+    assert accepted == [["tcp", "dport", "8000", "ip", "saddr", "192.0.2.10", "accept"],
+                        ["tcp", "dport", "8000", "iif", '"lo"', "accept"]]
+    assert "reject with tcp reset" in rules
+
+
+def test_the_backup_host_admits_the_monitor_hosts_prober_too(inventory):
+    s = settings.load(None, hosts_yml(inventory("backup_target: backup"), "192.0.2.10", "192.0.2.30"))
+    assert rest_server_admits(s) == ["192.0.2.10", "192.0.2.30"]
+
+
+def test_the_monitoring_probes_the_rest_server_with_the_internal_ca(inventory):
+    """Asked for no password, the REST server answers 401: up, and TLS with the CA's certificate."""
+    s = settings.load(None, hosts_yml(inventory("backup_target: backup"), "192.0.2.10"))
+    files = components.host_files(s)
+    blackbox = yaml.safe_load(files["/etc/prometheus/blackbox.yml"])["modules"]["backup_rest"]["http"]
+    assert blackbox["valid_status_codes"] == [401]
+    assert blackbox["tls_config"] == {"server_name": "backup", "ca_file": layout.PROBE_INTERNAL_CA}
+    jobs = {job["job_name"]: job for job in yaml.safe_load(files["/etc/prometheus/prometheus.yml"])["scrape_configs"]}
+    assert jobs["probe_backup_rest"]["static_configs"][0]["targets"] == ["https://backup:8000/"]
+    ca = x509.load_pem_x509_certificate(files[layout.PROBE_INTERNAL_CA].encode())
+    x509.load_pem_x509_certificate(files[f"{layout.BACKUP_REST_CONF}/tls.crt"].encode()).verify_directly_issued_by(ca)
+
+
+def test_a_mail_host_named_by_name_is_refused_when_the_backup_host_must_admit_it(inventory):
+    with pytest.raises(BadInput, match="mail host's ansible_host is 'mail1.example.gov.vn'"):
+        settings.load(None, hosts_yml(inventory("backup_target: backup"), "mail1.example.gov.vn"))
 
 
 def test_secrets_of_the_backup_path_are_readable_by_their_users_alone():

@@ -202,6 +202,16 @@ def test_directory_peers_open_ldaps_to_them_alone(profile):
     assert table.index("saddr 192.0.2.7/32 accept") < table.index("tcp dport 636 counter reject")
 
 
+def test_one_directory_replicates_nothing_and_has_no_replicator(rendered):
+    """A single slapd (no providers in the model): no server ID, no replication, no account that reads every
+    password hash."""
+    files = rendered("hanam")
+    config, services = files["/etc/ldap/govmail/slapd-config.ldif"], files["/etc/ldap/govmail/services.ldif"]
+    for word in ("olcServerID", "olcSyncrepl", "olcMultiProvider", "syncprov", "replicator"):
+        assert word not in config, word
+    assert "replicator" not in services
+
+
 def test_the_root_dn_has_no_password_and_is_root_over_ldapi(rendered):
     config = rendered("hanam")["/etc/ldap/govmail/slapd-config.ldif"]
     assert "olcRootPW" not in config

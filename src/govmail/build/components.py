@@ -16,7 +16,7 @@ from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_REST_CONF, BACKUP_ROOT, BACKUP_SERVER_CONF,
                      BACKUP_USER, CLAMAV_STAMPS, RETIRED_BACKUP_DIR, RETIRED_BACKUP_UNIT,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, PROBE_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
+                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
                      host_files as file_table, tls_paths)
 from govmail.model.settings import Settings
 
@@ -111,12 +111,13 @@ def components(s: Settings) -> dict[str, Component]:
     parts.append(Component("logging", ("logrotate",), "", ("logrotate.timer",), unit_files=True,
                            absent=tuple(f"/etc/logrotate.d/{unit}" for unit in CLAMAV_LOGS)))
     if s.backup:
-        # restic on the mail host, run by a timer; on the backup host, restic's REST server (append-only)
-        # keeping the repositories, and restic again to apply the retention there. The SFTP server of
-        # govmail 2026-11 (whose key could delete) is taken away.
+        # restic on the mail host, run by a timer; on the backup host, restic's REST server (append-only,
+        # behind a firewall admitting the mail host alone) keeping the repositories, and restic again to
+        # apply the retention there. The SFTP server of govmail 2026-11 (whose key could delete) is taken away.
         parts += [Component("backup", ("restic",), "", ("govmail-backup.timer",), unit_files=True),
-                  Component("backup_server", ("restic-rest-server", "restic"), "",
-                            ("restic-rest-server", "govmail-backup-prune.timer"), unit_files=True, role="backup")]
+                  Component("backup_server", ("restic-rest-server", "restic", "nftables"), "",
+                            ("govmail-backup-firewall", "restic-rest-server", "govmail-backup-prune.timer"),
+                            unit_files=True, role="backup")]
     table = deployment_files(s)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
@@ -155,7 +156,7 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
     slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host],
                                                        stem=f"slapd-{s.mail_host}")
     cert_path, key_path = tls_paths(s.mail_host)
-    return {cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(),
+    return {cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
             f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
             f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
 

@@ -83,6 +83,8 @@ DISK_USED_PERCENT = f"100 * (1 - node_filesystem_avail_bytes{{{_DISKS}}} / node_
 ALERT_TEMPLATES = "/etc/prometheus/govmail-alerts.tmpl"
 # What the blackbox exporter trusts for the mail host's certificate: its chain, wherever the prober runs.
 PROBE_CA = "/etc/prometheus/govmail-probe-ca.crt"
+# The inventory's internal CA, for the probe of the backup host's REST server (its certificate is always the CA's).
+PROBE_INTERNAL_CA = "/etc/prometheus/govmail-internal-ca.crt"
 VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system account
 
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
@@ -204,6 +206,7 @@ FILES = (
     HostFile(ALERT_TEMPLATES, "monitoring_server", "monitoring/alerts.tmpl.j2", role="monitor"),
     HostFile("/etc/prometheus/blackbox.yml", "monitoring_server", "monitoring/blackbox.yml.j2", role="monitor"),
     HostFile(PROBE_CA, "monitoring_server", role="monitor"),
+    HostFile(PROBE_INTERNAL_CA, "monitoring_server", role="monitor"),
     HostFile("/etc/default/prometheus", "monitoring_server", "monitoring/prometheus.default.j2", role="monitor"),
     HostFile("/etc/default/prometheus-alertmanager", "monitoring_server", "monitoring/alertmanager.default.j2",
              role="monitor"),
@@ -229,6 +232,9 @@ FILES = (
     HostFile(f"{BACKUP_REST_CONF}/tls.crt", "backup_server", role="backup"),
     HostFile(f"{BACKUP_REST_CONF}/tls.key", "backup_server", mode="0640", group=BACKUP_USER, role="backup"),
     HostFile(f"{BACKUP_SERVER_CONF}/passphrase", "backup_server", mode="0640", group=BACKUP_USER, role="backup"),
+    HostFile(f"{BACKUP_SERVER_CONF}/nftables.conf", "backup_server", "backup/nftables.conf.j2", role="backup"),
+    HostFile("/etc/systemd/system/govmail-backup-firewall.service", "backup_server",
+             "backup/govmail-backup-firewall.service.j2", role="backup"),
     HostFile("/etc/systemd/system/govmail-backup-prune.service", "backup_server",
              "backup/govmail-backup-prune.service.j2", role="backup"),
     HostFile("/etc/systemd/system/govmail-backup-prune.timer", "backup_server",

@@ -16,7 +16,7 @@ import jinja2
 
 from govmail.build import dkim
 from govmail.build import layout
-from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
+from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, BACKUP_REST_PORT, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
                      METRICS_DIR, MONITOR_PORTS, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
                      SLAPD_STAMPS, VMAIL_UID, tls_paths)
 from govmail.build.secretstore import Secrets, store_dir
@@ -120,6 +120,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "ldaps_port": LDAPS_PORT,
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,
+        "replicator_dn": f"cn=replicator,ou=services,{settings.base_dn}",
         "may_log_in": MAY_LOG_IN,
         "address_book_filter": address_book_filter(settings),
         "eicar_hex": EICAR.encode().hex(),
@@ -171,6 +172,8 @@ def probes(s: Settings) -> dict[str, list[str]]:
     if "pop3" in s.protocols:
         found["pop3s"] = [f"{host}:{CLIENT_PORTS['pop3s']}"]
     found["https"] = [f"https://{host}/"]
+    if s.backup:
+        found["backup_rest"] = [f"https://{s.backup.target}:{BACKUP_REST_PORT}/"]
     return found
 
 

@@ -97,6 +97,10 @@ class Instance:
         # govmail-slapd's rebuild-config, but for systemd (there is none in the chroot): slapd starts below.
         self.chroot("mkdir", "-p", "/etc/ldap/slapd.d", "/run/slapd", "/var/lib/ldap")
         self.chroot("slapadd", "-n0", "-F", "/etc/ldap/slapd.d", "-l", f"{SLAPD_DIR}/slapd-config.ldif")
+        self.run_slapd()
+
+    def run_slapd(self) -> None:
+        """slapd on its configuration and data as they are (again, after stop_slapd)."""
         self.process = subprocess.Popen(
             ["chroot", str(self.merged), "/usr/sbin/slapd", "-d", "0", "-F", "/etc/ldap/slapd.d",
              "-h", f"ldap://127.0.0.1:{self.port}/ ldapi:///"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -114,6 +118,12 @@ class Instance:
         for step in list(components.SLAPD_STEPS)[1:]:
             self.chroot(SLAPD_TOOL, step)
 
+    def stop_slapd(self) -> None:
+        """slapd alone stops (a provider down); its files stay for run_slapd."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -127,15 +137,17 @@ class Instance:
         shutil.rmtree(self.top, ignore_errors=True)
 
 
-def start(settings: Settings, secrets: Secrets) -> Instance:
-    """A fresh directory for `settings`, as deployed; stop() it when done."""
+def start(settings: Settings, secrets: Secrets, port: int | None = None, tree: bool = True) -> Instance:
+    """A fresh directory for `settings`, as deployed (on `port`; without the tree: a provider that is to
+    receive it by replication); stop() it when done."""
     root = slapd_root()
-    instance = Instance(settings, secrets, lab.STATE / "slapd" / uuid.uuid4().hex[:12], free_port())
+    instance = Instance(settings, secrets, lab.STATE / "slapd" / uuid.uuid4().hex[:12], port or free_port())
     try:
         instance._mount(root)
         instance._put_files()
         instance._start()
-        instance._load_tree()
+        if tree:
+            instance._load_tree()
     except BaseException:
         instance.stop()
         raise

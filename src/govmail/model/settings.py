@@ -474,6 +474,17 @@ class BackupPlan:
     target: str                          # the repository's host (govmail's REST server for backups)
     keep: dict[str, int]                 # snapshots kept by restic forget: daily, weekly, monthly
     schedule: str                        # systemd OnCalendar
+    # The address the backup host's firewall admits to the REST server: the inventory's mail host. None when
+    # there is no hosts.yml to read it from (rendering only): then only the backup host itself is admitted.
+    client_address: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectoryProvider:
+    """One slapd of a multi-provider directory: its server ID, and the URL the other providers replicate from
+    (slapd finds its own ID by matching that URL against its listeners and its host name)."""
+    server_id: int
+    url: str
 
 
 @dataclass(frozen=True)
@@ -516,6 +527,9 @@ class Settings:
     support_url: str | None = None                  # webmail's "support" link (inventory)
     logo: Logo | None = None                        # webmail's logo (inventory); None: Roundcube's
     backup: BackupPlan | None = None                # None: no backup target in the inventory
+    # Two or more: the directory is replicated between these slapd (multi-provider); none: one slapd, the mail
+    # host's. No inventory sets it yet: the deploy of directory hosts is the next step of the several-hosts work.
+    directory_providers: tuple[DirectoryProvider, ...] = ()
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
     monitor_address: str | None = None
@@ -667,8 +681,8 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         mta_sts_mode=overrides.mta_sts_mode,
         support_url=overrides.support_url,
         logo=webmail_logo(overrides.webmail_logo, inventory),
-        backup=_backup_plan(overrides),
-        monitor_address=monitor_address(inventory),
+        backup=_backup_plan(overrides, inventory),
+        monitor_address=host_address(inventory, "monitor", "the mail host"),
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
@@ -696,23 +710,25 @@ def _reminders(given: list[int] | None) -> Reminders:
     return Reminders(tuple(sorted(set(days), reverse=True)), "project default" if given is None else "inventory")
 
 
-def monitor_address(inventory: str | None) -> str | None:
-    """The `monitor` host of the inventory's hosts.yml, by the address the mail host's firewall admits."""
-    found = reach.inventory_host(Path(inventory), "monitor") if inventory else None
+def host_address(inventory: str | None, group: str, admitted_by: str) -> str | None:
+    """The IP address of the first host of `group` in the inventory's hosts.yml (its ansible_host), which
+    another host's firewall admits; None without such a host."""
+    found = reach.inventory_host(Path(inventory), group) if inventory else None
     if not found:
         return None
     try:
         return str(ipaddress.ip_address(found.address))
     except ValueError:
-        raise BadInput(f"{inventory}/hosts.yml: the monitor host's ansible_host is {found.address!r}: give its IP "
-                       "address (the mail host admits the monitoring server by address)") from None
+        raise BadInput(f"{inventory}/hosts.yml: the {group} host's ansible_host is {found.address!r}: give its IP "
+                       f"address ({admitted_by} admits it by address)") from None
 
 
-def _backup_plan(overrides: Overrides) -> BackupPlan | None:
+def _backup_plan(overrides: Overrides, inventory: str | None) -> BackupPlan | None:
     if not overrides.backup_target:
         return None
     return BackupPlan(overrides.backup_target, {**DEFAULTS["backup_keep"], **overrides.backup_keep},
-                      overrides.backup_schedule or DEFAULTS["backup_schedule"])
+                      overrides.backup_schedule or DEFAULTS["backup_schedule"],
+                      host_address(inventory, "mail", "the backup host"))
 
 
 def load_inventory(directory: Path) -> Inventory:

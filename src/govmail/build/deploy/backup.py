@@ -25,9 +25,9 @@ def repository_server(component: Component, content: dict[str, str], facts: dict
     b = facts["backup"]
     retire_sftp_server(b)
     install(component)
-    owner = host.get_fact(Command, command=f"stat -c %U {b['root']} 2>/dev/null || true")
+    owner = host.get_fact(Command, command=f"stat -c %U {b['root']} 2>/dev/null || true")   # None: no directory yet
     # Repositories the SFTP server kept: the same files, to be served (and pruned) by the REST server's user.
-    server.shell(name="The repositories belong to the REST server's user", _if=lambda: owner not in ("", b["user"]),
+    server.shell(name="The repositories belong to the REST server's user", _if=lambda: owner not in (None, "", b["user"]),
                  commands=[f"chown -R {b['user']}:{b['user']} {b['root']}"])
     for path in (b["root"], b["repository_dir"]):
         files.directory(name=f"Repository directory {path}", path=path, user=b["user"], group=b["user"], mode="700")
