@@ -13,7 +13,7 @@ from govmail.build import components
 from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 from govmail.model import settings
 
-if {"mail", "backup", "monitor"} & set(host.groups):
+if {"mail", "backup", "monitor", "directory"} & set(host.groups):
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
     parts, content = components.components(s), components.host_files(s)
     facts = components.facts(s, content)
@@ -37,6 +37,9 @@ if "mail" in host.groups:
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
     common.record_deploy(facts)
+
+if "directory" in host.groups and "directory_firewall" in parts:
+    openldap.provider(parts["openldap"], parts["directory_firewall"], content, facts)
 
 if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":
     monitoring.server(parts["monitoring_server"], content)

@@ -30,9 +30,13 @@ VERIFY = os.environ.get("GOVMAIL_VERIFY_INVENTORY")
 # The engine that deploys the lab host: pyinfra's deploy.py, or Ansible's roles (playbooks/site.yml); `none`
 # when the host was deployed already (molecule's converge, or `govmail verify`) and the suites only check it.
 ENGINE = "none" if VERIFY else os.environ.get("GOVMAIL_ENGINE", "pyinfra")
+# scripts/test's drill phase: its first phase deployed the lab host for this province with this engine and
+# secret store (GOVMAIL_SECRETS) and checked it; the drills start from that host and deploy when they need to.
+DEPLOYED = os.environ.get("GOVMAIL_LAB_DEPLOYED") == "1"
 
 # Secrets made while rendering in tests go to a throwaway store, never the operator's. A host deployed
 # beforehand (ENGINE none) is checked against the store its deploy used: GOVMAIL_SECRETS or the default.
+GIVEN_SECRETS = os.environ.get("GOVMAIL_SECRETS")
 if ENGINE != "none":
     os.environ.setdefault("GOVMAIL_SECRETS", tempfile.mkdtemp(prefix="govmail-test-secrets-"))
 
@@ -164,6 +168,12 @@ def deployment():
         return
     if ENGINE not in DEPLOY:
         pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
+    if DEPLOYED:
+        if HOST not in lab.load_hosts() or not GIVEN_SECRETS:
+            pytest.fail("GOVMAIL_LAB_DEPLOYED=1 needs the deployed lab host up and the GOVMAIL_SECRETS its deploy used")
+        yield published(Deployment(None, None, lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
+                                   Secrets(store_dir(str(INVENTORY)))))
+        return
     fresh = not lab.load_hosts()
     up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST, BACKUP_HOST, MONITOR_HOST],
                         capture_output=True,
@@ -179,6 +189,14 @@ def deployment():
 @pytest.fixture
 def redeploy(deployment):
     """Deploy the lab host once more with the suite's engine (deploy_counts)."""
+    if ENGINE == "none":
+        pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): the suite deploys nothing")
+    return deploy_counts
+
+
+@pytest.fixture(scope="module")
+def redeploy_for_module(deployment):
+    """redeploy, for a module's fixture (a drill that adds a host for its module)."""
     if ENGINE == "none":
         pytest.skip("deployed outside the suite (GOVMAIL_ENGINE=none): the suite deploys nothing")
     return deploy_counts

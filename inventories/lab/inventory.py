@@ -29,4 +29,5 @@ DEPLOYMENT = {"province": yaml.safe_load((HERE / "govmail.yml").read_text())["pr
 mail = (_hosts("mail"), DEPLOYMENT)
 backup = (_hosts("backup"), DEPLOYMENT)
 monitor = (_hosts("monitor"), DEPLOYMENT)
+directory = (_hosts("directory"), DEPLOYMENT)
 outside = _hosts("outside")

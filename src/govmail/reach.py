@@ -45,20 +45,27 @@ class SshTarget:
                 "-o", "ExitOnForwardFailure=yes", *options, login]
 
 
-def inventory_host(inventory: Path, group: str) -> SshTarget | None:
-    """The first host of `group` in the inventory's hosts.yml, as SSH reaches it."""
+def inventory_hosts(inventory: Path, group: str) -> list[tuple[str, SshTarget]]:
+    """Every host of `group` in the inventory's hosts.yml, by name, as SSH reaches it."""
     path = inventory / "hosts.yml"
     if not path.is_file():
-        return None
+        return []
     data = (yaml.safe_load(path.read_text()) or {}).get("all") or {}
     common = data.get("vars") or {}
     hosts = ((data.get("children") or {}).get(group) or {}).get("hosts") or {}
+    found = []
     for name, host in hosts.items():
         merged = {**common, **(host or {})}
-        return SshTarget(merged.get("ansible_host", name), merged.get("ansible_user"),
-                         merged.get("ansible_ssh_private_key_file"),
-                         tuple(shlex.split(merged.get("ansible_ssh_common_args", ""))))
-    return None
+        found.append((name, SshTarget(merged.get("ansible_host", name), merged.get("ansible_user"),
+                                      merged.get("ansible_ssh_private_key_file"),
+                                      tuple(shlex.split(merged.get("ansible_ssh_common_args", ""))))))
+    return found
+
+
+def inventory_host(inventory: Path, group: str) -> SshTarget | None:
+    """The first host of `group` in the inventory's hosts.yml, as SSH reaches it."""
+    found = inventory_hosts(inventory, group)
+    return found[0][1] if found else None
 
 
 def mail_host(inventory: Path) -> SshTarget | None:

@@ -98,15 +98,34 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
         backup = q("time() - govmail_backup_last_success_timestamp_seconds")
         health.lines.append(("last backup", f"{_days(_value(backup[0]))} ago" if backup and
                              _value(backup[0]) < 1e9 else "never succeeded"))
+    replication(health, q)
     firing = prometheus.firing()
     health.lines.append(("alerts firing", ", ".join(sorted(_alert_name(r) for r in firing)) or "none"))
     health.problems += [f"alert {_alert_name(r)}" for r in firing]
     return health
 
 
+def replication(health: Health, q) -> None:
+    """Whether each provider's slapd streams the others' changes (several directory providers only): while it
+    does, it is behind by the replication delay alone (milliseconds, bench/replication.py); while it does not,
+    by whatever was written on the other since it last heard from it."""
+    heard = {(r["metric"]["instance"], r["metric"]["provider"]): _value(r)
+             for r in q("time() - govmail_slapd_replication_contact_timestamp_seconds")}
+    for r in q("govmail_slapd_replication_streaming"):
+        instance, provider = r["metric"]["instance"], r["metric"]["provider"]
+        if _value(r) == 1:
+            health.lines.append((f"directory {instance} <- {provider}", "streaming"))
+            continue
+        since = heard.get((instance, provider), 0)
+        health.lines.append((f"directory {instance} <- {provider}", "NOT streaming" + (
+            f", last heard {_days(since)} ago" if 0 < since < 1e9 else ", never heard")))
+        health.problems.append(f"{instance} does not receive the directory's changes from {provider}")
+
+
 def _alert_name(alert: dict) -> str:
     labels = alert["labels"]
-    about = labels.get("name") or labels.get("mountpoint") or labels.get("database") or labels.get("instance")
+    about = (labels.get("name") or labels.get("mountpoint") or labels.get("database") or labels.get("provider")
+             or labels.get("instance"))
     return f"{labels['alertname']} ({about})" if about else labels["alertname"]
 
 

@@ -2,7 +2,6 @@
 own configuration, as it renders for a directory with two providers, on loopback. The tree is loaded on the
 first only, as a deploy does; the second receives it."""
 
-import dataclasses
 import os
 import time
 import warnings
@@ -12,11 +11,11 @@ import pytest
 
 from govmail.accounts import directory
 from govmail.accounts.lifecycle import AddRequest, Lifecycle
+from govmail.build import render
+from govmail.build.layout import METRICS_TOOL
 from govmail.build.secretstore import Secrets
 from govmail.lab import localslapd
 from govmail.model import settings
-from govmail.model.settings import DirectoryProvider
-from govmail.reach import free_port
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +25,9 @@ def providers(tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = settings.load("hanam")
-    ports = [free_port()]
-    while len(ports) < 2:
-        ports += [port for port in [free_port()] if port not in ports]
-    s = dataclasses.replace(s, directory_providers=tuple(
-        DirectoryProvider(n, f"ldap://127.0.0.1:{port}/") for n, port in enumerate(ports, 1)))
-    secrets = Secrets(tmp_path_factory.mktemp("secrets"))
-    first = localslapd.start(s, secrets, ports[0])
-    try:
-        second = localslapd.start(s, secrets, ports[1], tree=False)
-    except BaseException:
-        first.stop()
-        raise
-    yield first, second
-    for instance in (first, second):
+    started = localslapd.start_providers(s, Secrets(tmp_path_factory.mktemp("secrets")))
+    yield started
+    for instance in started:
         instance.stop()
 
 
@@ -134,3 +122,35 @@ def test_a_login_writes_its_time_at_most_hourly(providers):
         time.sleep(1.1)
     assert logins[0]["pwdLastSuccess"], "the first login is recorded"
     assert logins[1] == logins[0]
+
+
+def replication_metrics(instance) -> dict[str, float]:
+    """The replication samples of the deployed metrics script (govmail-metrics.timer's), run in the provider's
+    root against its slapd: series -> value."""
+    script = instance.merged / METRICS_TOOL.lstrip("/")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(render.render_all(instance.settings, instance.secrets)[METRICS_TOOL], encoding="utf-8")
+    run = instance.chroot("python3", "-c", "import importlib.machinery as m; "
+                          f"print(*m.SourceFileLoader('metrics', '{METRICS_TOOL}').load_module().replication(), "
+                          "sep='\\n')")
+    return {name: float(value) for name, value in
+            (line.rsplit(" ", 1) for line in run.stdout.splitlines() if not line.startswith("#"))}
+
+
+def test_the_metrics_say_whether_each_provider_streams_the_others_changes(providers):
+    """What `govmail status` and the DirectoryReplicationStopped alert read: streaming 1 while the other
+    provider is connected, 0 while it is down; the newest change held from each provider (its server ID)."""
+    first, second = providers
+    streams = f'govmail_slapd_replication_streaming{{provider="ldap://127.0.0.1:{second.port}/"}}'
+    assert eventually(lambda: replication_metrics(first).get(streams) == 1)
+    before = time.time()
+    lifecycle(second).add(AddRequest("agency", "Sở Khoa học và Công nghệ", request="REPL-METRICS"))
+    changed_on_second = 'govmail_slapd_change_timestamp_seconds{server_id="2"}'
+    assert eventually(lambda: replication_metrics(first).get(changed_on_second, 0) >= before - 1)
+    assert replication_metrics(first)[changed_on_second] < time.time() + 1
+    second.stop_slapd()
+    try:
+        assert eventually(lambda: replication_metrics(first).get(streams) == 0)
+    finally:
+        second.run_slapd()
+    assert eventually(lambda: replication_metrics(first).get(streams) == 1, wait=60)

@@ -151,6 +151,13 @@ def ssh_target(settings: Settings) -> reach.SshTarget:
     return found or reach.SshTarget(settings.mail_host)
 
 
+def provider_targets(settings: Settings) -> list[reach.SshTarget]:
+    """Every provider of the directory as SSH reaches it, the mail host first: the inventory's `directory`
+    hosts take writes too (multi-provider), so govmail falls back on them when the mail host does not answer."""
+    others = reach.inventory_hosts(Path(settings.inventory), "directory") if settings.inventory else []
+    return [ssh_target(settings), *(target for _, target in others)]
+
+
 def monitoring_target(settings: Settings) -> reach.SshTarget:
     """Where Prometheus and Alertmanager run, as SSH reaches it: the inventory's `monitor` host, else the
     mail host."""
@@ -166,15 +173,28 @@ def connect(settings: Settings, url: str | None = None, pipelined: bool = False)
     ldap3's asynchronous strategy, for bulk writes that keep many requests in flight (each call returns a
     message id; get_response() collects it)."""
     url = url or os.environ.get("GOVMAIL_LDAP_URL")
-    tunnel = None
-    if not url:
-        tunnel = reach.Tunnel(ssh_target(settings), LDAPI_SOCKET)
-        url = "ldapi://" + quote(tunnel.path, safe="")
-    try:
+    if url:
         conn = _bind(settings, url, pipelined)
+        conn.tunnel = None
+        return conn
+    failures = []
+    for target in provider_targets(settings):
+        try:
+            return _through(settings, target, pipelined)
+        except GovmailError as error:
+            failures.append(error)
+    if len(failures) == 1:
+        raise failures[0]
+    raise DirectoryUnreachable("no provider of the directory answers: " + "; ".join(str(f) for f in failures))
+
+
+def _through(settings: Settings, target: reach.SshTarget, pipelined: bool) -> ldap3.Connection:
+    """Bound on that host's slapd, through an SSH forwarding of its ldapi:// socket."""
+    tunnel = reach.Tunnel(target, LDAPI_SOCKET)
+    try:
+        conn = _bind(settings, "ldapi://" + quote(tunnel.path, safe=""), pipelined)
     except GovmailError:
-        if tunnel:
-            tunnel.close()
+        tunnel.close()
         raise
     conn.tunnel = tunnel
     return conn

@@ -118,6 +118,11 @@ def components(s: Settings) -> dict[str, Component]:
                   Component("backup_server", ("restic-rest-server", "restic", "nftables"), "",
                             ("govmail-backup-firewall", "restic-rest-server", "govmail-backup-prune.timer"),
                             unit_files=True, role="backup")]
+    if s.directory_providers:
+        # The other providers of the directory: the openldap component (its tree steps on the mail host
+        # alone: the others receive the tree by replication) and a firewall of their own.
+        parts.append(Component("directory_firewall", ("nftables",), "", ("govmail-directory-firewall",),
+                               unit_files=True, role="directory"))
     table = deployment_files(s)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
@@ -131,8 +136,8 @@ def watched_units(s: Settings) -> list[str]:
 def slapd_listeners(s: Settings) -> str:
     """Debian's /etc/default/slapd line: the listeners slapd opens. The services on this host use 127.0.0.1,
     operators come through SSH (govmail.reach); ldaps:// answers on every address only where the inventory
-    lists directory peers, and the firewall admits only them."""
-    ldaps = "ldaps:///" if s.defences.directory_peers else "ldaps://127.0.0.1/"
+    lists directory peers or other directory providers, and the firewall admits only them."""
+    ldaps = "ldaps:///" if s.defences.directory_peers or s.directory_providers else "ldaps://127.0.0.1/"
     return f'SLAPD_SERVICES="ldap://127.0.0.1/ {ldaps} ldapi:///"'
 
 
@@ -153,7 +158,9 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
     else:
         key, cert, ca = tls.server_certificate(secrets.directory, label, s.web_names)
         chain = cert + ca
-    slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, [s.mail_host],
+    # One certificate for every directory provider (same bytes on each), naming each: they check each other's.
+    slapd_names = [s.mail_host, *(p.name for p in s.directory_providers if p.name and p.name != s.mail_host)]
+    slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, slapd_names,
                                                        stem=f"slapd-{s.mail_host}")
     cert_path, key_path = tls_paths(s.mail_host)
     return {cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
@@ -172,7 +179,7 @@ def host_files(s: Settings) -> dict[str, str]:
 
 def deployment_files(s: Settings) -> tuple[HostFile, ...]:
     """The file table for this deployment: its mail host's name, backups or not, a monitor host or not."""
-    return file_table(s.mail_host, s.backup is not None, s.monitor_address is not None)
+    return file_table(s.mail_host, s.backup is not None, s.monitor_address is not None, bool(s.directory_providers))
 
 
 def deploy_manifest(s: Settings, content: dict[str, str]) -> str:

@@ -241,14 +241,25 @@ FILES = (
              "backup/govmail-backup-prune.timer.j2", role="backup"),
 )
 BACKUP_COMPONENTS = ("backup", "backup_server")
+# On each host of group `directory` (another provider of the directory): the openldap component's files, and
+# its own firewall admitting the other providers alone to ldaps://.
+DIRECTORY_FIREWALL = "/etc/govmail/directory/nftables.conf"
+DIRECTORY_FILES = (
+    HostFile(DIRECTORY_FIREWALL, "directory_firewall", "slapd/directory-nftables.conf.j2", role="directory"),
+    HostFile("/etc/systemd/system/govmail-directory-firewall.service", "directory_firewall",
+             "slapd/govmail-directory-firewall.service.j2", role="directory"),
+)
 
 
-def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False) -> tuple[HostFile, ...]:
+def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,
+               directory_hosts: bool = False) -> tuple[HostFile, ...]:
     """The table for one deployment: with its mail host's certificate and key; without the backup parts
     when the inventory names no backup target; the monitoring server's files on the mail host unless the
-    inventory has a host of its own for them."""
+    inventory has a host of its own for them; the directory hosts' own files when it has some."""
     cert, key = tls_paths(mail_host)
     table = FILES if backups else tuple(f for f in FILES if f.component not in BACKUP_COMPONENTS)
+    if directory_hosts:
+        table += DIRECTORY_FILES
     if not monitor_apart:
         table = tuple(replace(f, role="mail") if f.role == "monitor" else f for f in table)
     return table + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))

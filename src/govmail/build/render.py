@@ -121,6 +121,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "php_fpm_socket": PHP_FPM_SOCKET,
         "service_accounts": SERVICE_ACCOUNTS,
         "replicator_dn": f"cn=replicator,ou=services,{settings.base_dn}",
+        "ldaps_peers": ldaps_peers(settings),
         "may_log_in": MAY_LOG_IN,
         "address_book_filter": address_book_filter(settings),
         "eicar_hex": EICAR.encode().hex(),
@@ -177,6 +178,13 @@ def probes(s: Settings) -> dict[str, list[str]]:
     return found
 
 
+def ldaps_peers(s: Settings) -> list[str]:
+    """Who may reach slapd's ldaps:// listener over the network: the inventory's directory peers and every
+    directory provider's host."""
+    providers = [p.address for p in s.directory_providers if p.address]
+    return [str(n) for n in s.defences.directory_peers] + [a for a in providers if a not in s.defences.directory_peers]
+
+
 def watched_units_pattern(s: Settings) -> str:
     """The node exporter's unit filter. Unescaped dots (they match themselves too): a backslash would have to
     survive both systemd's EnvironmentFile and the shell-like splitting of $ARGS."""
@@ -188,7 +196,8 @@ def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, 
     """Every managed file's content, keyed by its path on the host."""
     env, ctx = environment(), context(settings, secrets or default_secrets(settings))
     return {f.path: env.get_template(f.template).render(ctx)
-            for f in layout.host_files(settings.mail_host, settings.backup is not None) if f.template}
+            for f in layout.host_files(settings.mail_host, settings.backup is not None,
+                                       directory_hosts=bool(settings.directory_providers)) if f.template}
 
 
 def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:

@@ -15,7 +15,10 @@ from govmail.lab.hosts import ssh_key
 
 def role(name: str) -> str:
     """A lab host's group: `outside` plays the internet, `backup` keeps the backups, `monitor` runs the
-    monitoring server, the others are mail hosts."""
+    monitoring server, `directory1`, `directory2` … are other providers of the directory, the others are mail
+    hosts."""
+    if name.startswith("directory"):
+        return "directory"
     return name if name in ("outside", "backup", "monitor") else "mail"
 
 
@@ -26,7 +29,7 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
         "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
         "children": {group: {"hosts": {h.name: {"ansible_host": h.address} for h in hosts.values()
-                                       if role(h.name) == group}} for group in ("mail", "backup", "monitor", "outside")},
+                                       if role(h.name) == group}} for group in ("mail", "backup", "monitor", "directory", "outside")},
     }}
     path = INVENTORY_DIR / "hosts.yml"
     write_file(path, "# Written by `govmail lab up`: the lab's hosts, for pyinfra and Ansible alike.\n"

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ from govmail.build import render
 from govmail.build.components import OPENLDAP
 from govmail.build.layout import SLAPD_DIR, SLAPD_TOOL
 from govmail.build.secretstore import Secrets
-from govmail.model.settings import Settings
+from govmail.model.settings import DirectoryProvider, Settings
 from govmail.reach import free_port
 
 
@@ -152,3 +152,22 @@ def start(settings: Settings, secrets: Secrets, port: int | None = None, tree: b
         instance.stop()
         raise
     return instance
+
+
+def start_providers(settings: Settings, secrets: Secrets, count: int = 2) -> list[Instance]:
+    """`count` directories for `settings` replicating as one (multi-provider), each on a port of its own; the
+    tree loaded on the first alone, as a deploy loads it on one provider. stop() each when done."""
+    ports: list[int] = []
+    while len(ports) < count:
+        ports += [port for port in [free_port()] if port not in ports]
+    settings = replace(settings, directory_providers=tuple(
+        DirectoryProvider(n, f"ldap://127.0.0.1:{port}/") for n, port in enumerate(ports, 1)))
+    started: list[Instance] = []
+    try:
+        for n, port in enumerate(ports):
+            started.append(start(settings, secrets, port, tree=n == 0))
+    except BaseException:
+        for instance in started:
+            instance.stop()
+        raise
+    return started

@@ -482,9 +482,12 @@ class BackupPlan:
 @dataclass(frozen=True)
 class DirectoryProvider:
     """One slapd of a multi-provider directory: its server ID, and the URL the other providers replicate from
-    (slapd finds its own ID by matching that URL against its listeners and its host name)."""
+    (slapd finds its own ID by matching that URL against its listeners and its host name); on a deployment,
+    also its host's name (in slapd's certificate) and address (admitted by the other providers' firewalls)."""
     server_id: int
     url: str
+    name: str = ""
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -527,8 +530,8 @@ class Settings:
     support_url: str | None = None                  # webmail's "support" link (inventory)
     logo: Logo | None = None                        # webmail's logo (inventory); None: Roundcube's
     backup: BackupPlan | None = None                # None: no backup target in the inventory
-    # Two or more: the directory is replicated between these slapd (multi-provider); none: one slapd, the mail
-    # host's. No inventory sets it yet: the deploy of directory hosts is the next step of the several-hosts work.
+    # Two or more: the directory is replicated between these slapd (multi-provider): the mail host's and those
+    # of the hosts in group `directory` of hosts.yml; none: one slapd, the mail host's.
     directory_providers: tuple[DirectoryProvider, ...] = ()
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
@@ -683,6 +686,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         logo=webmail_logo(overrides.webmail_logo, inventory),
         backup=_backup_plan(overrides, inventory),
         monitor_address=host_address(inventory, "monitor", "the mail host"),
+        directory_providers=directory_providers(inventory),
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
@@ -721,6 +725,27 @@ def host_address(inventory: str | None, group: str, admitted_by: str) -> str | N
     except ValueError:
         raise BadInput(f"{inventory}/hosts.yml: the {group} host's ansible_host is {found.address!r}: give its IP "
                        f"address ({admitted_by} admits it by address)") from None
+
+
+def directory_providers(inventory: str | None) -> tuple[DirectoryProvider, ...]:
+    """With hosts in group `directory` of hosts.yml: the mail host (provider 1, which loads the tree) and
+    each of them, named as in hosts.yml (their FQDN: slapd finds its own server ID by it) and by address."""
+    found = reach.inventory_hosts(Path(inventory), "directory") if inventory else []
+    if not found:
+        return ()
+    mail = reach.inventory_hosts(Path(inventory), "mail")
+    if not mail:
+        raise BadInput(f"{inventory}/hosts.yml: hosts in group directory replicate the mail host's directory, "
+                       "and group mail names none")
+    providers = []
+    for server_id, (name, target) in enumerate([mail[0], *found], 1):
+        try:
+            address = str(ipaddress.ip_address(target.address))
+        except ValueError:
+            raise BadInput(f"{inventory}/hosts.yml: host {name}'s ansible_host is {target.address!r}: give its IP "
+                           "address (the other directory providers admit it by address)") from None
+        providers.append(DirectoryProvider(server_id, f"ldaps://{name}/", name, address))
+    return tuple(providers)
 
 
 def _backup_plan(overrides: Overrides, inventory: str | None) -> BackupPlan | None:
