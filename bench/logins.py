@@ -12,15 +12,13 @@ Prints figures; asserts nothing about speed. Its mailboxes are removed at the en
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import imaplib
 import ssl
 import sys
-import time
 import uuid
 
 import ldap3
-from mailflow import bench_password, deployed_lab_host, host_shell, make_mailboxes
+from mailflow import bench_password, deployed_lab_host, host_shell, make_mailboxes, rate_of
 
 from govmail.accounts.directory import RELAX
 from govmail.build.secretstore import ssha
@@ -41,18 +39,11 @@ def stored_scheme(admin: ldap3.Connection, dn: str) -> str:
 
 
 def login_rate(address: str, addresses: list[str], password: str, tls, seconds: float, clients: int) -> float:
-    def one_client(n: int) -> int:
-        done, deadline = 0, time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            conn = imaplib.IMAP4_SSL(address, 993, ssl_context=tls)
-            conn.login(addresses[(n + done) % len(addresses)], password)
-            conn.logout()
-            done += 1
-        return done
-    start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        total = sum(pool.map(one_client, range(clients)))
-    return total / (time.monotonic() - start)
+    def login(n: int, done: int) -> None:
+        conn = imaplib.IMAP4_SSL(address, 993, ssl_context=tls)
+        conn.login(addresses[(n + done) % len(addresses)], password)
+        conn.logout()
+    return rate_of(login, seconds, clients)
 
 
 def main() -> None:

@@ -106,6 +106,21 @@ def send_all(address: str, port: int, messages: list[EmailMessage], clients: int
         list(pool.map(one_client, batches))
 
 
+def rate_of(attempt, seconds: float, clients: int) -> float:
+    """Attempts per second: `clients` threads each calling attempt(client, attempts_so_far) until `seconds`
+    have passed (the count lets a client take the next of several accounts in turn)."""
+    def one_client(n: int) -> int:
+        done, deadline = 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            attempt(n, done)
+            done += 1
+        return done
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        total = sum(pool.map(one_client, range(clients)))
+    return total / (time.monotonic() - start)
+
+
 @contextlib.contextmanager
 def extra_listener(host, entry: str):
     """A bench-only Postfix listener appended to master.cf; the deployed master.cf is put back after."""

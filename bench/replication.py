@@ -13,7 +13,6 @@ Prints figures; asserts nothing about speed. Stops its slapd at the end.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import statistics
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import warnings
 from pathlib import Path
 
 import ldap3
+from mailflow import rate_of
 
 from govmail.accounts import directory
 from govmail.accounts.lifecycle import AddRequest, Lifecycle
@@ -53,20 +53,13 @@ def delays(source, target, writes: int) -> list[float]:
 
 
 def login_rate(instance, accounts: list, seconds: float, clients: int) -> float:
-    def one_client(n: int) -> int:
-        done, deadline = 0, time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            account = accounts[(n + done) % len(accounts)]
-            conn = ldap3.Connection(f"ldap://127.0.0.1:{instance.port}", account.dn, account.password)
-            if not conn.bind():
-                sys.exit(f"bind {account.dn}: {conn.result}")
-            conn.unbind()
-            done += 1
-        return done
-    start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        total = sum(pool.map(one_client, range(clients)))
-    return total / (time.monotonic() - start)
+    def bind(n: int, done: int) -> None:
+        account = accounts[(n + done) % len(accounts)]
+        conn = ldap3.Connection(f"ldap://127.0.0.1:{instance.port}", account.dn, account.password)
+        if not conn.bind():
+            sys.exit(f"bind {account.dn}: {conn.result}")
+        conn.unbind()
+    return rate_of(bind, seconds, clients)
 
 
 def mailboxes(instance, count: int) -> list:

@@ -153,6 +153,12 @@ def verified_deployment() -> Deployment:
                       Secrets(store_dir(str(INVENTORY))))
 
 
+def deployed_before() -> Deployment:
+    """The lab host as a deploy outside this suite left it, with the secret store that deploy used."""
+    return Deployment(None, None, lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
+                      Secrets(store_dir(str(INVENTORY))))
+
+
 @pytest.fixture(scope="session")
 def deployment():
     if VERIFY:
@@ -163,16 +169,14 @@ def deployment():
     if ENGINE == "none":
         if HOST not in lab.load_hosts():
             pytest.fail(f"GOVMAIL_ENGINE=none checks a deployed lab host, and {HOST} is not up")
-        yield published(Deployment(None, None, lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
-                                   Secrets(store_dir(str(INVENTORY)))))
+        yield published(deployed_before())
         return
     if ENGINE not in DEPLOY:
         pytest.fail(f"GOVMAIL_ENGINE={ENGINE!r}: choose one of {', '.join(DEPLOY)}, none")
     if DEPLOYED:
         if HOST not in lab.load_hosts() or not GIVEN_SECRETS:
             pytest.fail("GOVMAIL_LAB_DEPLOYED=1 needs the deployed lab host up and the GOVMAIL_SECRETS its deploy used")
-        yield published(Deployment(None, None, lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
-                                   Secrets(store_dir(str(INVENTORY)))))
+        yield published(deployed_before())
         return
     fresh = not lab.load_hosts()
     up = subprocess.run([sys.executable, "-m", "govmail.cli", "lab", "up", HOST, BACKUP_HOST, MONITOR_HOST],

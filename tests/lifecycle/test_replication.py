@@ -128,8 +128,9 @@ def replication_metrics(instance) -> dict[str, float]:
     """The replication samples of the deployed metrics script (govmail-metrics.timer's), run in the provider's
     root against its slapd: series -> value."""
     script = instance.merged / METRICS_TOOL.lstrip("/")
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(render.render_all(instance.settings, instance.secrets)[METRICS_TOOL], encoding="utf-8")
+    if not script.exists():
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(render.render_all(instance.settings, instance.secrets)[METRICS_TOOL], encoding="utf-8")
     run = instance.chroot("python3", "-c", "import importlib.machinery as m; "
                           f"print(*m.SourceFileLoader('metrics', '{METRICS_TOOL}').load_module().replication(), "
                           "sep='\\n')")

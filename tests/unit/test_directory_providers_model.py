@@ -60,3 +60,10 @@ def test_ldaps_answers_the_providers_alone_on_every_provider(inventory):
 def test_a_directory_host_named_by_name_is_refused(inventory):
     with pytest.raises(BadInput, match="host directory1's ansible_host is 'dir1.example.gov.vn'"):
         settings.load(None, hosts_yml(inventory(""), {"directory1": "dir1.example.gov.vn"}))
+
+
+def test_a_provider_inside_a_listed_peer_network_is_admitted_once(inventory):
+    s = settings.load(None, hosts_yml(inventory("directory_peers: [192.0.2.16/28]"), {"directory1": "192.0.2.21"}))
+    accepted = [line.split()[-2] for line in components.host_files(s)["/etc/govmail/nftables.conf"].splitlines()
+                if line.strip().startswith("tcp dport 636 ip saddr")]
+    assert accepted == ["192.0.2.16/28", "192.0.2.10"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import importlib.resources
+import ipaddress
 import os
 from pathlib import Path
 
@@ -181,8 +182,10 @@ def probes(s: Settings) -> dict[str, list[str]]:
 def ldaps_peers(s: Settings) -> list[str]:
     """Who may reach slapd's ldaps:// listener over the network: the inventory's directory peers and every
     directory provider's host."""
-    providers = [p.address for p in s.directory_providers if p.address]
-    return [str(n) for n in s.defences.directory_peers] + [a for a in providers if a not in s.defences.directory_peers]
+    peers = [ipaddress.ip_network(n) for n in s.defences.directory_peers]
+    providers = [p.address for p in s.directory_providers
+                 if p.address and not any(ipaddress.ip_address(p.address) in net for net in peers)]
+    return [str(n) for n in peers] + providers
 
 
 def watched_units_pattern(s: Settings) -> str:
