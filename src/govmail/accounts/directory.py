@@ -32,7 +32,7 @@ ATTRIBUTES = ["uid", "mail", "cn", "sn", "givenName", "displayName", "govmailMai
               "govmailAlias", "govmailAgency", "govmailAccountStatus", "govmailLoginEnabled",
               "govmailReceiveEnabled", "govmailBirthDate", "govmailAudit", "govmailRequest", "govmailReceivedAt",
               "govmailLockedAt", "govmailLockReason", "govmailRevokedAt", "govmailRetainUntil", "govmailReminded",
-              "govmailSearchName", "createTimestamp", "pwdLastSuccess", "pwdChangedTime", "pwdReset", "pwdAccountLockedTime"]
+              "govmailSearchName", "govmailStore", "createTimestamp", "pwdLastSuccess", "pwdChangedTime", "pwdReset", "pwdAccountLockedTime"]
 
 
 class DirectoryUnreachable(GovmailError):
@@ -83,6 +83,7 @@ class Account:
     # The last password reminder: (the date the password stops working, how many days before it was sent).
     reminded: tuple[dt.datetime, int] | None = None
     search_name: str | None = None      # the name folded (no accents), which the address book searches
+    store: str | None = None            # the store host holding it (None: made before stores, on the first)
 
     @property
     def live(self) -> bool:
@@ -120,7 +121,8 @@ class Account:
             requests=[str(v) for v in attrs.get("govmailRequest") or []],
             audit=[json.loads(v) for v in attrs.get("govmailAudit") or []],
             failure_locked_since=one("pwdAccountLockedTime", parse_gtime),
-            reminded=one("govmailReminded", parse_reminded), search_name=one("govmailSearchName"))
+            reminded=one("govmailReminded", parse_reminded), search_name=one("govmailSearchName"),
+            store=one("govmailStore"))
 
 
 def boolean(value) -> bool:

@@ -82,6 +82,7 @@ class Lifecycle:
     _members: dict[str, set[str]] | None = field(default=None, repr=False)
     _agencies: list[Account] | None = field(default=None, repr=False)
     _requests: set[str] | None = field(default=None, repr=False)
+    _store_counts: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def base(self) -> str:
@@ -91,9 +92,13 @@ class Lifecycle:
 
     def _load_addresses(self) -> None:
         self._taken, self._members, self._requests = set(), {}, set()
+        self._store_counts = dict.fromkeys(self.settings.store_names, 0)
+        first = self.settings.store_names[0]
         for _, raw in search(self.conn, self.base, "(objectClass=govmailMailbox)",
-                             ["mail", "govmailAlias", "govmailAgency", "govmailRequest"]):
+                             ["mail", "govmailAlias", "govmailAgency", "govmailRequest", "govmailStore"]):
             attrs = decode(raw)
+            store = (attrs.get("govmailStore") or [first])[0]
+            self._store_counts[store] = self._store_counts.get(store, 0) + 1
             locals_ = {naming.local_part(a) for a in attrs.get("mail", []) + attrs.get("govmailAlias", [])}
             self._taken |= locals_
             for agency in attrs.get("govmailAgency", []):
@@ -109,6 +114,20 @@ class Lifecycle:
         if self._members is None:
             self._load_addresses()
         return self._members.get(agency_dn.lower(), set())
+
+    def store_counts(self) -> dict[str, int]:
+        """How many mailboxes each store holds (those naming none count on the first)."""
+        if self._store_counts is None:
+            self._load_addresses()
+        return self._store_counts
+
+    def store_for(self, agency: Account | None) -> str:
+        """Where a new mailbox goes: its agency's store when the agency names one of the stores, else the store
+        holding the fewest mailboxes (the inventory's order breaks ties)."""
+        stores, counts = self.settings.store_names, self.store_counts()
+        if agency and agency.store in stores:
+            return agency.store
+        return min(stores, key=lambda store: (counts.get(store, 0), stores.index(store)))
 
     def agencies(self) -> list[Account]:
         if self._agencies is None:
@@ -231,6 +250,7 @@ class Lifecycle:
             attributes["givenName"] = words[-1]
         if agency:
             attributes["govmailAgency"] = agency.dn
+        attributes["govmailStore"] = self.store_for(agency)
         if req.birth_date:
             attributes["govmailBirthDate"] = req.birth_date.isoformat()
         if req.request:
@@ -246,20 +266,21 @@ class Lifecycle:
         if self.settings.policies["users"].must_change:
             attributes["pwdReset"] = "TRUE"
         dn = f"uid={escape_rdn(local)},ou={BRANCHES[kind]},{self.base}"
-        self._reserve(local, agency, req.request, kind, dn, name, attributes["mail"])
+        self._reserve(local, agency, req.request, kind, dn, name, attributes["mail"], attributes["govmailStore"])
         return Planned(dn, attributes["mail"], rule, attributes, password)
 
     def _reserve(self, local: str, agency: Account | None, request: str | None, kind: str, dn: str, name: str,
-                 mail: str) -> None:
+                 mail: str, store: str) -> None:
         """Count a planned add as taken, so the next plan in a batch sees it."""
         self.taken().add(local)
+        self._store_counts[store] = self._store_counts.get(store, 0) + 1
         if agency:
             self._members.setdefault(agency.dn.lower(), set()).add(local)
         if request:
             self._requests.add(request.lower())
         if kind == "agency":
             self.agencies().append(Account.from_entry(dn, {"uid": [local], "mail": [mail], "cn": [name],
-                                                           "govmailMailboxKind": ["agency"]}))
+                                                           "govmailMailboxKind": ["agency"], "govmailStore": [store]}))
 
     def write_add(self, plan: Planned) -> Issued:
         check(self.conn, self.conn.add(plan.dn, attributes=plan.attributes), f"add {plan.address}")

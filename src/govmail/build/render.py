@@ -22,6 +22,8 @@ from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, BACKUP_REST_PORT, CL
                      SLAPD_STAMPS, VMAIL_UID, tls_paths)
 from govmail.build.secretstore import Secrets, store_dir
 from govmail.model.naming import strip_accents
+from govmail.errors import BadInput
+from govmail.model import settings as settings_mod
 from govmail.model.settings import Settings
 
 # Shipped inside the package, so that a wheel renders as a checkout does (a checkout links templates/ here).
@@ -124,6 +126,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "replicator_dn": f"cn=replicator,ou=services,{settings.base_dn}",
         "ldaps_peers": ldaps_peers(settings),
         "may_log_in": MAY_LOG_IN,
+        "store_self": store_self(settings),
         "address_book_filter": address_book_filter(settings),
         "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
@@ -177,6 +180,16 @@ def probes(s: Settings) -> dict[str, list[str]]:
     if s.backup:
         found["backup_rest"] = [f"https://{s.backup.target}:{BACKUP_REST_PORT}/"]
     return found
+
+
+def store_self(s: Settings) -> str | None:
+    """The mail host's own address for Dovecot's auth_proxy_self (hosts.yml's ansible_host when it is an IP):
+    a login that arrives on 127.0.0.1 for a mailbox stored here is served here, not proxied to itself. One
+    value for every host of a role: store hosts of their own will need it per host (not done yet)."""
+    try:
+        return settings_mod.host_address(s.inventory, "mail", "Dovecot's proxy")
+    except BadInput:
+        return None
 
 
 def ldaps_peers(s: Settings) -> list[str]:

@@ -533,6 +533,9 @@ class Settings:
     # Two or more: the directory is replicated between these slapd (multi-provider): the mail host's and those
     # of the hosts in group `directory` of hosts.yml; none: one slapd, the mail host's.
     directory_providers: tuple[DirectoryProvider, ...] = ()
+    # Where mailboxes live: the hosts of group `store` of hosts.yml, by name (Dovecot's proxy resolves it),
+    # else the mail host alone. A new mailbox goes to its agency's store, else to the least used.
+    stores: tuple[str, ...] = ()
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
     monitor_address: str | None = None
@@ -555,6 +558,11 @@ class Settings:
     def default_quota_bytes(self) -> int:
         """The quota of a mailbox that names none: the personal kind's, else the first kind's (0: unlimited)."""
         return self.quotas.get("personal", next(iter(self.quotas.values()))).bytes or 0
+
+    @property
+    def store_names(self) -> tuple[str, ...]:
+        """The stores a mailbox may name, the first one holding those that name none."""
+        return self.stores or (self.mail_host,)
 
     @property
     def mta_sts_host(self) -> str:
@@ -687,6 +695,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         backup=_backup_plan(overrides, inventory),
         monitor_address=host_address(inventory, "monitor", "the mail host"),
         directory_providers=directory_providers(inventory),
+        stores=stores(inventory),
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
@@ -746,6 +755,15 @@ def directory_providers(inventory: str | None) -> tuple[DirectoryProvider, ...]:
                            "address (the other directory providers admit it by address)") from None
         providers.append(DirectoryProvider(server_id, f"ldaps://{name}/", name, address))
     return tuple(providers)
+
+
+def stores(inventory: str | None) -> tuple[str, ...]:
+    """The hosts of group `store` by their hosts.yml name; without any, the mail host's name there (none without
+    an inventory's hosts.yml: the mail host's FQDN stands for it, see Settings.store_names)."""
+    found = reach.inventory_hosts(Path(inventory), "store") if inventory else []
+    if not found and inventory:
+        found = reach.inventory_hosts(Path(inventory), "mail")[:1]
+    return tuple(name for name, _ in found)
 
 
 def _backup_plan(overrides: Overrides, inventory: str | None) -> BackupPlan | None:

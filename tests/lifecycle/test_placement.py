@@ -1,0 +1,43 @@
+"""Where a new mailbox lives (issue "Several hosts"): each mailbox names its store in the directory
+(govmailStore), chosen when it is made: its agency's store, else the store holding the fewest mailboxes.
+A real slapd with the deploy's schema; two stores named as an inventory's group `store` would name them."""
+
+from dataclasses import replace
+
+from govmail.accounts.lifecycle import AddRequest, Lifecycle
+
+STORES = ("store1", "store2")
+
+
+def with_stores(lifecycle: Lifecycle) -> Lifecycle:
+    return Lifecycle(replace(lifecycle.settings, stores=STORES), lifecycle.conn, lifecycle.operator, lifecycle.clock)
+
+
+def store_of(lifecycle: Lifecycle, address: str) -> str | None:
+    return lifecycle.find(address).store
+
+
+def test_an_agency_goes_to_the_least_used_store_and_its_people_follow_it(lifecycle_for):
+    placing = with_stores(lifecycle_for("hanam", purpose="placement"))
+    before = dict(placing.store_counts())
+    agency = placing.add(AddRequest("agency", "Sở Nội vụ Thử Kho"))
+    emptiest = min(STORES, key=lambda store: (before[store], STORES.index(store)))
+    assert store_of(placing, agency.address) == emptiest
+    people = [placing.add(AddRequest("person", name, agency="Sở Nội vụ Thử Kho"))
+              for name in ("Nguyễn Văn Kho", "Trần Thị Kho", "Lê Văn Kho")]
+    assert [store_of(placing, p.address) for p in people] == [emptiest] * 3
+
+
+def test_a_new_agency_goes_where_fewer_mailboxes_are(lifecycle_for):
+    placing = with_stores(lifecycle_for("hanam", purpose="placement"))
+    counts = placing.store_counts()
+    fuller, emptier = sorted(STORES, key=lambda store: (-counts[store], STORES.index(store)))
+    assert counts[fuller] > counts[emptier], counts          # the test above filled one store
+    agency = placing.add(AddRequest("agency", "Sở Tài chính Thử Kho"))
+    assert store_of(placing, agency.address) == emptier
+
+
+def test_one_store_holds_every_mailbox_on_a_single_node(lifecycle_for):
+    single = lifecycle_for("hanam", purpose="placement-single")
+    agency = single.add(AddRequest("agency", "Sở Xây dựng Thử Kho"))
+    assert store_of(single, agency.address) == single.settings.mail_host
