@@ -13,7 +13,7 @@ from govmail.build import components
 from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 from govmail.model import settings
 
-if {"mail", "backup", "monitor", "directory"} & set(host.groups):
+if {"mail", "backup", "monitor", "directory", "store"} & set(host.groups):
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
     parts, content = components.components(s), components.host_files(s)
     facts = components.facts(s, content)
@@ -25,7 +25,7 @@ if "mail" in host.groups:
     tls_ops = mail.tls(parts["tls"], content, facts)
     filters.opendkim(parts["opendkim"], content)
     mail.postfix(parts["postfix"], content, tls_ops)
-    mail.dovecot(parts["dovecot"], content, tls_ops, facts)
+    mail.dovecot(parts["dovecot"], parts["dovecot_front"], content, tls_ops, facts)
     webmail.nginx(parts["nginx"], content, tls_ops, facts)
     webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
@@ -40,6 +40,9 @@ if "mail" in host.groups:
 
 if "directory" in host.groups and "directory_firewall" in parts:
     openldap.provider(parts["openldap"], parts["directory_firewall"], content, facts)
+
+if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in parts:
+    mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, [], facts)
 
 if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":
     monitoring.server(parts["monitoring_server"], content)

@@ -4,7 +4,6 @@ password, reading and sending, the directory's display name."""
 import hashlib
 import imaplib
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -15,11 +14,9 @@ from govmail import lab
 
 pytestmark = pytest.mark.e2e
 webdriver = pytest.importorskip("selenium.webdriver", reason="unavailable here: selenium is not installed")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from webpage import ARTIFACTS, in_mail_view, log_in, page_text, strong_password, url, wait_for  # noqa: E402
+from webpage import ARTIFACTS, in_mail_view, log_in, open_inbox_with, page_text, strong_password, url, wait_for  # noqa: E402
 
 
 def test_login_page_is_served_over_tls_in_vietnamese(browser, env):
@@ -87,19 +84,6 @@ def test_issued_password_leads_only_to_the_change_page(browser, env):
     assert "Đã đổi mật khẩu" in page_text(browser)
     log_in(browser, env, address, chosen)
     in_mail_view(browser)
-
-
-def open_inbox_with(browser, env, subject, wait=20) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        browser.get(url(env, "?_task=mail&_mbox=INBOX"))
-        in_mail_view(browser)
-        try:
-            WebDriverWait(browser, 5).until(ready.text_to_be_present_in_element((By.ID, "messagelist"), subject))
-            return
-        except TimeoutException:
-            if time.monotonic() > deadline:
-                raise
 
 
 def test_read_mail_send_mail_and_change_password(browser, env):

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -59,6 +60,20 @@ def log_in(driver, env, address, password) -> None:
     submit = driver.find_element(By.ID, "rcmloginsubmit")
     submit.click()
     WebDriverWait(driver, 20).until(ready.staleness_of(submit))    # the login's answer has loaded
+
+
+def open_inbox_with(browser, env, subject, wait=20) -> None:
+    """The INBOX in webmail, once it lists `subject` (reloaded until then, for `wait` seconds)."""
+    deadline = time.monotonic() + wait
+    while True:
+        browser.get(url(env, "?_task=mail&_mbox=INBOX"))
+        in_mail_view(browser)
+        try:
+            WebDriverWait(browser, 5).until(ready.text_to_be_present_in_element((By.ID, "messagelist"), subject))
+            return
+        except TimeoutException:
+            if time.monotonic() > deadline:
+                raise
 
 
 def page_text(driver) -> str:

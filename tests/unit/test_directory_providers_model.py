@@ -12,18 +12,12 @@ from govmail.errors import BadInput
 from govmail.model import settings
 
 
-def hosts_yml(inventory_dir: Path, directory: dict[str, str], mail: str = "192.0.2.10") -> Path:
-    groups = {"mail": {"mail1": mail}, "directory": directory}
-    text = "all:\n  children:\n" + "".join(
-        f"    {group}:\n      hosts:\n" + "".join(f"        {name}:\n          ansible_host: {address}\n"
-                                            for name, address in hosts.items())
-        for group, hosts in groups.items())
-    (inventory_dir / "hosts.yml").write_text(text)
-    return inventory_dir
+def providers(hosts_yml, inventory_dir: Path, directory: dict[str, str], mail: str = "192.0.2.10") -> Path:
+    return hosts_yml(inventory_dir, {"mail": {"mail1": mail}, "directory": directory})
 
 
-def test_the_mail_host_is_provider_one_and_each_directory_host_another(inventory):
-    s = settings.load(None, hosts_yml(inventory(""), {"directory1": "192.0.2.21", "directory2": "192.0.2.22"}))
+def test_the_mail_host_is_provider_one_and_each_directory_host_another(inventory, hosts_yml):
+    s = settings.load(None, providers(hosts_yml, inventory(""), {"directory1": "192.0.2.21", "directory2": "192.0.2.22"}))
     assert [(p.server_id, p.url, p.address) for p in s.directory_providers] == [
         (1, "ldaps://mail1/", "192.0.2.10"), (2, "ldaps://directory1/", "192.0.2.21"),
         (3, "ldaps://directory2/", "192.0.2.22")]
@@ -32,21 +26,21 @@ def test_the_mail_host_is_provider_one_and_each_directory_host_another(inventory
         "olcServerID: 1 ldaps://mail1/", "olcServerID: 2 ldaps://directory1/", "olcServerID: 3 ldaps://directory2/"]
 
 
-def test_no_directory_hosts_no_replication(inventory):
-    s = settings.load(None, hosts_yml(inventory(""), {}))
+def test_no_directory_hosts_no_replication(inventory, hosts_yml):
+    s = settings.load(None, providers(hosts_yml, inventory(""), {}))
     assert s.directory_providers == ()
     assert "directory_firewall" not in components.components(s)
 
 
-def test_one_slapd_certificate_names_every_provider(inventory):
-    s = settings.load(None, hosts_yml(inventory(""), {"directory1": "192.0.2.21"}))
+def test_one_slapd_certificate_names_every_provider(inventory, hosts_yml):
+    s = settings.load(None, providers(hosts_yml, inventory(""), {"directory1": "192.0.2.21"}))
     cert = x509.load_pem_x509_certificate(components.host_files(s)[f"{layout.SLAPD_DIR}/tls.crt"].encode())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == [s.mail_host, "mail1", "directory1"]
 
 
-def test_ldaps_answers_the_providers_alone_on_every_provider(inventory):
-    s = settings.load(None, hosts_yml(inventory(""), {"directory1": "192.0.2.21"}))
+def test_ldaps_answers_the_providers_alone_on_every_provider(inventory, hosts_yml):
+    s = settings.load(None, providers(hosts_yml, inventory(""), {"directory1": "192.0.2.21"}))
     files = components.host_files(s)
     for path in ("/etc/govmail/nftables.conf", layout.DIRECTORY_FIREWALL):
         accepted = [line.split()[-2] for line in files[path].splitlines()
@@ -57,13 +51,13 @@ def test_ldaps_answers_the_providers_alone_on_every_provider(inventory):
         'SLAPD_SERVICES="ldap://127.0.0.1/ ldaps:/// ldapi:///"'
 
 
-def test_a_directory_host_named_by_name_is_refused(inventory):
+def test_a_directory_host_named_by_name_is_refused(inventory, hosts_yml):
     with pytest.raises(BadInput, match="host directory1's ansible_host is 'dir1.example.gov.vn'"):
-        settings.load(None, hosts_yml(inventory(""), {"directory1": "dir1.example.gov.vn"}))
+        settings.load(None, providers(hosts_yml, inventory(""), {"directory1": "dir1.example.gov.vn"}))
 
 
-def test_a_provider_inside_a_listed_peer_network_is_admitted_once(inventory):
-    s = settings.load(None, hosts_yml(inventory("directory_peers: [192.0.2.16/28]"), {"directory1": "192.0.2.21"}))
+def test_a_provider_inside_a_listed_peer_network_is_admitted_once(inventory, hosts_yml):
+    s = settings.load(None, providers(hosts_yml, inventory("directory_peers: [192.0.2.16/28]"), {"directory1": "192.0.2.21"}))
     accepted = [line.split()[-2] for line in components.host_files(s)["/etc/govmail/nftables.conf"].splitlines()
                 if line.strip().startswith("tcp dport 636 ip saddr")]
     assert accepted == ["192.0.2.16/28", "192.0.2.10"]

@@ -16,8 +16,8 @@ from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_REST_CONF, BACKUP_ROOT, BACKUP_SERVER_CONF,
                      BACKUP_USER, CLAMAV_STAMPS, RETIRED_BACKUP_DIR, RETIRED_BACKUP_UNIT,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
-                     host_files as file_table, tls_paths)
+                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
+                     tls_paths)
 from govmail.model.settings import Settings
 
 # govmail-slapd's steps in order, each with the files (in SLAPD_DIR) whose content it applies: cn=config
@@ -48,6 +48,8 @@ MONITORING_SERVICES = ("prometheus-node-exporter", "prometheus-postfix-exporter"
 MONITORING_SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")
 MONITORING_SERVER_SERVICES = MONITORING_SERVER_PACKAGES
 
+DOVECOT_PACKAGES = ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
+                    "dovecot-managesieved")
 OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
                      "slapd slapd/no_configuration boolean true\n", ("slapd",))
 
@@ -75,8 +77,9 @@ def components(s: Settings) -> dict[str, Component]:
                   "postfix postfix/main_mailer_type select No configuration\n",
                   ("govmail-from-milter", "govmail-attachment-milter", "postfix", "policyd-rate-limit"),
                   unit_files=True),
-        Component("dovecot", ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-ldap", "dovecot-sieve",
-                              "dovecot-managesieved"), "", ("dovecot",)),
+        Component("dovecot", DOVECOT_PACKAGES, "", ("dovecot",)),
+        # The mail host's own part of Dovecot's configuration (its certificate, Postfix's sockets).
+        Component("dovecot_front", (), "", ("dovecot",)),
         # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.
         Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "", ("nginx",)),
         # Files holding directory passwords or the session key are readable by the web server's user only.
@@ -123,7 +126,10 @@ def components(s: Settings) -> dict[str, Component]:
         # alone: the others receive the tree by replication) and a firewall of their own.
         parts.append(Component("directory_firewall", ("nftables",), "", ("govmail-directory-firewall",),
                                unit_files=True, role="directory"))
-    table = deployment_files(s)
+    if s.stores_apart:
+        # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
+        parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
+    table = render.deployment_files(s)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
 
 
@@ -163,7 +169,12 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
     slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, slapd_names,
                                                        stem=f"slapd-{s.mail_host}")
     cert_path, key_path = tls_paths(s.mail_host)
-    return {cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
+    store = {}
+    if s.stores_apart:
+        store_key, store_cert, _ = tls.server_certificate(secrets.directory, label, list(s.stores_apart),
+                                                          stem=f"store-{s.mail_host}")
+        store = {STORE_CERT: (store_cert + ca).decode(), STORE_KEY: store_key.decode()}
+    return {**store, cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
             f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
             f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
 
@@ -177,15 +188,10 @@ def host_files(s: Settings) -> dict[str, str]:
     return {**content, DEPLOY_MANIFEST: deploy_manifest(s, content)}
 
 
-def deployment_files(s: Settings) -> tuple[HostFile, ...]:
-    """The file table for this deployment: its mail host's name, backups or not, a monitor host or not."""
-    return file_table(s.mail_host, s.backup is not None, s.monitor_address is not None, bool(s.directory_providers))
-
-
 def deploy_manifest(s: Settings, content: dict[str, str]) -> str:
     """Each of the mail host's files with its SHA-256 (the deploy record compares two deploys' manifests:
     which files changed)."""
-    on_mail_host = {f.path for f in deployment_files(s) if f.role == "mail"}
+    on_mail_host = {f.path for f in render.deployment_files(s) if f.role == "mail"}
     digests = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in sorted(content.items())
                if path in on_mail_host}
     return json.dumps({"province": s.province, "files": digests}, indent=1) + "\n"

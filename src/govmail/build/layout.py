@@ -14,6 +14,10 @@ SLAPD_DIR = "/etc/ldap/govmail"                  # slapd's rendered LDIF and its
 SLAPD_TOOL = "/usr/local/lib/govmail/govmail-slapd"   # the directory steps both engines run
 SLAPD_STAMPS = "/var/lib/govmail/slapd"          # which content each of those steps last applied
 SLAPD_CONFIG = "/etc/ldap/slapd.d/cn=config.ldif"      # there once cn=config was built
+# What Dovecot's configuration adds on the mail host (the users' entry: public certificate, Postfix's sockets,
+# the way to the stores) and on a store host of its own; dovecot.conf includes whichever the host has.
+DOVECOT_FRONT = "/etc/dovecot/conf.d/govmail-front.conf"
+DOVECOT_STORE = "/etc/dovecot/conf.d/govmail-store.conf"
 SIEVE_BEFORE = "/etc/dovecot/sieve/govmail.sieve"   # govmail's Sieve rules, before each mailbox's own
 CLAMAV_TOOL = "/usr/local/lib/govmail/clamav-signatures"   # fetches ClamAV's signatures, tells their age
 CLAMAV_STAMPS = "/var/lib/govmail/clamav"        # which freshclam configuration's databases were fetched
@@ -90,6 +94,11 @@ VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system a
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
 # The ports mail programs use, all with TLS from the first byte but submission's 587 (STARTTLS).
 CLIENT_PORTS = {"imaps": 993, "pop3s": 995, "submissions": 465, "submission": 587}
+# Where a store host's Dovecot answers the mail host's proxy (STARTTLS on each; its firewall admits the mail
+# host alone to these and to the implicit-TLS ports), and the inventory's internal certificate it presents.
+STORE_PORTS = {"imap": 143, "pop3": 110, "sieve": 4190, "lmtp": 24}
+STORE_CERT = f"{TLS_DIR}/internal.crt"
+STORE_KEY = f"{TLS_DIR}/internal.key"
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
 # alerts: Alertmanager's way into Postfix, with no content filter, so that an alert that clamd or spamd is
 # down is not held back by the fault it reports.
@@ -166,6 +175,7 @@ FILES = (
     HostFile("/etc/postfix/ldap/senders.cf", "postfix", "postfix/ldap/senders.cf.j2", mode="0640", group="postfix"),
     HostFile("/etc/dovecot/dovecot.conf", "dovecot", "dovecot/dovecot.conf.j2", mode="0640", group="dovecot"),
     HostFile("/etc/dovecot/conf.d/90-quota.conf", "dovecot", "dovecot/conf.d/90-quota.conf.j2"),
+    HostFile(DOVECOT_FRONT, "dovecot_front", "dovecot/conf.d/govmail-front.conf.j2", mode="0640", group="dovecot"),
     HostFile(SIEVE_BEFORE, "dovecot", "dovecot/sieve/govmail.sieve.j2"),
     HostFile("/usr/local/lib/govmail/quota-warning", "dovecot", "dovecot/quota-warning.j2", mode="0755"),
     HostFile(NGINX_SITE, "nginx", "nginx/webmail.conf.j2"),
@@ -251,8 +261,18 @@ DIRECTORY_FILES = (
 )
 
 
+# On each store host other than the mail host (also a directory host): what its Dovecot adds to the mail
+# host's configuration (the internal certificate, the proxy's listener for deliveries).
+STORE_FILES = (
+    HostFile(DOVECOT_STORE, "dovecot_store", "dovecot/conf.d/govmail-store.conf.j2", mode="0640", group="dovecot",
+             role="store"),
+    HostFile(STORE_CERT, "dovecot_store", role="store"),
+    HostFile(STORE_KEY, "dovecot_store", mode="0600", role="store"),
+)
+
+
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,
-               directory_hosts: bool = False) -> tuple[HostFile, ...]:
+               directory_hosts: bool = False, stores_apart: bool = False) -> tuple[HostFile, ...]:
     """The table for one deployment: with its mail host's certificate and key; without the backup parts
     when the inventory names no backup target; the monitoring server's files on the mail host unless the
     inventory has a host of its own for them; the directory hosts' own files when it has some."""
@@ -260,6 +280,8 @@ def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False
     table = FILES if backups else tuple(f for f in FILES if f.component not in BACKUP_COMPONENTS)
     if directory_hosts:
         table += DIRECTORY_FILES
+    if stores_apart:
+        table += STORE_FILES
     if not monitor_apart:
         table = tuple(replace(f, role="mail") if f.role == "monitor" else f for f in table)
     return table + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))

@@ -19,10 +19,9 @@ from govmail.build import dkim
 from govmail.build import layout
 from govmail.build.layout import (AUTOCONFIG, AUTODISCOVER, BACKUP_REST_PORT, CLAMAV_OFFICIAL, CLAMAV_STAMPS, CLAMAV_TOOL, CLIENT_PORTS, DKIM_KEY, LDAPS_PORT,
                      METRICS_DIR, MONITOR_PORTS, MTA_STS_POLICY, PHP_FPM_SOCKET, PORTS, ROUNDCUBE_LOGINS, SIEVE_BEFORE, SLAPD_DIR,
-                     SLAPD_STAMPS, VMAIL_UID, tls_paths)
+                     SLAPD_STAMPS, STORE_CERT, STORE_KEY, STORE_PORTS, VMAIL_UID, tls_paths)
 from govmail.build.secretstore import Secrets, store_dir
 from govmail.model.naming import strip_accents
-from govmail.errors import BadInput
 from govmail.model import settings as settings_mod
 from govmail.model.settings import Settings
 
@@ -126,7 +125,9 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "replicator_dn": f"cn=replicator,ou=services,{settings.base_dn}",
         "ldaps_peers": ldaps_peers(settings),
         "may_log_in": MAY_LOG_IN,
-        "store_self": store_self(settings),
+        "mail_address": mail_address(settings),
+        "store_ports": STORE_PORTS,
+        "store_tls": (STORE_CERT, STORE_KEY),
         "address_book_filter": address_book_filter(settings),
         "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
@@ -182,14 +183,11 @@ def probes(s: Settings) -> dict[str, list[str]]:
     return found
 
 
-def store_self(s: Settings) -> str | None:
-    """The mail host's own address for Dovecot's auth_proxy_self (hosts.yml's ansible_host when it is an IP):
-    a login that arrives on 127.0.0.1 for a mailbox stored here is served here, not proxied to itself. One
-    value for every host of a role: store hosts of their own will need it per host (not done yet)."""
-    try:
-        return settings_mod.host_address(s.inventory, "mail", "Dovecot's proxy")
-    except BadInput:
-        return None
+def mail_address(s: Settings) -> str | None:
+    """With stores apart, the mail host's IP address (hosts.yml's ansible_host; a name is refused): its Dovecot
+    counts logins over loopback (webmail, Postfix's LMTP socket) as its own (auth_proxy_self), and the stores
+    admit it alone."""
+    return settings_mod.host_address(s.inventory, "mail", "each store's firewall") if s.stores_apart else None
 
 
 def ldaps_peers(s: Settings) -> list[str]:
@@ -211,9 +209,14 @@ def watched_units_pattern(s: Settings) -> str:
 def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, str]:
     """Every managed file's content, keyed by its path on the host."""
     env, ctx = environment(), context(settings, secrets or default_secrets(settings))
-    return {f.path: env.get_template(f.template).render(ctx)
-            for f in layout.host_files(settings.mail_host, settings.backup is not None,
-                                       directory_hosts=bool(settings.directory_providers)) if f.template}
+    return {f.path: env.get_template(f.template).render(ctx) for f in deployment_files(settings) if f.template}
+
+
+def deployment_files(s: Settings) -> tuple[layout.HostFile, ...]:
+    """The file table for this deployment: its mail host's name, backups or not, a monitor host or not,
+    directory and store hosts or not."""
+    return layout.host_files(s.mail_host, s.backup is not None, s.monitor_address is not None,
+                             bool(s.directory_providers), bool(s.stores_apart))
 
 
 def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:

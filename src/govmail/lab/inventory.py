@@ -15,11 +15,22 @@ from govmail.lab.hosts import ssh_key
 
 def role(name: str) -> str:
     """A lab host's group: `outside` plays the internet, `backup` keeps the backups, `monitor` runs the
-    monitoring server, `directory1`, `directory2` … are other providers of the directory, the others are mail
-    hosts."""
-    if name.startswith("directory"):
+    monitoring server, `directory1`, `directory2` … are other providers of the directory, and so are
+    `store1`, `store2` … (which hold mailboxes too: groups), the others are mail hosts."""
+    if name.startswith(("directory", "store")):
         return "directory"
     return name if name in ("outside", "backup", "monitor") else "mail"
+
+
+def groups(hosts: dict[str, Host]) -> dict[str, list[str]]:
+    """Each inventory group's hosts. With `store…` hosts, group `store` lists the mail host first (the
+    mailboxes that name no store are there), then them."""
+    found = {group: [h.name for h in hosts.values() if role(h.name) == group]
+             for group in ("mail", "backup", "monitor", "directory", "outside")}
+    stores = [name for name in found["directory"] if name.startswith("store")]
+    if stores:
+        found["store"] = found["mail"][:1] + stores
+    return found
 
 
 def write_inventory(hosts: dict[str, Host]) -> Path:
@@ -28,8 +39,8 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
     data = {"all": {
         "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
-        "children": {group: {"hosts": {h.name: {"ansible_host": h.address} for h in hosts.values()
-                                       if role(h.name) == group}} for group in ("mail", "backup", "monitor", "directory", "outside")},
+        "children": {group: {"hosts": {name: {"ansible_host": hosts[name].address} for name in names}}
+                     for group, names in groups(hosts).items()},
     }}
     path = INVENTORY_DIR / "hosts.yml"
     write_file(path, "# Written by `govmail lab up`: the lab's hosts, for pyinfra and Ansible alike.\n"

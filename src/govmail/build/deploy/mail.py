@@ -26,7 +26,9 @@ def postfix(component: Component, content: dict[str, str], tls_ops: list):
 
 
 @deploy("Dovecot")
-def dovecot(component: Component, content: dict[str, str], tls_ops: list, facts: dict):
+def dovecot(component: Component, own: Component, content: dict[str, str], tls_ops: list, facts: dict):
+    """Dovecot with the configuration every mail and store host shares, and this host's own part (`own`: the
+    mail host's certificate and Postfix's sockets, or a store host's certificate and proxy listener)."""
     server.group(name="vmail group", group="vmail", gid=facts["vmail_uid"])
     server.user(name="vmail user: owns every mailbox", user="vmail", uid=facts["vmail_uid"], group="vmail",
                 home=facts["mail_store"], shell="/usr/sbin/nologin", create_home=False)
@@ -35,4 +37,4 @@ def dovecot(component: Component, content: dict[str, str], tls_ops: list, facts:
     changed = put_files(component, content)
     server.shell(name="Sieve compiles govmail's rules", commands=[f"sievec {facts['sieve_before']}"],
                  _if=any_changed(changed))
-    restart_if_changed(component, changed + tls_ops)
+    restart_if_changed(component, changed + put_files(own, content) + tls_ops)

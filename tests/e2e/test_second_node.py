@@ -1,0 +1,235 @@
+"""A second node (marker `drill`: run once): the lab host `store1` joins the inventory's groups `directory`
+and `store`, the suite's engine deploys both hosts. As a directory provider it holds the mail host's tree;
+with it stopped, logins and deliveries go on and what changed meanwhile reaches it when it runs again. As a
+store it holds the mailboxes that name it: the mail host's Dovecot proxies their logins and deliveries there
+over STARTTLS, and while its Dovecot is stopped their mail waits (4xx) and nothing bounces. Afterwards the
+host is removed and the deployment goes back to one node."""
+
+import imaplib
+import json
+import shlex
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import ldap3
+import pytest
+from mailflow import govmail, imap_login, inbox_subjects, message, new_mailbox, submit, wait_delivered
+
+from govmail import lab
+from govmail.accounts import directory
+from govmail.build import layout
+from govmail.lab.state import GATEWAY
+from govmail.model import settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.drill]
+SECOND = "store1"
+
+
+@pytest.fixture(scope="module")
+def provider(env, redeploy_for_module):
+    """store1 up and deployed with the mail host (its slapd and Dovecot configuration change: providers,
+    stores); afterwards removed, and the mail host deployed back to one node."""
+    lab.up([SECOND])
+    try:
+        redeploy_for_module()
+        env.admin = directory.connect(env.s)        # the deploy restarted slapd for its new configuration
+        yield lab.load_hosts()[SECOND]
+    finally:
+        lab.remove([SECOND])
+        redeploy_for_module()
+        env.admin = directory.connect(env.s)
+
+
+def entries(host: lab.Host, base: str, ldap_filter: str = "(objectClass=*)") -> list[str]:
+    """The DNs under `base` that the host's own slapd holds (root over ldapi://)."""
+    found = lab.ssh(host, [f"ldapsearch -Y EXTERNAL -Q -H ldapi:/// -LLL -o ldif-wrap=no -b '{base}' '{ldap_filter}' 1.1"],
+                    check=False)
+    return sorted(line for line in found.stdout.splitlines() if line.startswith("dn: "))
+
+
+def eventually(found, wait: float = 60.0):
+    deadline = time.monotonic() + wait
+    while not (value := found()) and time.monotonic() < deadline:
+        time.sleep(1)
+    return value
+
+
+def test_the_inventory_makes_the_lab_host_a_second_provider(provider, env):
+    providers = settings.load(None, Path(env.s.inventory)).directory_providers
+    assert [(p.server_id, p.name) for p in providers] == [(1, env.host.name), (2, SECOND)]
+
+
+def test_the_second_provider_holds_the_mail_hosts_tree(provider, env):
+    base = env.s.base_dn
+    assert eventually(lambda: entries(provider, base) == entries(env.host, base)), \
+        set(entries(env.host, base)) ^ set(entries(provider, base))
+
+
+def test_a_mailbox_made_on_the_mail_host_reaches_the_second_provider(provider, env):
+    dn, _, _ = new_mailbox(env)
+    assert eventually(lambda: entries(provider, dn)), dn
+
+
+def connect_outcome(client: lab.Host, host: lab.Host, port: int) -> str:
+    """What a TCP connect from `client` to the host's port meets: "open", or the error's name."""
+    tried = subprocess.run(lab.ssh_command(client, [
+        f"python3 -c \"import socket; socket.create_connection(('{host.address}', {port}), timeout=5); print('open')\""]),
+        capture_output=True, text=True, timeout=60)
+    return "open" if tried.stdout.strip() == "open" else tried.stderr.strip().splitlines()[-1].split(":")[0]
+
+
+def test_ldaps_is_closed_to_the_outside_on_both_providers(provider, env, outside):
+    for host in (env.host, provider):
+        assert connect_outcome(outside, host, layout.LDAPS_PORT) == "ConnectionRefusedError", host.name
+
+
+def test_the_store_answers_the_mail_host_alone(provider, env, outside):
+    ports = [port for protocol, port in layout.STORE_PORTS.items() if protocol != "pop3" or "pop3" in env.s.protocols]
+    assert {port: connect_outcome(outside, provider, port) for port in ports} == \
+        dict.fromkeys(ports, "ConnectionRefusedError")
+    assert {port: connect_outcome(env.host, provider, port) for port in ports} == dict.fromkeys(ports, "open")
+
+
+def stored_on(host: lab.Host, address: str) -> list[str]:
+    """The message files of a mailbox on a host's disk (every folder)."""
+    local, domain = address.split("@")
+    found = lab.ssh(host, [f"find {layout.VMAIL}/{domain}/{local}/Maildir -type f -path '*/new/*' -o "
+                           f"-type f -path '*/cur/*'"], check=False)
+    return found.stdout.split()
+
+
+def mailbox_on_the_second_store(env, provider) -> tuple[str, str, str]:
+    """A mailbox naming store1, once its entry reached store1's own slapd (which that Dovecot reads)."""
+    dn, address, password = new_mailbox(env, govmailStore=SECOND)
+    assert eventually(lambda: entries(provider, dn)), f"{dn} replicated to {SECOND}"
+    return dn, address, password
+
+
+def test_a_mailbox_on_the_second_store_is_reached_through_the_mail_host(provider, env):
+    """Submitted and read through the mail host; on disk on store1 alone. store1 logs the user's own address
+    (the proxy passes it on; store1 trusts the mail host to)."""
+    _, address, password = mailbox_on_the_second_store(env, provider)
+    subject = f"Thư trên máy lưu trữ thứ hai {uuid.uuid4().hex[:6]}"
+    submit(env, address, password, message(address, address, subject))
+    assert inbox_subjects(env, address, password, wait=15) == [subject]
+    assert (len(stored_on(provider, address)), stored_on(env.host, address)) == (1, [])
+    log = lab.ssh(provider, [f"journalctl --since -10min -o cat | grep -F {shlex.quote(f'Logged in: user=<{address}>')}"],
+                  check=False).stdout.splitlines()
+    assert log and all(f"rip={GATEWAY}," in line for line in log), log
+
+
+def test_the_store_offers_starttls_with_a_certificate_the_mail_host_checks(provider, env):
+    """What the proxy's `starttls = yes` meets: the store's name under the inventory's internal CA. (Checked by
+    hand: with another CA in ssl_client_ca_file the mail host refuses to proxy, `Received invalid SSL
+    certificate`, and the user gets [UNAVAILABLE].)"""
+    checked = lab.ssh(env.host, [f"openssl s_client -starttls imap -connect {SECOND}:{layout.STORE_PORTS['imap']} "
+                                 f"-CAfile {layout.SLAPD_DIR}/tls-ca.crt -verify_hostname {SECOND} -verify_return_error "
+                                 "</dev/null"], check=False)
+    assert "Verify return code: 0 (ok)" in checked.stdout, checked.stdout[-2000:] + checked.stderr[-2000:]
+
+
+def test_webmail_opens_a_mailbox_on_the_second_store(provider, env, browser):
+    """Roundcube on the mail host logs in over loopback: that login is proxied to store1 as a mail program's is."""
+    from webpage import log_in, open_inbox_with
+    _, address, password = mailbox_on_the_second_store(env, provider)
+    subject = f"Đọc trên webmail từ máy lưu trữ thứ hai {uuid.uuid4().hex[:6]}"
+    submit(env, address, password, message(address, address, subject))
+    log_in(browser, env, address, password)
+    open_inbox_with(browser, env, subject)
+    assert stored_on(env.host, address) == []
+
+
+def test_a_locked_mailbox_on_the_second_store_still_receives_there(provider, env):
+    """Delivery looks the mailbox up with the delivery filter: a locked one's mail reaches its store too."""
+    dn, address, password = mailbox_on_the_second_store(env, provider)
+    assert env.admin.modify(dn, {"govmailLoginEnabled": [(ldap3.MODIFY_REPLACE, ["FALSE"])]})
+    assert eventually(lambda: entries(provider, dn, "(govmailLoginEnabled=FALSE)")), "the lock replicated"
+    _, sender, sender_password = new_mailbox(env)
+    submit(env, sender, sender_password, message(sender, address, "Thư cho hộp thư đã khóa"))
+    assert eventually(lambda: len(stored_on(provider, address)) == 1, wait=30), stored_on(env.host, address)
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(env, address, password)
+
+
+def queued_for(env, address: str) -> list[dict]:
+    """The messages Postfix holds for `address`, from `postqueue -j` on the host."""
+    listing = lab.ssh(env.host, ["postqueue", "-j"]).stdout
+    return [m for m in map(json.loads, listing.splitlines())
+            if any(r["address"] == address for r in m["recipients"])]
+
+
+def test_with_the_stores_dovecot_stopped_its_mail_waits_and_nothing_bounces(provider, env):
+    """The users of a store that does not answer: logins refused as temporarily unavailable, their mail
+    deferred (4xx) in the mail host's queue, no bounce; delivered once the store answers again."""
+    _, sender, sender_password = new_mailbox(env)
+    _, address, password = mailbox_on_the_second_store(env, provider)
+    lab.ssh(provider, ["systemctl", "stop", "dovecot"])
+    try:
+        with pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE"):
+            imap_login(env, address, password)
+        subject = f"Chờ kho thư {uuid.uuid4().hex[:6]}"
+        submit(env, sender, sender_password, message(sender, address, subject))
+        held = eventually(lambda: [m for m in queued_for(env, address) if m["queue_name"] == "deferred"], wait=30)
+        assert held, queued_for(env, address)
+        reason = held[0]["recipients"][0]["delay_reason"]
+        assert "451 4.4.0 Proxy failed" in reason, reason
+        assert wait_delivered(env, sender, 1, wait=3) == 0, "no bounce reached the sender"
+    finally:
+        lab.ssh(provider, ["systemctl", "start", "dovecot"])
+    lab.ssh(env.host, ["postqueue", "-f"])
+    assert inbox_subjects(env, address, password, wait=60) == [subject]
+    assert len(stored_on(provider, address)) == 1
+
+
+def status_once_metrics_ran(env) -> str:
+    """`govmail status` after the mail host's metrics job ran now (the timer runs it every minute) and
+    Prometheus scraped it (every 15 s)."""
+    lab.ssh(env.host, ["systemctl", "start", "govmail-metrics.service"], check=False)
+    time.sleep(16)
+    return govmail("status", check=False).stdout
+
+
+def replication_state(status: str, peer: str) -> str:
+    """What `govmail status` says of one replication stream ("streaming", "NOT streaming, ...")."""
+    return next((line.strip()[len(peer):].strip() for line in status.splitlines() if line.strip().startswith(peer)),
+                "(no line)")
+
+
+def test_with_the_second_provider_down_mail_flows_and_it_catches_up(provider, env):
+    """The operators see it too: `govmail status` says the mail host no longer streams store1's changes
+    and the DirectoryReplicationStopped alert fires; once it runs again, that it streams (within 30 s: slapd
+    retries every 5 s for a minute, then every 30 s)."""
+    peer = f"directory {env.s.mail_host} <- ldaps://{SECOND}/"
+    lab.down([SECOND])
+    try:
+        dn, address, password = new_mailbox(env)
+        imap_login(env, address, password).logout()
+        submit(env, address, password, message(address, address, "Trong khi máy chủ thư mục thứ hai dừng"))
+        assert wait_delivered(env, address, 1) == 1
+        stopped = f"DirectoryReplicationStopped (ldaps://{SECOND}/)"
+        status = eventually(lambda: out if stopped in (out := status_once_metrics_ran(env)) else None, wait=180)
+        assert status, status_once_metrics_ran(env)
+        assert replication_state(status, peer).startswith("NOT streaming, last heard") and "NOT WELL" in status
+    finally:
+        lab.up([SECOND])
+    again = lab.load_hosts()[SECOND]
+    assert eventually(lambda: entries(again, dn), wait=120), f"{dn} reached the restarted provider"
+    assert eventually(lambda: replication_state(status_once_metrics_ran(env), peer) == "streaming", wait=120)
+
+
+def test_an_operator_writes_through_the_second_provider_while_the_mail_hosts_slapd_is_down(provider, env):
+    """govmail falls back on the next provider that answers; the mail host has the entry once its slapd runs."""
+    tag = uuid.uuid4().hex[:6]
+    lab.ssh(env.host, ["systemctl", "stop", "slapd"])
+    try:
+        line = govmail("account", "add", "--kind", "agency", "--name", f"Sở Dự phòng {tag}",
+                       "--abbrev", f"sdp{tag}").stdout
+    finally:
+        lab.ssh(env.host, ["systemctl", "start", "slapd"])
+    env.admin = directory.connect(env.s)
+    address = line.split("\t")[0]
+    made = f"(mail={address})"
+    assert entries(provider, env.s.base_dn, made), "written on the second provider"
+    assert eventually(lambda: entries(env.host, env.s.base_dn, made)), "replicated to the mail host"

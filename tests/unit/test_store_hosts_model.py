@@ -1,0 +1,76 @@
+"""Store hosts apart from the mail host (hosts.yml group `store`): the model, what Dovecot's configuration
+becomes on each host, and who may reach a store."""
+
+import pytest
+from cryptography import x509
+
+from govmail.build import components
+from govmail.build import layout
+from govmail.errors import BadInput
+from govmail.model import settings
+
+MAIL, STORE = "192.0.2.10", "192.0.2.31"
+
+
+def cluster(inventory, hosts_yml) -> settings.Settings:
+    return settings.load(None, hosts_yml(inventory(""), {
+        "mail": {"mail1": MAIL}, "directory": {"store1": STORE}, "store": {"mail1": MAIL, "store1": STORE}}))
+
+
+def lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines()]
+
+
+def test_a_store_apart_is_named_and_new_mailboxes_may_go_there(inventory, hosts_yml):
+    s = cluster(inventory, hosts_yml)
+    assert (s.stores, s.stores_apart, s.store_names) == (("mail1", "store1"), ("store1",), ("mail1", "store1"))
+
+
+def test_the_mail_host_proxies_to_the_store_a_mailbox_names_over_starttls(inventory, hosts_yml):
+    files = components.host_files(cluster(inventory, hosts_yml))
+    conf = lines(files["/etc/dovecot/dovecot.conf"])
+    for line in ("proxy_maybe = yes", 'host = %{ldap:govmailStore | default("mail1")}', "pass = %{password}",
+                 "starttls = yes", "lmtp_proxy = yes", "!include_try conf.d/govmail-front.conf",
+                 "!include_try conf.d/govmail-store.conf"):
+        assert line in conf, line
+    front = lines(files[layout.DOVECOT_FRONT])
+    assert f"auth_proxy_self = {MAIL}" in front
+    assert f"ssl_client_ca_file = {layout.SLAPD_DIR}/tls-ca.crt" in front
+
+
+def test_a_store_host_presents_a_certificate_for_its_name_and_trusts_the_mail_host_alone(inventory, hosts_yml):
+    s = cluster(inventory, hosts_yml)
+    files = components.host_files(s)
+    store = lines(files[layout.DOVECOT_STORE])
+    assert f"ssl_server_cert_file = {layout.STORE_CERT}" in store
+    assert f"login_trusted_networks = 127.0.0.0/8 {MAIL}" in store
+    cert = x509.load_pem_x509_certificate(files[layout.STORE_CERT].encode())
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
+        .get_values_for_type(x509.DNSName) == ["store1"]
+    firewall = lines(files[layout.DIRECTORY_FIREWALL])
+    dovecot_ports = "{ 24, 110, 143, 993, 995, 4190 }"
+    assert f"tcp dport {dovecot_ports} ip saddr {MAIL} accept" in firewall
+    assert f"tcp dport {dovecot_ports} counter reject with tcp reset" in firewall
+    parts = components.components(s)
+    assert parts["dovecot_store"].role == "store"
+    assert {f.path for f in parts["dovecot_store"].files} == {layout.DOVECOT_STORE, layout.STORE_CERT, layout.STORE_KEY}
+
+
+def test_one_node_serves_every_mailbox_without_a_proxy(inventory, hosts_yml):
+    s = settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}}))
+    files = components.host_files(s)
+    assert s.stores_apart == ()
+    assert "proxy" not in files["/etc/dovecot/dovecot.conf"]
+    assert "auth_proxy_self" not in files[layout.DOVECOT_FRONT]
+    assert layout.DOVECOT_STORE not in files and "dovecot_store" not in components.components(s)
+
+
+def test_a_store_that_is_no_directory_host_is_refused_by_name(inventory, hosts_yml):
+    with pytest.raises(BadInput, match="store host.*store1 must be in group directory"):
+        settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}, "store": {"mail1": MAIL, "store1": STORE}}))
+
+
+def test_stores_must_list_the_mail_host_first(inventory, hosts_yml):
+    with pytest.raises(BadInput, match="group store must list the mail host first"):
+        settings.load(None, hosts_yml(inventory(""), {
+            "mail": {"mail1": MAIL}, "directory": {"store1": STORE}, "store": {"store1": STORE, "mail1": MAIL}}))
