@@ -4,6 +4,7 @@ clients. The `env` fixture that these take lives in conftest.py."""
 import email
 import email.policy
 import imaplib
+import inspect
 import json
 import os
 import smtplib
@@ -72,7 +73,7 @@ def message(sender, to, subject="Thư công vụ thử nghiệm", body="Xin chà
 
 
 def imap_login(env, address, password) -> imaplib.IMAP4_SSL:
-    conn = imaplib.IMAP4_SSL(env.address, 993, ssl_context=env.tls)
+    conn = imaplib.IMAP4_SSL(env.address, 993, ssl_context=env.tls, timeout=60)   # a hung session fails, not waits
     conn.login(address, password)
     return conn
 
@@ -127,3 +128,51 @@ def messages(env, address, mailbox="INBOX") -> list[EmailMessage]:
 def plain_text(msg: EmailMessage) -> str:
     """The message's plain-text body (a multipart one's text/plain part)."""
     return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def send_one(conn: smtplib.SMTP, sender: str, to: str, mid: str, msg: str | bytes, unacknowledged: set) -> None:
+    """One message on an open session. A broken connection during DATA leaves `mid` in `unacknowledged`: the
+    server may have kept it, and the retry makes a second copy. (Shipped to `outside` as source.)"""
+    for command, args, good in (("mail", (sender,), (250,)), ("rcpt", (to,), (250, 251))):
+        code, reply = getattr(conn, command)(*args)
+        if code not in good:
+            raise smtplib.SMTPResponseException(code, reply)
+    try:
+        code, reply = conn.data(msg)      # unlike sendmail(), data() returns a refusal of the message
+    except smtplib.SMTPResponseException:
+        raise
+    except (OSError, smtplib.SMTPException):
+        unacknowledged.add(mid)
+        raise
+    if code != 250:
+        raise smtplib.SMTPResponseException(code, reply)
+
+
+# Runs on `outside`: sends the messages over port 25, a few per connection as a mail server does, retrying a
+# message on a 4xx or a broken connection for up to 5 minutes; prints what each message met last and which
+# lost the reply to their data.
+OUTSIDE_SENDER = "import json, smtplib, sys, time\n" + inspect.getsource(send_one) + """
+host, to, tag, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+outcome, unacknowledged = {}, set()
+pending = [f"<{tag}-out-{n}@ngoai.test>" for n in range(count)]
+deadline = time.monotonic() + 300
+while pending and time.monotonic() < deadline:
+    try:
+        with smtplib.SMTP(host, 25, timeout=30) as s:
+            s.ehlo("mail.ngoai.test")
+            for mid in list(pending[:5]):
+                msg = f"From: tin@ngoai.test\\r\\nTo: {to}\\r\\nSubject: luong {mid}\\r\\nMessage-ID: {mid}\\r\\n\\r\\nThu thu.\\r\\n"
+                try:
+                    send_one(s, "tin@ngoai.test", to, mid, msg, unacknowledged)
+                    outcome[mid] = 250
+                    pending.remove(mid)
+                except smtplib.SMTPResponseException as err:
+                    outcome[mid] = err.smtp_code
+                    if err.smtp_code >= 500:
+                        pending.remove(mid)
+                    break
+    except (OSError, smtplib.SMTPException):
+        pass
+    time.sleep(0.3 if not pending else 1)
+print(json.dumps({"outcome": outcome, "unacknowledged": sorted(unacknowledged)}))
+"""

@@ -9,7 +9,6 @@ its Message-ID could still leave two. So a second copy is allowed only where a c
 sender lost that reply, or Postfix's log says a delivery of it "may be sent more than once" or logs it
 delivered twice."""
 
-import inspect
 import json
 import re
 import smtplib
@@ -24,60 +23,12 @@ import pytest
 
 from govmail import lab
 from govmail.accounts import directory
-from mailflow import message, messages, new_mailbox, postfix_log, smtp
+from mailflow import OUTSIDE_SENDER, message, messages, new_mailbox, postfix_log, send_one, smtp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.drill]
 
 EACH = 100                      # messages from each side
 RESTARTS = ("slapd", "dovecot", "spamd", "postfix")
-
-
-def send_one(conn: smtplib.SMTP, sender: str, to: str, mid: str, msg: str | bytes, unacknowledged: set) -> None:
-    """One message on an open session. A broken connection during DATA leaves `mid` in `unacknowledged`: the
-    server may have kept it, and the retry makes a second copy. (Shipped to `outside` as source.)"""
-    for command, args, good in (("mail", (sender,), (250,)), ("rcpt", (to,), (250, 251))):
-        code, reply = getattr(conn, command)(*args)
-        if code not in good:
-            raise smtplib.SMTPResponseException(code, reply)
-    try:
-        code, reply = conn.data(msg)      # unlike sendmail(), data() returns a refusal of the message
-    except smtplib.SMTPResponseException:
-        raise
-    except (OSError, smtplib.SMTPException):
-        unacknowledged.add(mid)
-        raise
-    if code != 250:
-        raise smtplib.SMTPResponseException(code, reply)
-
-
-# Runs on `outside`: sends the messages over port 25, a few per connection as a mail server does, retrying a
-# message on a 4xx or a broken connection for up to 5 minutes; prints what each message met last and which
-# lost the reply to their data.
-OUTSIDE_SENDER = "import json, smtplib, sys, time\n" + inspect.getsource(send_one) + """
-host, to, tag, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-outcome, unacknowledged = {}, set()
-pending = [f"<{tag}-out-{n}@ngoai.test>" for n in range(count)]
-deadline = time.monotonic() + 300
-while pending and time.monotonic() < deadline:
-    try:
-        with smtplib.SMTP(host, 25, timeout=30) as s:
-            s.ehlo("mail.ngoai.test")
-            for mid in list(pending[:5]):
-                msg = f"From: tin@ngoai.test\\r\\nTo: {to}\\r\\nSubject: luong {mid}\\r\\nMessage-ID: {mid}\\r\\n\\r\\nThu thu.\\r\\n"
-                try:
-                    send_one(s, "tin@ngoai.test", to, mid, msg, unacknowledged)
-                    outcome[mid] = 250
-                    pending.remove(mid)
-                except smtplib.SMTPResponseException as err:
-                    outcome[mid] = err.smtp_code
-                    if err.smtp_code >= 500:
-                        pending.remove(mid)
-                    break
-    except (OSError, smtplib.SMTPException):
-        pass
-    time.sleep(0.3 if not pending else 1)
-print(json.dumps({"outcome": outcome, "unacknowledged": sorted(unacknowledged)}))
-"""
 
 
 def submit_stream(env, sender, password, to, tag, outcome: dict, unacknowledged: set) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import ldap3
 import pytest
-from mailflow import govmail, imap_login, inbox_subjects, message, new_mailbox, submit, wait_delivered
+from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
+                      submit, wait_delivered)
 
 from govmail import lab
 from govmail.accounts import directory
@@ -181,6 +182,46 @@ def test_with_the_stores_dovecot_stopped_its_mail_waits_and_nothing_bounces(prov
     lab.ssh(env.host, ["postqueue", "-f"])
     assert inbox_subjects(env, address, password, wait=60) == [subject]
     assert len(stored_on(provider, address)) == 1
+
+
+def imap_message_ids(env, address: str, password: str) -> list[str]:
+    """The Message-IDs in the INBOX, read as a mail program reads them (through the mail host)."""
+    conn = imap_login(env, address, password)
+    total = int(conn.select("INBOX", readonly=True)[1][0])
+    found = conn.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")[1] if total else []
+    conn.logout()
+    return [item[1].decode().split(":", 1)[1].strip() for item in found if isinstance(item, tuple)]
+
+
+def test_a_mailbox_moves_to_the_second_store_while_100_messages_arrive(provider, env, outside):
+    """`govmail account move` while `outside` sends 100 messages to the mailbox over port 25 (as another mail
+    server does): afterwards the directory names store1, and the mailbox holds each of the 100 once, read
+    through the mail host from store1."""
+    count, tag = 100, uuid.uuid4().hex[:8]
+    dn, address, password = new_mailbox(env)
+    assert eventually(lambda: entries(provider, dn)), f"{dn} replicated to {SECOND}"
+    # Mail already there (4 messages of 40 MB): the first copy takes seconds, and messages of the stream reach
+    # the old store meanwhile, as they would during any real mailbox's copy; only the sync after the switch
+    # brings them over (checked: without it this test fails).
+    lab.ssh(env.host, [f"for n in 1 2 3 4; do (printf 'Subject: old {tag} $n\\nMessage-ID: <old-$n-{tag}@lab>\\n\\n'; "
+                       f"head -c 30000000 /dev/urandom | base64) | /usr/lib/dovecot/dovecot-lda -d {address}; done"])
+    script = "/tmp/govmail-stream.py"
+    subprocess.run(lab.ssh_command(outside, [f"cat > {script}"]), input=OUTSIDE_SENDER, text=True, check=True,
+                   timeout=60)
+    sender = subprocess.Popen(lab.ssh_command(outside, ["python3", script, env.address, address, tag, str(count)]),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert eventually(lambda: delivered_count(env, address) >= 10, wait=120), "the stream reached the mailbox"
+    moved = govmail("account", "move", address, SECOND, "--reason", "drill")
+    out, err = sender.communicate(timeout=400)
+    sent = json.loads(out.strip().splitlines()[-1])["outcome"] if out.strip() else {}
+    assert len(sent) == count and set(sent.values()) == {250}, err[-2000:]
+    lab.ssh(env.host, ["postqueue", "-f"])
+    streamed = lambda: [i for i in imap_message_ids(env, address, password) if i.startswith(f"<{tag}-out-")]  # noqa: E731
+    arrived = eventually(lambda: ids if len(ids := streamed()) >= count else None, wait=120) or streamed()
+    assert sorted(arrived) == sorted(sent), (f"missing {sorted(set(sent) - set(arrived))[:5]}, "
+                                             f"twice {[i for i in set(arrived) if arrived.count(i) > 1][:5]}")
+    assert entries(provider, dn, f"(govmailStore={SECOND})"), moved.stderr
+    assert len(stored_on(provider, address)) == count + 4
 
 
 def status_once_metrics_ran(env) -> str:

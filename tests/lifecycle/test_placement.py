@@ -4,7 +4,11 @@ A real slapd with the deploy's schema; two stores named as an inventory's group 
 
 from dataclasses import replace
 
+import pytest
+
+from govmail.accounts import placement
 from govmail.accounts.lifecycle import AddRequest, Lifecycle
+from govmail.errors import BadInput
 
 STORES = ("store1", "store2")
 
@@ -41,3 +45,20 @@ def test_one_store_holds_every_mailbox_on_a_single_node(lifecycle_for):
     single = lifecycle_for("hanam", purpose="placement-single")
     agency = single.add(AddRequest("agency", "Sở Xây dựng Thử Kho"))
     assert store_of(single, agency.address) == single.settings.mail_host
+
+
+def test_a_move_is_refused_by_name_before_anything_changes(lifecycle_for):
+    """Refusals come before any copy: one store only, an unknown store, the store it is on already."""
+    single = lifecycle_for("hanam", purpose="placement-single")
+    single.add(AddRequest("agency", "Sở Giao thông Thử Kho"))
+    person = single.add(AddRequest("person", "Phạm Văn Chuyển", agency="Sở Giao thông Thử Kho"))
+    with pytest.raises(BadInput, match="one store"):
+        placement.move(single, person.address, "store2")
+    placing = Lifecycle(replace(single.settings, stores=("mail1", *STORES), stores_apart=STORES), single.conn,
+                        single.operator, single.clock)
+    with pytest.raises(BadInput, match="unknown store 'store9': the stores are mail1, store1, store2"):
+        placement.move(placing, person.address, "store9")
+    placing.set_store(placing.find(person.address), "store1")
+    with pytest.raises(BadInput, match="is on store1 already"):
+        placement.move(placing, person.address, "store1")
+    assert store_of(single, person.address) == "store1"

@@ -33,12 +33,11 @@ def test_the_mail_host_proxies_to_the_store_a_mailbox_names_over_starttls(invent
                  "starttls = yes", "lmtp_proxy = yes", "!include_try conf.d/govmail-front.conf",
                  "!include_try conf.d/govmail-store.conf"):
         assert line in conf, line
-    front = lines(files[layout.DOVECOT_FRONT])
-    assert f"auth_proxy_self = {MAIL}" in front
-    assert f"ssl_client_ca_file = {layout.SLAPD_DIR}/tls-ca.crt" in front
+    assert f"ssl_client_ca_file = {layout.SLAPD_DIR}/tls-ca.crt" in conf
+    assert f"auth_proxy_self = {MAIL}" in lines(files[layout.DOVECOT_FRONT])
 
 
-def test_a_store_host_presents_a_certificate_for_its_name_and_trusts_the_mail_host_alone(inventory, hosts_yml):
+def test_every_store_presents_a_certificate_for_its_name_and_admits_the_stores_alone(inventory, hosts_yml):
     s = cluster(inventory, hosts_yml)
     files = components.host_files(s)
     store = lines(files[layout.DOVECOT_STORE])
@@ -46,14 +45,20 @@ def test_a_store_host_presents_a_certificate_for_its_name_and_trusts_the_mail_ho
     assert f"login_trusted_networks = 127.0.0.0/8 {MAIL}" in store
     cert = x509.load_pem_x509_certificate(files[layout.STORE_CERT].encode())
     assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
-        .get_values_for_type(x509.DNSName) == ["store1"]
+        .get_values_for_type(x509.DNSName) == ["mail1", "store1"]
+    front = lines(files[layout.DOVECOT_FRONT])
+    assert front[front.index("local_name mail1 {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
     firewall = lines(files[layout.DIRECTORY_FIREWALL])
-    dovecot_ports = "{ 24, 110, 143, 993, 995, 4190 }"
-    assert f"tcp dport {dovecot_ports} ip saddr {MAIL} accept" in firewall
+    dovecot_ports = "{ 24, 110, 143, 993, 995, 4190, 12345 }"
+    assert [line.split()[-2] for line in firewall if line.startswith(f"tcp dport {dovecot_ports} ip saddr")] == [MAIL, STORE]
     assert f"tcp dport {dovecot_ports} counter reject with tcp reset" in firewall
+    mail_firewall = lines(files["/etc/govmail/nftables.conf"])
+    assert f"tcp dport 12345 ip saddr {STORE} accept" in mail_firewall
+    assert "tcp dport 12345 counter reject with tcp reset" in mail_firewall
     parts = components.components(s)
     assert parts["dovecot_store"].role == "store"
-    assert {f.path for f in parts["dovecot_store"].files} == {layout.DOVECOT_STORE, layout.STORE_CERT, layout.STORE_KEY}
+    assert {f.path for f in parts["dovecot_store"].files} == {layout.DOVECOT_STORE}
+    assert {layout.STORE_CERT, layout.STORE_KEY} <= {f.path for f in parts["dovecot"].files}
 
 
 def test_one_node_serves_every_mailbox_without_a_proxy(inventory, hosts_yml):

@@ -330,6 +330,13 @@ class Lifecycle:
         if local in self.taken():
             raise BadInput(f"alias {alias} is already in use")
 
+    def set_store(self, account: Account, store: str, request: str | None = None, reason: str | None = None,
+                  action: str = "move") -> None:
+        """The directory names `store` as the mailbox's: logins and deliveries go there from now on (the copy is
+        placement.move's). Only the last step of a move records its written request (used once)."""
+        self._modify(account, {"govmailStore": [(ldap3.MODIFY_REPLACE, [store])]}, action,
+                     request if action == "move" else None, reason, store=store)
+
     def lock(self, address: str, reason: str, request: str | None = None, account: Account | None = None,
              source: str | None = None) -> bool:
         """Lock logins; receiving goes on where the profile says. False if it was already locked."""

@@ -171,7 +171,7 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
     cert_path, key_path = tls_paths(s.mail_host)
     store = {}
     if s.stores_apart:
-        store_key, store_cert, _ = tls.server_certificate(secrets.directory, label, list(s.stores_apart),
+        store_key, store_cert, _ = tls.server_certificate(secrets.directory, label, list(s.stores),
                                                           stem=f"store-{s.mail_host}")
         store = {STORE_CERT: (store_cert + ca).decode(), STORE_KEY: store_key.decode()}
     return {**store, cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),

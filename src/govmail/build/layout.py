@@ -94,9 +94,10 @@ VMAIL_UID = 5000   # owner of every mailbox on disk; no mail user has a system a
 LDAPS_PORT = 636                                 # slapd's TLS listener (loopback, or the directory peers)
 # The ports mail programs use, all with TLS from the first byte but submission's 587 (STARTTLS).
 CLIENT_PORTS = {"imaps": 993, "pop3s": 995, "submissions": 465, "submission": 587}
-# Where a store host's Dovecot answers the mail host's proxy (STARTTLS on each; its firewall admits the mail
-# host alone to these and to the implicit-TLS ports), and the inventory's internal certificate it presents.
-STORE_PORTS = {"imap": 143, "pop3": 110, "sieve": 4190, "lmtp": 24}
+# Where a store host's Dovecot answers the mail host's proxy (STARTTLS on each; its firewall admits the other
+# stores alone to these and to the implicit-TLS ports), and doveadm's listener for moving mailboxes between
+# stores (TLS); the inventory's internal certificate they present.
+STORE_PORTS = {"imap": 143, "pop3": 110, "sieve": 4190, "lmtp": 24, "doveadm": 12345}
 STORE_CERT = f"{TLS_DIR}/internal.crt"
 STORE_KEY = f"{TLS_DIR}/internal.key"
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
@@ -261,13 +262,14 @@ DIRECTORY_FILES = (
 )
 
 
-# On each store host other than the mail host (also a directory host): what its Dovecot adds to the mail
-# host's configuration (the internal certificate, the proxy's listener for deliveries).
+# With store hosts apart from the mail host (each also a directory host): what their Dovecot adds to the mail
+# host's configuration (the proxy's listener for deliveries), and the internal certificate every store
+# presents to the others (the mail host's too: it is a store).
 STORE_FILES = (
     HostFile(DOVECOT_STORE, "dovecot_store", "dovecot/conf.d/govmail-store.conf.j2", mode="0640", group="dovecot",
              role="store"),
-    HostFile(STORE_CERT, "dovecot_store", role="store"),
-    HostFile(STORE_KEY, "dovecot_store", mode="0600", role="store"),
+    HostFile(STORE_CERT, "dovecot"),
+    HostFile(STORE_KEY, "dovecot", mode="0600"),
 )
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import click
 
 from govmail.accounts import bulk
-from govmail.accounts import directory
+from govmail.accounts import directory, placement
 from govmail.accounts import reports
 from govmail.accounts import sweep as sweep_mod
 from govmail.accounts.lifecycle import AddRequest, Issued, Lifecycle
@@ -67,7 +67,7 @@ def _hand_over(issued: list[Issued], out: Path | None) -> None:
 
 @click.group()
 def account():
-    """Mailboxes: add, show, modify, lock, unlock, revoke, restore, reset-password, import."""
+    """Mailboxes: add, show, modify, lock, unlock, move, revoke, restore, reset-password, import."""
 
 
 @account.command("add")
@@ -178,6 +178,20 @@ def account_lock(lc: Lifecycle, request, reason, address):
         raise BadInput("give --reason: a lock is recorded with its reason")
     changed = lc.lock(address, reason, request)
     click.echo(f"{address}: {'locked' if changed else 'already locked'}", err=True)
+
+
+@account.command("move")
+@target
+@why
+@click.argument("address")
+@click.argument("store")
+def account_move(lc: Lifecycle, request, reason, address, store):
+    """Move a mailbox to another store (a host of hosts.yml group store), while it is in use."""
+    moved = placement.move(lc, address, store, request, reason)
+    for warning in moved.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{moved.address}: moved from {moved.source} to {moved.target} in {moved.seconds:.0f} s; its old copy "
+               f"stays on {moved.source} ({moved.old_copy}): remove it there once checked", err=True)
 
 
 @account.command("unlock")
