@@ -147,16 +147,18 @@ def verified_target() -> reach.SshTarget:
     return reach.mail_host(INVENTORY)
 
 
+def deployed_elsewhere(host: lab.Host) -> Deployment:
+    """A host this suite did not deploy, with the inventory's settings and the secret store its deploy used."""
+    return Deployment(None, None, host, settings.load(PROVINCE, INVENTORY), Secrets(store_dir(str(INVENTORY))))
+
+
 def verified_deployment() -> Deployment:
-    target = verified_target()
-    return Deployment(None, None, lab.Host("mail", target.address, "", ""), settings.load(PROVINCE, INVENTORY),
-                      Secrets(store_dir(str(INVENTORY))))
+    return deployed_elsewhere(lab.Host("mail", verified_target().address, "", ""))
 
 
 def deployed_before() -> Deployment:
-    """The lab host as a deploy outside this suite left it, with the secret store that deploy used."""
-    return Deployment(None, None, lab.load_hosts()[HOST], settings.load(PROVINCE, INVENTORY),
-                      Secrets(store_dir(str(INVENTORY))))
+    """The lab host as a deploy outside this suite left it."""
+    return deployed_elsewhere(lab.load_hosts()[HOST])
 
 
 @pytest.fixture(scope="session")

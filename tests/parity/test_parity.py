@@ -6,8 +6,9 @@ The copy module writes each file for the lab inventory's province; for the other
 variables hold is compared (one JSON file): what the copy module does with it depends on no province, and
 a copy per file costs a second each, 7 minutes of every CI run for all profiles.
 
-The lab inventory is read from a copy without its hosts.yml (a single node), which `govmail lab up` may
-rewrite while this runs; the example on several hosts (inventories/cluster: directory, store, backup and
+The lab inventory is read from a copy taken once, without its hosts.yml (a single node): the lab suites
+running beside this one rewrite it (`govmail lab up` its hosts.yml, test_abuse a short lockout override in
+govmail.yml), and both engines must read the same bytes; the example on several hosts (inventories/cluster: directory, store, backup and
 monitor hosts) is compared too, so the files only those hosts get are."""
 
 import json
