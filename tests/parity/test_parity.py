@@ -8,8 +8,8 @@ a copy per file costs a second each, 7 minutes of every CI run for all profiles.
 
 The lab inventory is read from a copy taken once, without its hosts.yml (a single node): the lab suites
 running beside this one rewrite it (`govmail lab up` its hosts.yml, test_abuse a short lockout override in
-govmail.yml), and both engines must read the same bytes; the example on several hosts (inventories/cluster: directory, store, backup and
-monitor hosts) is compared too, so the files only those hosts get are."""
+govmail.yml), and both engines must read the same bytes. The example on several hosts (inventories/cluster:
+directory, store, backup and monitor hosts) is compared too, so the files only those hosts get are."""
 
 import json
 import os
