@@ -54,7 +54,7 @@ def test_a_move_is_refused_by_name_before_anything_changes(lifecycle_for):
     person = single.add(AddRequest("person", "Phạm Văn Chuyển", agency="Sở Giao thông Thử Kho"))
     with pytest.raises(BadInput, match="one store"):
         placement.move(single, person.address, "store2")
-    placing = Lifecycle(replace(single.settings, stores=("mail1", *STORES), stores_apart=STORES), single.conn,
+    placing = Lifecycle(replace(single.settings, stores=("mail1", *STORES)), single.conn,
                         single.operator, single.clock)
     with pytest.raises(BadInput, match="unknown store 'store9': the stores are mail1, store1, store2"):
         placement.move(placing, person.address, "store9")

@@ -125,8 +125,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "replicator_dn": f"cn=replicator,ou=services,{settings.base_dn}",
         "ldaps_peers": ldaps_peers(settings),
         "may_log_in": MAY_LOG_IN,
-        "mail_address": mail_address(settings),
-        "store_addresses": store_addresses(settings),
+        **store_addresses(settings),
         "store_ports": STORE_PORTS,
         "store_tls": (STORE_CERT, STORE_KEY),
         "address_book_filter": address_book_filter(settings),
@@ -184,18 +183,15 @@ def probes(s: Settings) -> dict[str, list[str]]:
     return found
 
 
-def mail_address(s: Settings) -> str | None:
+def store_addresses(s: Settings) -> dict[str, str | None | list[str]]:
     """With stores apart, the mail host's IP address (hosts.yml's ansible_host; a name is refused): its Dovecot
     counts logins over loopback (webmail, Postfix's LMTP socket) as its own (auth_proxy_self), and the stores
-    admit it alone."""
-    return settings_mod.host_address(s.inventory, "mail", "each store's firewall") if s.stores_apart else None
-
-
-def store_addresses(s: Settings) -> list[str]:
-    """The stores' IP addresses, the mail host's first (the others are directory providers: by address)."""
+    admit it alone; and every store's, the mail host's first (the others are directory providers: by address)."""
     if not s.stores_apart:
-        return []
-    return [mail_address(s), *(p.address for p in s.directory_providers if p.name in s.stores_apart)]
+        return {"mail_address": None, "store_addresses": []}
+    mail = settings_mod.host_address(s.inventory, "mail", "each store's firewall")
+    return {"mail_address": mail,
+            "store_addresses": [mail, *(p.address for p in s.directory_providers if p.name in s.stores_apart)]}
 
 
 def ldaps_peers(s: Settings) -> list[str]:

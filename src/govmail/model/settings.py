@@ -536,9 +536,6 @@ class Settings:
     # Where mailboxes live: the hosts of group `store` of hosts.yml, by name (Dovecot's proxy resolves it),
     # else the mail host alone. A new mailbox goes to its agency's store, else to the least used.
     stores: tuple[str, ...] = ()
-    # Those of them that are not the mail host (each also a directory provider): the mail host's Dovecot
-    # proxies their mailboxes' logins and deliveries there. None: every mailbox is on the mail host.
-    stores_apart: tuple[str, ...] = ()
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
     monitor_address: str | None = None
@@ -566,6 +563,12 @@ class Settings:
     def store_names(self) -> tuple[str, ...]:
         """The stores a mailbox may name, the first one holding those that name none."""
         return self.stores or (self.mail_host,)
+
+    @property
+    def stores_apart(self) -> tuple[str, ...]:
+        """The stores other than the mail host (listed first, see stores()): the mail host's Dovecot proxies
+        their mailboxes' logins and deliveries there. None: every mailbox is on the mail host."""
+        return self.stores[1:]
 
     @property
     def mta_sts_host(self) -> str:
@@ -699,7 +702,6 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         monitor_address=host_address(inventory, "monitor", "the mail host"),
         directory_providers=directory_providers(inventory),
         stores=stores(inventory),
-        stores_apart=stores_apart(inventory),
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
@@ -762,30 +764,23 @@ def directory_providers(inventory: str | None) -> tuple[DirectoryProvider, ...]:
 
 
 def stores(inventory: str | None) -> tuple[str, ...]:
-    """The hosts of group `store` by their hosts.yml name; without any, the mail host's name there (none without
-    an inventory's hosts.yml: the mail host's FQDN stands for it, see Settings.store_names)."""
-    found = reach.inventory_hosts(Path(inventory), "store") if inventory else []
-    if not found and inventory:
-        found = reach.inventory_hosts(Path(inventory), "mail")[:1]
-    return tuple(name for name, _ in found)
-
-
-def stores_apart(inventory: str | None) -> tuple[str, ...]:
-    """The store hosts other than the mail host. Each must be a directory provider too: its Dovecot reads the
-    directory from its own slapd, so its users' logins do not depend on another host."""
+    """The hosts of group `store` by their hosts.yml name, the mail host first; without any, the mail host's
+    name there (none without an inventory's hosts.yml: the mail host's FQDN stands for it, see
+    Settings.store_names). Each other store must be a directory provider too: its Dovecot reads the directory
+    from its own slapd, so its users' logins do not depend on another host."""
     if not inventory:
         return ()
-    mail = {name for name, _ in reach.inventory_hosts(Path(inventory), "mail")}
+    mail = [name for name, _ in reach.inventory_hosts(Path(inventory), "mail")[:1]]
+    found = [name for name, _ in reach.inventory_hosts(Path(inventory), "store")] or mail
+    apart = [name for name in found if name not in mail]
     directory = {name for name, _ in reach.inventory_hosts(Path(inventory), "directory")}
-    apart = tuple(name for name, _ in reach.inventory_hosts(Path(inventory), "store") if name not in mail)
-    lacking = [name for name in apart if name not in directory]
-    if lacking:
+    if lacking := [name for name in apart if name not in directory]:
         raise BadInput(f"{inventory}/hosts.yml: store host(s) {', '.join(lacking)} must be in group directory too "
                        "(a store reads the directory from its own slapd); add them there")
-    if apart and stores(inventory)[0] not in mail:
+    if apart and found[0] not in mail:
         raise BadInput(f"{inventory}/hosts.yml: group store must list the mail host first (the mailboxes made "
                        "before stores, which name none, are there)")
-    return apart
+    return tuple(found)
 
 
 def _backup_plan(overrides: Overrides, inventory: str | None) -> BackupPlan | None:
