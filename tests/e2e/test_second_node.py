@@ -75,10 +75,11 @@ def test_a_mailbox_made_on_the_mail_host_reaches_the_second_provider(provider, e
     assert eventually(lambda: entries(provider, dn)), dn
 
 
-def connect_outcome(client: lab.Host, host: lab.Host, port: int) -> str:
-    """What a TCP connect from `client` to the host's port meets: "open", or the error's name."""
+def connect_outcome(client: lab.Host, host: lab.Host, port: int, user: str = "root") -> str:
+    """What a TCP connect from `client` (as `user`) to the host's port meets: "open", or the error's name."""
     tried = subprocess.run(lab.ssh_command(client, [
-        f"python3 -c \"import socket; socket.create_connection(('{host.address}', {port}), timeout=5); print('open')\""]),
+        f"runuser -u {user} -- python3 -c \"import socket; socket.create_connection(('{host.address}', {port}), "
+        "timeout=5); print('open')\""]),
         capture_output=True, text=True, timeout=60)
     return "open" if tried.stdout.strip() == "open" else tried.stderr.strip().splitlines()[-1].split(":")[0]
 
@@ -174,6 +175,30 @@ def test_webmail_opens_a_mailbox_on_the_second_store(provider, env, browser):
     log_in(browser, env, address, password)
     open_inbox_with(browser, env, subject)
     assert stored_on(env.host, address) == []
+
+
+def test_the_mail_hosts_sieve_forward_listener_answers_the_stores_vmail_alone(provider, env, outside):
+    """Mail relayed there skips the content filters: neither an outsider nor another user of a store may use it."""
+    port = layout.PORTS["sieve_forward"]
+    assert connect_outcome(outside, env.host, port) == "ConnectionRefusedError"
+    assert connect_outcome(provider, env.host, port) == "ConnectionRefusedError"
+    assert connect_outcome(provider, env.host, port, user="vmail") == "open"
+
+
+def test_sieve_on_the_second_store_redirects_and_replies_through_the_mail_host(provider, env):
+    """A mailbox on store1 keeps a copy for a colleague and answers while its owner is away: both messages
+    leave store1, which has no Postfix, through the mail host's sieve-forward listener (STARTTLS)."""
+    _, away, _ = mailbox_on_the_second_store(env, provider)
+    _, colleague, colleague_password = new_mailbox(env)
+    _, writer, writer_password = new_mailbox(env)
+    script = (f'require ["vacation", "copy"];\nredirect :copy "{colleague}";\n'
+              'vacation :days 1 :subject "Vang mat" "Toi di cong tac den thu Hai.";\n')
+    subprocess.run(lab.ssh_command(provider, [f"doveadm sieve put -u {away} -a away"]), input=script, text=True,
+                   check=True, timeout=60)
+    subject = f"Gửi người đang đi công tác {uuid.uuid4().hex[:6]}"
+    submit(env, writer, writer_password, message(writer, away, subject))
+    assert inbox_subjects(env, colleague, colleague_password, wait=30) == [subject]
+    assert inbox_subjects(env, writer, writer_password, wait=30) == ["Vang mat"]
 
 
 def test_a_locked_mailbox_on_the_second_store_still_receives_there(provider, env):

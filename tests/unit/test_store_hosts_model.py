@@ -53,12 +53,26 @@ def test_every_store_presents_a_certificate_for_its_name_and_admits_the_stores_a
     assert [line.split()[-2] for line in firewall if line.startswith(f"tcp dport {dovecot_ports} ip saddr")] == [MAIL, STORE]
     assert f"tcp dport {dovecot_ports} counter reject with tcp reset" in firewall
     mail_firewall = lines(files["/etc/govmail/nftables.conf"])
-    assert f"tcp dport 12345 ip saddr {STORE} accept" in mail_firewall
-    assert "tcp dport 12345 counter reject with tcp reset" in mail_firewall
+    assert f"tcp dport {{ 12345, 10026 }} ip saddr {STORE} accept" in mail_firewall
+    assert "tcp dport { 12345, 10026 } counter reject with tcp reset" in mail_firewall
     parts = components.components(s)
     assert parts["dovecot_store"].role == "store"
     assert {f.path for f in parts["dovecot_store"].files} == {layout.DOVECOT_STORE}
     assert {layout.STORE_CERT, layout.STORE_KEY} <= {f.path for f in parts["dovecot"].files}
+
+
+def test_sieve_on_a_store_apart_sends_through_the_mail_hosts_listener_over_tls(inventory, hosts_yml):
+    """Redirects and vacation replies of a store's mailboxes: the store has no Postfix."""
+    files = components.host_files(cluster(inventory, hosts_yml))
+    store = lines(files[layout.DOVECOT_STORE])
+    assert store[-2:] == [f"submission_host = mail1:{layout.PORTS['sieve_forward']}", "submission_ssl = starttls"]
+    master = lines(files["/etc/postfix/master.cf"])
+    listener = master.index(f"{MAIL}:{layout.PORTS['sieve_forward']} inet n  -       y       -       -       smtpd")
+    options = master[listener + 1:master.index("-o milter_macro_daemon_name=ORIGINATING", listener)]
+    assert {f"-o mynetworks={STORE}", "-o smtpd_tls_security_level=encrypt",
+            "-o smtpd_client_restrictions=permit_mynetworks,reject"} <= set(options)
+    assert f"ip daddr {MAIL} tcp dport {layout.PORTS['sieve_forward']} meta skuid != {layout.VMAIL_UID} counter reject " \
+           "with tcp reset" in lines(files[layout.DIRECTORY_FIREWALL])
 
 
 def test_one_node_serves_every_mailbox_without_a_proxy(inventory, hosts_yml):
@@ -68,6 +82,8 @@ def test_one_node_serves_every_mailbox_without_a_proxy(inventory, hosts_yml):
     assert "proxy" not in files["/etc/dovecot/dovecot.conf"]
     assert "auth_proxy_self" not in files[layout.DOVECOT_FRONT]
     assert layout.DOVECOT_STORE not in files and "dovecot_store" not in components.components(s)
+    assert [line for line in lines(files["/etc/postfix/master.cf"]) if f":{layout.PORTS['sieve_forward']} " in line] == \
+        [f"127.0.0.1:{layout.PORTS['sieve_forward']} inet n  -       y       -       -       smtpd"]
 
 
 def test_a_store_that_is_no_directory_host_is_refused_by_name(inventory, hosts_yml):

@@ -183,15 +183,20 @@ def probes(s: Settings) -> dict[str, list[str]]:
     return found
 
 
-def store_addresses(s: Settings) -> dict[str, str | None | list[str]]:
+def store_addresses(s: Settings) -> dict:
     """With stores apart, the mail host's IP address (hosts.yml's ansible_host; a name is refused): its Dovecot
     counts logins over loopback (webmail, Postfix's LMTP socket) as its own (auth_proxy_self), and the stores
-    admit it alone; and every store's, the mail host's first (the others are directory providers: by address)."""
+    admit it alone; every store's, the mail host's first (the others are directory providers: by address); and
+    where Postfix's sieve-forward listener answers: loopback, and with stores apart the mail host's address for
+    the other stores' Sieve (redirects, vacation replies)."""
+    loopback = {"address": "127.0.0.1", "clients": []}
     if not s.stores_apart:
-        return {"mail_address": None, "store_addresses": []}
+        return {"mail_address": None, "store_addresses": [], "sieve_forward_listeners": [loopback]}
     mail = settings_mod.host_address(s.inventory, "mail", "each store's firewall")
-    return {"mail_address": mail,
-            "store_addresses": [mail, *(p.address for p in s.directory_providers if p.name in s.stores_apart)]}
+    others = [p.address for p in s.directory_providers if p.name in s.stores_apart]
+    return {"mail_address": mail, "store_addresses": [mail, *others],
+            "sieve_forward_listeners": [loopback, {"address": f"[{mail}]" if ":" in mail else mail,
+                                                   "clients": [f"[{a}]" if ":" in a else a for a in others]}]}
 
 
 def ldaps_peers(s: Settings) -> list[str]:
