@@ -195,8 +195,13 @@ def store_addresses(s: Settings) -> dict:
     mail = settings_mod.host_address(s.inventory, "mail", "each store's firewall")
     others = [p.address for p in s.directory_providers if p.name in s.stores_apart]
     return {"mail_address": mail, "store_addresses": [mail, *others],
-            "sieve_forward_listeners": [loopback, {"address": f"[{mail}]" if ":" in mail else mail,
-                                                   "clients": [f"[{a}]" if ":" in a else a for a in others]}]}
+            "sieve_forward_listeners": [loopback, {"address": postfix_host(mail),
+                                                   "clients": [postfix_host(a) for a in others]}]}
+
+
+def postfix_host(address: str) -> str:
+    """An IP address as master.cf and mynetworks take it: IPv6 in brackets."""
+    return f"[{address}]" if ":" in address else address
 
 
 def ldaps_peers(s: Settings) -> list[str]:
