@@ -24,11 +24,12 @@ def out(**kw):
 """
 
 
-def probe(outside, env, script: str, timeout: float = 120) -> dict:
-    """Run a Python script on `outside` against the mail host; its last printed line, as JSON."""
+def probe(outside, env, script: str, timeout: float = 120, user: str = "root") -> dict:
+    """Run a Python script on `outside` (as `user`) against the mail host; its last printed line, as JSON."""
     code = PROBE_PRELUDE.format(address=env.address) + textwrap.dedent(script)
-    run = subprocess.run(lab.ssh_command(outside, ["python3", "-"]), input=code, capture_output=True, text=True,
-                         timeout=timeout)
+    as_user = [] if user == "root" else ["runuser", "-u", user, "--"]
+    run = subprocess.run(lab.ssh_command(outside, [*as_user, "python3", "-"]), input=code, capture_output=True,
+                         text=True, timeout=timeout)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -51,9 +52,10 @@ def fresh_address(outside, host=None):
             host.run("fail2ban-client unban %s", address)
 
 
-def connect_outcomes(outside, env, ports: list[int]) -> dict[str, str]:
-    """What a TCP connection from `outside` to each port of the mail host meets: "open", or the error."""
-    return probe(outside, env, f"""
+def connect_outcomes(outside, env, ports: list[int], user: str = "root") -> dict[str, str]:
+    """What a TCP connection from `outside` (as `user`) to each port of the mail host meets: "open", or the
+    error."""
+    return probe(outside, env, user=user, script=f"""
         result = {{}}
         for port in {ports!r}:
             try:

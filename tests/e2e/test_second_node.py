@@ -19,6 +19,7 @@ import ldap3
 import pytest
 from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
                       submit, wait_delivered)
+from test_outsider import connect_outcomes
 
 from govmail import lab
 from govmail.accounts import directory
@@ -75,25 +76,16 @@ def test_a_mailbox_made_on_the_mail_host_reaches_the_second_provider(provider, e
     assert eventually(lambda: entries(provider, dn)), dn
 
 
-def connect_outcome(client: lab.Host, host: lab.Host, port: int, user: str = "root") -> str:
-    """What a TCP connect from `client` (as `user`) to the host's port meets: "open", or the error's name."""
-    tried = subprocess.run(lab.ssh_command(client, [
-        f"runuser -u {user} -- python3 -c \"import socket; socket.create_connection(('{host.address}', {port}), "
-        "timeout=5); print('open')\""]),
-        capture_output=True, text=True, timeout=60)
-    return "open" if tried.stdout.strip() == "open" else tried.stderr.strip().splitlines()[-1].split(":")[0]
-
-
 def test_ldaps_is_closed_to_the_outside_on_both_providers(provider, env, outside):
     for host in (env.host, provider):
-        assert connect_outcome(outside, host, layout.LDAPS_PORT) == "ConnectionRefusedError", host.name
+        found = connect_outcomes(outside, host, [layout.LDAPS_PORT])
+        assert found == {str(layout.LDAPS_PORT): "ConnectionRefusedError"}, host.name
 
 
 def test_the_store_answers_the_mail_host_alone(provider, env, outside):
     ports = [port for protocol, port in layout.STORE_PORTS.items() if protocol != "pop3" or "pop3" in env.s.protocols]
-    assert {port: connect_outcome(outside, provider, port) for port in ports} == \
-        dict.fromkeys(ports, "ConnectionRefusedError")
-    assert {port: connect_outcome(env.host, provider, port) for port in ports} == dict.fromkeys(ports, "open")
+    assert connect_outcomes(outside, provider, ports) == {str(port): "ConnectionRefusedError" for port in ports}
+    assert connect_outcomes(env.host, provider, ports) == {str(port): "open" for port in ports}
 
 
 def stored_on(host: lab.Host, address: str) -> list[str]:
@@ -180,9 +172,9 @@ def test_webmail_opens_a_mailbox_on_the_second_store(provider, env, browser):
 def test_the_mail_hosts_sieve_forward_listener_answers_the_stores_vmail_alone(provider, env, outside):
     """Mail relayed there skips the content filters: neither an outsider nor another user of a store may use it."""
     port = layout.PORTS["sieve_forward"]
-    assert connect_outcome(outside, env.host, port) == "ConnectionRefusedError"
-    assert connect_outcome(provider, env.host, port) == "ConnectionRefusedError"
-    assert connect_outcome(provider, env.host, port, user="vmail") == "open"
+    assert connect_outcomes(outside, env.host, [port]) == {str(port): "ConnectionRefusedError"}
+    assert connect_outcomes(provider, env.host, [port]) == {str(port): "ConnectionRefusedError"}
+    assert connect_outcomes(provider, env.host, [port], user="vmail") == {str(port): "open"}
 
 
 def test_sieve_on_the_second_store_redirects_and_replies_through_the_mail_host(provider, env):
