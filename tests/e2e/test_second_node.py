@@ -18,7 +18,7 @@ from pathlib import Path
 import ldap3
 import pytest
 from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
-                      submit, wait_delivered)
+                      smtp, submit, wait_delivered)
 from test_outsider import connect_outcomes
 
 from govmail import lab
@@ -96,9 +96,9 @@ def stored_on(host: lab.Host, address: str) -> list[str]:
     return found.stdout.split()
 
 
-def mailbox_on_the_second_store(env, provider) -> tuple[str, str, str]:
+def mailbox_on_the_second_store(env, provider, **attrs) -> tuple[str, str, str]:
     """A mailbox naming store1, once its entry reached store1's own slapd (which that Dovecot reads)."""
-    dn, address, password = new_mailbox(env, govmailStore=SECOND)
+    dn, address, password = new_mailbox(env, govmailStore=SECOND, **attrs)
     assert eventually(lambda: entries(provider, dn)), f"{dn} replicated to {SECOND}"
     return dn, address, password
 
@@ -114,6 +114,24 @@ def test_a_mailbox_on_the_second_store_is_reached_through_the_mail_host(provider
     log = lab.ssh(provider, [f"journalctl --since -10min -o cat | grep -F {shlex.quote(f'Logged in: user=<{address}>')}"],
                   check=False).stdout.splitlines()
     assert log and all(f"rip={GATEWAY}," in line for line in log), log
+
+
+def test_a_full_mailbox_on_the_second_store_refuses_the_next_message_at_rcpt(provider, env):
+    """The mail host's Postfix asks store1's quota-status (its own would see an empty mailbox there): a full
+    mailbox is refused before the message is accepted, as on the mail host, and never bounced afterwards."""
+    _, sender, sender_password = new_mailbox(env)
+    _, small, _ = mailbox_on_the_second_store(env, provider, quota=200_000)
+    for n in (1, 2):     # 150 KB fits; the second goes over through Dovecot's quota grace
+        submit(env, sender, sender_password, message(sender, small, body="x" * 150_000))
+        wait_delivered(env, small, n, wait=10)
+    assert len(stored_on(provider, small)) >= 2
+    with smtp(env) as conn:
+        conn.starttls(context=env.tls)
+        conn.ehlo("client.lab")
+        conn.login(sender, sender_password)
+        conn.mail(sender)
+        code, reply = conn.rcpt(small)
+    assert code == 552 and b"Mailbox full" in reply, reply
 
 
 def test_the_store_offers_starttls_with_a_certificate_the_mail_host_checks(provider, env):

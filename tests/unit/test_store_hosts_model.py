@@ -49,7 +49,7 @@ def test_every_store_presents_a_certificate_for_its_name_and_admits_the_stores_a
     front = lines(files[layout.DOVECOT_FRONT])
     assert front[front.index("local_name mail1 {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
     firewall = lines(files[layout.DIRECTORY_FIREWALL])
-    dovecot_ports = "{ 24, 110, 143, 993, 995, 4190, 12345 }"
+    dovecot_ports = "{ 24, 110, 143, 993, 995, 4190, 12340, 12345 }"
     assert [line.split()[-2] for line in firewall if line.startswith(f"tcp dport {dovecot_ports} ip saddr")] == [MAIL, STORE]
     assert f"tcp dport {dovecot_ports} counter reject with tcp reset" in firewall
     mail_firewall = lines(files["/etc/govmail/nftables.conf"])
@@ -75,6 +75,27 @@ def test_sieve_on_a_store_apart_sends_through_the_mail_hosts_listener_over_tls(i
            "with tcp reset" in lines(files[layout.DIRECTORY_FIREWALL])
 
 
+def test_the_mail_hosts_postfix_asks_a_mailboxs_own_store_whether_a_message_fits(inventory, hosts_yml):
+    """At RCPT time, on port 25 (main.cf) and submission (master.cf): the directory names the mailbox's store,
+    whose class asks that store's quota-status; one that does not answer lets the mail wait in the queue."""
+    files = components.host_files(cluster(inventory, hosts_yml))
+    main = dict(line.split(" = ", 1) for line in lines(files["/etc/postfix/main.cf"]) if " = " in line)
+    quota_port = layout.STORE_PORTS["quota_status"]
+    assert main["govmail_mailbox_quota"] == "check_recipient_access proxy:ldap:/etc/postfix/ldap/stores.cf, " \
+        f"check_policy_service inet:127.0.0.1:{quota_port}"
+    assert main["smtpd_recipient_restrictions"].endswith(", $govmail_mailbox_quota")
+    assert main["smtpd_restriction_classes"] == "govmail_quota_on_store1"
+    assert main["govmail_quota_on_store1"] == f"check_policy_service {{ inet:store1:{quota_port}, timeout=5s, " \
+        "try_limit=1, default_action=DUNNO }"
+    stores_map = dict(line.split(" = ", 1) for line in lines(files["/etc/postfix/ldap/stores.cf"]) if " = " in line)
+    assert stores_map["query_filter"] == "(&(objectClass=govmailMailbox)(mail=%s)(|(govmailStore=store1)))"
+    assert (stores_map["result_attribute"], stores_map["result_format"]) == ("govmailStore", "govmail_quota_on_%s")
+    master = lines(files["/etc/postfix/master.cf"])
+    assert master.count("-o smtpd_recipient_restrictions=$govmail_mailbox_quota,permit_sasl_authenticated,reject") == 2
+    store = files[layout.DOVECOT_STORE]
+    assert "service quota-status {\n  inet_listener quota-status {\n    listen = *\n" in store
+
+
 def test_one_node_serves_every_mailbox_without_a_proxy(inventory, hosts_yml):
     s = settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}}))
     files = components.host_files(s)
@@ -82,6 +103,8 @@ def test_one_node_serves_every_mailbox_without_a_proxy(inventory, hosts_yml):
     assert "proxy" not in files["/etc/dovecot/dovecot.conf"]
     assert "auth_proxy_self" not in files[layout.DOVECOT_FRONT]
     assert layout.DOVECOT_STORE not in files and "dovecot_store" not in components.components(s)
+    assert "/etc/postfix/ldap/stores.cf" not in files
+    assert "govmail_mailbox_quota = check_policy_service inet:127.0.0.1:12340" in lines(files["/etc/postfix/main.cf"])
     assert [line for line in lines(files["/etc/postfix/master.cf"]) if f":{layout.PORTS['sieve_forward']} " in line] == \
         [f"127.0.0.1:{layout.PORTS['sieve_forward']} inet n  -       y       -       -       smtpd"]
 

@@ -97,7 +97,9 @@ CLIENT_PORTS = {"imaps": 993, "pop3s": 995, "submissions": 465, "submission": 58
 # Where a store host's Dovecot answers the mail host's proxy (STARTTLS on each; its firewall admits the other
 # stores alone to these and to the implicit-TLS ports), and doveadm's listener for moving mailboxes between
 # stores (TLS); the inventory's internal certificate they present.
-STORE_PORTS = {"imap": 143, "pop3": 110, "sieve": 4190, "lmtp": 24, "doveadm": 12345}
+# quota_status: Dovecot's answer to Postfix's RCPT-time question (does the message fit?), on loopback for the
+# mailboxes stored on the mail host, on a store's address for the mail host asking about the mailboxes stored there.
+STORE_PORTS = {"imap": 143, "pop3": 110, "sieve": 4190, "lmtp": 24, "doveadm": 12345, "quota_status": 12340}
 STORE_CERT = f"{TLS_DIR}/internal.crt"
 STORE_KEY = f"{TLS_DIR}/internal.key"
 # Loopback ports the milters listen on (Postfix's smtpd runs chrooted, so no unix sockets).
@@ -263,11 +265,12 @@ DIRECTORY_FILES = (
 
 
 # With store hosts apart from the mail host (each also a directory host): what their Dovecot adds to the mail
-# host's configuration (the proxy's listener for deliveries), and the internal certificate every store
-# presents to the others (the mail host's too: it is a store).
+# host's configuration (the proxy's listener for deliveries), the internal certificate every store presents to
+# the others (the mail host's too: it is a store), and the mail host's Postfix map naming a mailbox's store.
 STORE_FILES = (
     HostFile(DOVECOT_STORE, "dovecot_store", "dovecot/conf.d/govmail-store.conf.j2", mode="0640", group="dovecot",
              role="store"),
+    HostFile("/etc/postfix/ldap/stores.cf", "postfix", "postfix/ldap/stores.cf.j2", mode="0640", group="postfix"),
     HostFile(STORE_CERT, "dovecot"),
     HostFile(STORE_KEY, "dovecot", mode="0600"),
 )
