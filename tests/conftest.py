@@ -135,6 +135,16 @@ def once():
         pytest.skip("does not depend on the engine: checked once, on the pyinfra-deployed host")
 
 
+@pytest.fixture
+def per_engine():
+    """For a check whose outcome depends on the engine (packages, running services, owners and modes the engine
+    sets) but not on the province: it runs in the first suite and under molecule, not after a province switch."""
+    if VERIFY:
+        return
+    if os.environ.get("GOVMAIL_TEST_PROVINCE") and ENGINE != "none":
+        pytest.skip("does not depend on the province: checked in the first suite and under molecule")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if CHANGING_FIXTURES & set(item.fixturenames):

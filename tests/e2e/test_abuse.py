@@ -129,7 +129,7 @@ def test_a_wrong_webmail_password_counts_once(env):
     assert f"Failed login for {address}" in log, "fail2ban reads this line"
 
 
-def test_dovecot_sees_the_browsers_address_for_a_webmail_login(env):
+def test_dovecot_sees_the_browsers_address_for_a_webmail_login(env, once):
     """Roundcube tells Dovecot who the browser is (IMAP ID), so penalties and bans hit the browser, not
     every webmail user behind 127.0.0.1."""
     _, address, password = new_mailbox(env)

@@ -152,7 +152,7 @@ SERVER_PORTS = [layout.MONITOR_PORTS[name] for name in ("prometheus", "alertmana
 EXPORTER_PORTS = [layout.MONITOR_PORTS[name] for name in ("node", "postfix", "dovecot")] + [layout.PORTS["alerts"]]
 
 
-def test_the_monitoring_is_closed_to_the_outside(outside, env):
+def test_the_monitoring_is_closed_to_the_outside(outside, env, once):
     """Prometheus, Alertmanager (and its cluster port), the exporters and Postfix's alerts listener: from
     outside every port of the mail host is refused (on loopback, or refused by the firewall when a monitor
     host scrapes them)."""
@@ -161,7 +161,7 @@ def test_the_monitoring_is_closed_to_the_outside(outside, env):
     assert found == {str(port): "ConnectionRefusedError" for port in ports}
 
 
-def test_the_monitoring_host_is_closed_to_the_outside(outside, env):
+def test_the_monitoring_host_is_closed_to_the_outside(outside, env, once):
     if not env.s.monitor_address:
         pytest.skip("a single-node site: no monitor host (the mail host's ports: the test above)")
     found = connect_outcomes(outside, dataclasses.replace(env, address=env.s.monitor_address), SERVER_PORTS)
@@ -174,14 +174,14 @@ def connects(on, as_user: str, address: str, port: int) -> bool:
     return on.run(f"runuser -u {as_user} -- python3 -c {json.dumps(script)}").rc == 0
 
 
-def test_the_exporters_and_the_alerts_listener_answer_the_monitor_host(monitor, env):
+def test_the_exporters_and_the_alerts_listener_answer_the_monitor_host(monitor, env, once):
     if not env.s.monitor_address:
         pytest.skip("a single-node site: the exporters answer on loopback (tests/infra/test_monitoring.py)")
     for port in EXPORTER_PORTS:
         assert connects(monitor, "prometheus", env.s.mail_host, port), port
 
 
-def test_only_alertmanager_may_use_the_unfiltered_alerts_listener(host, monitor, env):
+def test_only_alertmanager_may_use_the_unfiltered_alerts_listener(host, monitor, env, once):
     port = layout.PORTS["alerts"]
     assert not connects(host, "www-data", "127.0.0.1", port), "the web server's user is refused"
     assert not connects(host, "vmail", "127.0.0.1", port), "Dovecot's deliveries are refused"

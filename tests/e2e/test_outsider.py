@@ -67,12 +67,12 @@ def connect_outcomes(outside, env, ports: list[int], user: str = "root") -> dict
     """)
 
 
-def test_the_directory_is_closed_to_the_network(outside, env):
+def test_the_directory_is_closed_to_the_network(outside, env, once):
     found = connect_outcomes(outside, env, [389, 636])
     assert found == {"389": "ConnectionRefusedError", "636": "ConnectionRefusedError"}
 
 
-def test_the_operator_commands_still_reach_the_directory(env):
+def test_the_operator_commands_still_reach_the_directory(env, once):
     """The CLI goes through SSH now (govmail.reach): what a newcomer runs from the README still works."""
     from mailflow import govmail
     assert "status           system" in govmail("account", "show", f"postmaster@{env.s.domain}").stdout
@@ -120,7 +120,7 @@ def test_an_outsiders_own_mail_still_arrives(outside, env):
     assert "Chi dao khan" in inbox_subjects(env, official, password)
 
 
-def test_vrfy_tells_nothing(outside, env):
+def test_vrfy_tells_nothing(outside, env, once):
     found = probe(outside, env, """
         with smtplib.SMTP(HOST, 25, timeout=60) as s:
             s.ehlo("mail.ngoai.test")
@@ -130,7 +130,7 @@ def test_vrfy_tells_nothing(outside, env):
     assert found["code"] == 502, found
 
 
-def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
+def test_postscreen_turns_away_a_client_that_talks_first(outside, env, once):
     """A bot speaks before the greeting. A fresh source address each run: postscreen remembers the
     clients that passed."""
     with fresh_address(outside) as bot:
@@ -155,7 +155,7 @@ def test_postscreen_turns_away_a_client_that_talks_first(outside, env):
 
 
 @pytest.mark.parametrize("port, starttls", [(587, "-starttls smtp"), (993, ""), (465, "")])
-def test_tls_below_1_2_is_refused(outside, env, port, starttls):
+def test_tls_below_1_2_is_refused(outside, env, port, starttls, once):
     old = on_outside(outside, f"openssl s_client -connect {env.address}:{port} {starttls} -tls1_1 "
                               "-cipher DEFAULT@SECLEVEL=0 </dev/null")
     assert old.returncode != 0 and "alert protocol version" in old.stderr, old.stderr[-1000:]
@@ -239,7 +239,7 @@ def test_a_guesser_is_banned_before_the_mailbox_locks(outside, env, host, drill_
                            lambda address, guesser: GUESS + f"guess([{address!r}], 12, {guesser!r})")
 
 
-def test_the_sieve_forward_listener_takes_only_dovecots_deliveries(host):
+def test_the_sieve_forward_listener_takes_only_dovecots_deliveries(host, once):
     connect = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', %d), timeout=5).recv(64)\""
     port = PORTS["sieve_forward"]
     assert host.run("runuser -u www-data -- " + connect % port).rc != 0, "the web server's user is refused"

@@ -41,7 +41,7 @@ print(answer.headers["Content-Security-Policy"])
 """
 
 
-def test_the_operators_logo_shows_and_runs_nothing(browser, env, outside_trusts_the_ca):
+def test_the_operators_logo_shows_and_runs_nothing(browser, env, outside_trusts_the_ca, once):
     """The lab inventory's logo (an SVG, the kind that could carry a script) on the login page, and fetched
     from `outside` as anyone may: the inventory file's bytes, its type, and a policy that runs nothing."""
     s = env.s

@@ -36,7 +36,7 @@ def test_a_directory_step_that_died_half_way_is_finished_by_the_next_deploy(host
     assert host.run("ls %s/replace-policies-*", stamps).rc == 0
 
 
-def test_slapd_installed_running_and_listening(host, deployment):
+def test_slapd_installed_running_and_listening(host, deployment, per_engine):
     for package in ("slapd", "slapd-contrib", "ldap-utils"):
         assert host.package(package).is_installed
     assert host.service("slapd").is_running and host.service("slapd").is_enabled
@@ -169,7 +169,7 @@ def test_failed_binds_never_lock_a_service_account(directory):
         assert not directory["admin"].entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime")
 
 
-def test_the_root_dn_is_root_on_the_host_and_nobody_else(host, deployment, ldap_server):
+def test_the_root_dn_is_root_on_the_host_and_nobody_else(host, deployment, ldap_server, once):
     s = deployment.settings
     mailboxes = "ldapsearch -Y EXTERNAL -Q -H ldapi:/// -b %s -LLL objectClass=govmailMailbox dn"
     assert host.check_output("ldapwhoami -Y EXTERNAL -Q -H ldapi:///") == f"dn:{s.admin_dn}"

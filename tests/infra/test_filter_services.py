@@ -13,11 +13,11 @@ pytestmark = pytest.mark.infra
 
 @pytest.mark.parametrize("service", ["clamav-daemon", "clamav-milter", "spamd", "spamass-milter", "opendkim",
                                      "opendmarc"])
-def test_filters_run_and_start_at_boot(host, service):
+def test_filters_run_and_start_at_boot(host, service, per_engine):
     assert host.service(service).is_running and host.service(service).is_enabled
 
 
-def test_milters_listen_on_loopback_only(host, deployment):
+def test_milters_listen_on_loopback_only(host, deployment, once):
     """And Postfix's own loopback listeners; the alerts listener too but with a monitor host, whose
     Alertmanager reaches it over the network (the firewall admits that host alone: tests/e2e/test_alerts.py)."""
     for name, port in PORTS.items():
@@ -26,13 +26,13 @@ def test_milters_listen_on_loopback_only(host, deployment):
         assert everywhere or not host.socket(f"tcp://0.0.0.0:{port}").is_listening, name
 
 
-def test_spamassassin_reaches_for_nothing(host):
+def test_spamassassin_reaches_for_nothing(host, once):
     """sa-update's timer is off; spamd runs --local (no network tests)."""
     assert not host.service("spamassassin-maintenance.timer").is_enabled
     assert "--local" in host.check_output("ps -o args= -C spamd")
 
 
-def test_no_boot_time_freshclam_races_the_daemon(host):
+def test_no_boot_time_freshclam_races_the_daemon(host, per_engine):
     """Debian's one-shot freshclam (at boot, then by a timer) would fight the freshclam daemon for its lock and
     leave a failed unit after each reboot."""
     for unit in ("clamav-freshclam-once.timer", "clamav-freshclam-once.service"):
@@ -44,7 +44,7 @@ def lab_signatures_url() -> str:
 
 
 @pytest.mark.lab_services
-def test_freshclam_fetched_the_lab_mirror_and_keeps_watching_it(host, deployment):
+def test_freshclam_fetched_the_lab_mirror_and_keeps_watching_it(host, deployment, once):
     """The lab inventory names only the lab's signature mirror: freshclam fetched its file (govmail never
     writes it) and runs on, as it would against ClamAV's own mirrors."""
     assert deployment.settings.signatures.urls == (lab_signatures_url(),), "the lab inventory names the mirror"
@@ -57,7 +57,7 @@ def test_freshclam_fetched_the_lab_mirror_and_keeps_watching_it(host, deployment
     assert "govmail-lab.ndb updated" in logs
 
 
-def test_the_signature_age_is_written_for_prometheus(host):
+def test_the_signature_age_is_written_for_prometheus(host, once):
     status = host.file(f"{METRICS_DIR}/govmail-clamav.prom").content_string
     stamps = dict(re.findall(r'^govmail_clamav_database_timestamp_seconds\{database="([^"]+)"\} (\d+)$', status, re.M))
     assert set(stamps) == {"govmail-lab.ndb"}
@@ -102,7 +102,7 @@ def test_clamd_loads_govmail_signatures(host):
     assert "Govmail.Test.EICAR" in host.file("/var/lib/clamav/govmail.ndb").content_string
 
 
-def test_the_signing_key_is_opendkims_alone(host):
+def test_the_signing_key_is_opendkims_alone(host, per_engine):
     from govmail.build.layout import DKIM_KEY
     key = host.file(DKIM_KEY)
     assert (key.user, key.group, key.mode) == ("root", "opendkim", 0o640)

@@ -9,11 +9,11 @@ pytestmark = pytest.mark.infra
 
 
 @pytest.mark.parametrize("service", ["govmail-firewall", "fail2ban", "policyd-rate-limit"])
-def test_defences_run_and_start_at_boot(host, service):
+def test_defences_run_and_start_at_boot(host, service, per_engine):
     assert host.service(service).is_running and host.service(service).is_enabled
 
 
-def test_govmail_table_is_loaded(host):
+def test_govmail_table_is_loaded(host, per_engine):
     assert "meta skuid" in host.check_output("nft list table inet govmail")
 
 
@@ -23,7 +23,7 @@ def test_fail2ban_watches_every_login_path(host):
         assert jail in jails
 
 
-def test_operators_and_the_host_are_never_banned(host, deployment):
+def test_operators_and_the_host_are_never_banned(host, deployment, once):
     listed = host.check_output("fail2ban-client get dovecot ignoreip").splitlines()[1:]
     ignored = [ipaddress.ip_network(line.split(" ", 1)[1]) for line in listed]
     for network in ["127.0.0.0/8", *deployment.settings.defences.operator_networks]:

@@ -30,7 +30,7 @@ def test_logrotate_handles_every_log_file_on_the_host(host):
 
 
 @pytest.mark.changes
-def test_postfix_writes_to_a_new_file_after_its_rotation(host, deployment):
+def test_postfix_writes_to_a_new_file_after_its_rotation(host, deployment, once):
     host.check_output("logrotate --force /etc/logrotate.d/govmail")
     rotated = host.check_output(f"ls {layout.POSTFIX_LOG}-*").split()
     assert rotated, "the log was rotated"

@@ -7,12 +7,12 @@ pytestmark = pytest.mark.infra
 
 @pytest.mark.parametrize("package", ["postfix", "postfix-ldap", "postfix-pcre", "dovecot-imapd", "dovecot-lmtpd",
                                      "dovecot-ldap", "dovecot-sieve", "dovecot-managesieved"])
-def test_packages(host, package):
+def test_packages(host, package, per_engine):
     assert host.package(package).is_installed
 
 
 @pytest.mark.parametrize("service", ["postfix", "dovecot", "slapd"])
-def test_services_run_and_start_at_boot(host, service):
+def test_services_run_and_start_at_boot(host, service, per_engine):
     assert host.service(service).is_running and host.service(service).is_enabled
 
 
@@ -40,7 +40,7 @@ def test_dovecot_values_equal_the_profile(host, deployment):
     assert host.check_output("doveconf -h ssl") == "required"
 
 
-def test_secrets_on_the_host_are_not_world_readable(host):
+def test_secrets_on_the_host_are_not_world_readable(host, per_engine):
     for path in ("/etc/dovecot/dovecot.conf", "/etc/postfix/ldap/mailboxes.cf", "/etc/ldap/govmail/slapd-config.ldif"):
         assert host.file(path).mode & 0o007 == 0, path
     key = [f for f in host.file("/etc/govmail/tls").listdir() if f.endswith(".key")][0]

@@ -48,16 +48,16 @@ def settled(host, expr: str, want, wait: float = 120, ask=query) -> list[dict]:
 
 
 @pytest.mark.parametrize("service", MONITORING_SERVICES)
-def test_the_exporters_run_and_start_at_boot(host, service):
+def test_the_exporters_run_and_start_at_boot(host, service, per_engine):
     assert host.service(service).is_running and host.service(service).is_enabled
 
 
 @pytest.mark.parametrize("service", MONITORING_SERVER_SERVICES)
-def test_the_monitoring_server_runs_and_starts_at_boot(monitor, service):
+def test_the_monitoring_server_runs_and_starts_at_boot(monitor, service, per_engine):
     assert monitor.service(service).is_running and monitor.service(service).is_enabled
 
 
-def test_prometheus_alertmanager_and_the_prober_listen_on_loopback_only(monitor):
+def test_prometheus_alertmanager_and_the_prober_listen_on_loopback_only(monitor, once):
     listening = monitor.socket.get_listening_sockets()
     for name in ("prometheus", "alertmanager", "blackbox"):
         port = layout.MONITOR_PORTS[name]
@@ -66,7 +66,7 @@ def test_prometheus_alertmanager_and_the_prober_listen_on_loopback_only(monitor)
     assert not [s for s in listening if s.endswith(":9094")], "Alertmanager's cluster port stays closed"
 
 
-def test_the_exporters_listen_on_loopback_unless_a_monitor_host_scrapes_them(host, deployment):
+def test_the_exporters_listen_on_loopback_unless_a_monitor_host_scrapes_them(host, deployment, once):
     """On a single-node site the exporters answer on loopback alone; with a `monitor` host they answer on every
     address and the firewall admits that host alone (tests/e2e/test_alerts.py tries both from outside)."""
     listening = host.socket.get_listening_sockets()
@@ -266,7 +266,7 @@ def slapd_binds(host) -> int:
     return gathered(host, "govmail-slapd.prom", 'govmail_slapd_operations_total{operation="bind"}')
 
 
-def test_slapd_counts_its_binds_for_prometheus(host, monitor, deployment, ldap_server):
+def test_slapd_counts_its_binds_for_prometheus(host, monitor, deployment, ldap_server, once):
     s = deployment.settings
     before = slapd_binds(host)
     for _ in range(3):
@@ -277,7 +277,7 @@ def test_slapd_counts_its_binds_for_prometheus(host, monitor, deployment, ldap_s
     assert settled(monitor, "govmail_slapd_connections > 0", bool)
 
 
-def test_only_root_on_the_host_reads_slapds_counters(host, deployment, ldap_server):
+def test_only_root_on_the_host_reads_slapds_counters(host, deployment, ldap_server, once):
     """cn=Monitor answers root over ldapi:// (the metrics job) and nobody else: not anonymous, not a service
     account, not a local user."""
     s = deployment.settings

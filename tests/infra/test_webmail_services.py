@@ -10,11 +10,11 @@ pytestmark = pytest.mark.infra
 
 
 @pytest.mark.parametrize("service", ["nginx", f"php{PHP_VERSION}-fpm"])
-def test_web_services_run_and_start_at_boot(host, service):
+def test_web_services_run_and_start_at_boot(host, service, per_engine):
     assert host.service(service).is_running and host.service(service).is_enabled
 
 
-def test_no_apache_came_with_roundcube(host):
+def test_no_apache_came_with_roundcube(host, per_engine):
     assert not host.package("apache2-bin").is_installed
     assert not host.package("libapache2-mod-php" + PHP_VERSION).is_installed
 
@@ -27,7 +27,7 @@ def test_plain_http_only_redirects_to_the_mail_host(deployment):
     assert reply.status == 301 and reply.getheader("Location") == f"https://{mail_host}/?_task=mail"
 
 
-def test_roundcube_secrets_are_readable_by_the_web_server_only(host):
+def test_roundcube_secrets_are_readable_by_the_web_server_only(host, per_engine):
     for path in ("/etc/roundcube/config.inc.php", "/etc/roundcube/plugins/password/config.inc.php"):
         config = host.file(path)
         assert config.group == "www-data" and config.mode == 0o640, path
