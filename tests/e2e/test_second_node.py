@@ -350,3 +350,43 @@ def test_an_operator_writes_through_the_second_provider_while_the_mail_hosts_sla
     made = f"(mail={address})"
     assert entries(provider, env.s.base_dn, made), "written on the second provider"
     assert eventually(lambda: entries(env.host, env.s.base_dn, made)), "replicated to the mail host"
+
+
+def test_a_lost_store_fails_over_to_its_partner_and_back_and_no_message_is_lost_or_doubled(provider, env):
+    """store1's copy job (govmail-store-copy, the timer's run started here) puts its mailboxes on the mail host, its
+    partner. With store1 lost, `govmail store failover` points them there: the user logs in through the mail host
+    as before and finds the mail up to that copy (what reached store1 after it is the loss window), and new mail
+    arrives there. Once store1 runs again, `govmail store failback` brings the mailboxes back to it: every message,
+    the one left on store1 included, is there once. While store1 answers, the failover is refused; while it does
+    not, the failback. Last in the module (it stops store1)."""
+    _, sender, sender_password = new_mailbox(env)
+    _, address, password = mailbox_on_the_second_store(env, provider)
+    submit(env, sender, sender_password, message(sender, address, "Trước bản sao"))
+    assert eventually(lambda: len(stored_on(provider, address)) == 1, wait=30)
+    copied = lab.ssh(provider, ["systemctl start govmail-store-copy.service"], check=False)
+    journal = ["journalctl -u govmail-store-copy -n 20 -o cat"]
+    assert copied.returncode == 0, lab.ssh(provider, journal, check=False).stdout
+    assert len(stored_on(env.host, address)) == 1, "the partner holds the copy"
+    submit(env, sender, sender_password, message(sender, address, "Sau bản sao"))
+    assert eventually(lambda: len(stored_on(provider, address)) == 2, wait=30)
+    refused = govmail("store", "failover", SECOND, "--reason", "diễn tập", check=False)
+    assert refused.returncode == 2 and f"{SECOND} answers" in refused.stderr, refused.stderr
+    lab.down([SECOND])
+    try:
+        done = govmail("store", "failover", SECOND, "--reason", "diễn tập: máy lưu trữ hỏng")
+        assert address in done.stdout.split(), done.stdout
+        assert inbox_subjects(env, address, password, wait=15) == ["Trước bản sao"]
+        submit(env, sender, sender_password, message(sender, address, "Sau chuyển đổi"))
+        assert wait_delivered(env, address, 3, wait=30) == 3
+        assert sorted(inbox_subjects(env, address, password)) == ["Sau chuyển đổi", "Trước bản sao"]
+        refused = govmail("store", "failback", SECOND, "--reason", "diễn tập", check=False)
+        assert refused.returncode == 2 and f"{SECOND} does not answer" in refused.stderr, refused.stderr
+    finally:
+        lab.up([SECOND])
+    again = lab.load_hosts()[SECOND]
+    back = eventually(lambda: (run := govmail("store", "failback", SECOND, "--reason", "diễn tập: đã sửa xong",
+                                              check=False)).returncode != 2 and run, wait=60)
+    assert back and back.returncode == 0 and address in back.stdout.split(), back and back.stderr
+    ids = imap_message_ids(env, address, password)
+    assert len(ids) == len(set(ids)) == 3, ids
+    assert (len(stored_on(again, address)), len(stored_on(env.host, address))) == (3, 3)   # and the partner's copy

@@ -2,6 +2,7 @@
 (govmailStore), chosen when it is made: its agency's store, else the store holding the fewest mailboxes.
 A real slapd with the deploy's schema; two stores named as an inventory's group `store` would name them."""
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
@@ -62,3 +63,26 @@ def test_a_move_is_refused_by_name_before_anything_changes(lifecycle_for):
     with pytest.raises(BadInput, match="is on store1 already"):
         placement.move(placing, person.address, "store1")
     assert store_of(single, person.address) == "store1"
+
+
+def test_a_failback_finds_the_mailboxes_that_failed_over_from_that_store_alone(lifecycle_for):
+    """What `govmail store failover` records (the store left, in each mailbox's audit) is what its failback reads:
+    a mailbox moved to the partner by an operator, or failed over from another store, stays where it is, and so
+    does one moved back since."""
+    base = lifecycle_for("hanam", purpose="placement-failback")
+    ring = Lifecycle(replace(base.settings, stores=("mail1", *STORES)), base.conn, base.operator, base.clock)
+    assert ring.settings.store_partners == {"mail1": "store1", "store1": "store2", "store2": "mail1"}
+    ring.add(AddRequest("agency", "Sở Y tế Thử Dự phòng"))
+    people = [ring.add(AddRequest("person", name, agency="Sở Y tế Thử Dự phòng")).address
+              for name in ("Vũ Văn Một", "Vũ Văn Hai", "Vũ Văn Ba", "Vũ Văn Bốn")]
+    failed, moved, returned, other = (ring.find(a) for a in people)
+    for account in (failed, moved, returned):
+        ring.set_store(account, "store1")
+    ring.set_store(failed, "store2", reason="store1 lost", action="failover", lost="store1")
+    ring.set_store(ring.find(returned.mail), "store2", reason="store1 lost", action="failover", lost="store1")
+    ring.clock = lambda: base.clock() + dt.timedelta(seconds=5)          # a later change, by the audit's time
+    ring.set_store(ring.find(returned.mail), "store1", reason="back")
+    ring.set_store(moved, "store2", reason="by hand")
+    ring.set_store(other, "mail1")
+    ring.set_store(ring.find(other.mail), "store2", reason="mail1 lost", action="failover", lost="mail1")
+    assert [a.mail for a in placement.failed_over_from(ring, "store1")] == [failed.mail]

@@ -4,6 +4,8 @@ becomes on each host, and who may reach a store."""
 import pytest
 from cryptography import x509
 
+from govmail.accounts import placement
+from govmail.accounts.lifecycle import Lifecycle
 from govmail.build import components
 from govmail.build import layout
 from govmail.errors import BadInput
@@ -118,3 +120,50 @@ def test_stores_must_list_the_mail_host_first(inventory, hosts_yml):
     with pytest.raises(BadInput, match="group store must list the mail host first"):
         settings.load(None, hosts_yml(inventory(""), {
             "mail": {"mail1": MAIL}, "directory": {"store1": STORE}, "store": {"store1": STORE, "mail1": MAIL}}))
+
+
+def test_each_store_copies_its_mailboxes_to_the_next_one_on_a_timer(inventory, hosts_yml):
+    """The partner copies a failover points mailboxes at: the mail host's go to store1, store1's to the mail host,
+    every store_copy_every; the job finds its own store by the address it holds."""
+    s = settings.load(None, hosts_yml(inventory("store_copy_every: 10 minutes"), {
+        "mail": {"mail1": MAIL}, "directory": {"store1": STORE}, "store": {"mail1": MAIL, "store1": STORE}}))
+    assert s.store_partners == {"mail1": "store1", "store1": "mail1"}
+    files = components.host_files(s)
+    tool = files[layout.STORE_COPY_TOOL]
+    assert f'"{MAIL}": ("mail1", "store1"),' in tool and f'"{STORE}": ("store1", "mail1"),' in tool
+    assert 'DOVEADM = "tcps:{partner}:12345"' in tool
+    timer = lines(files["/etc/systemd/system/govmail-store-copy.timer"])
+    assert {"OnActiveSec=600s", "OnUnitActiveSec=600s"} <= set(timer)
+    dovecot = components.components(s)["dovecot"]
+    assert dovecot.services == ("dovecot", "govmail-store-copy.timer") and dovecot.unit_files
+    assert {layout.STORE_COPY_TOOL, "/etc/systemd/system/govmail-store-copy.service"} <= {f.path for f in dovecot.files}
+
+
+def test_one_store_has_no_partner_and_no_copies(inventory, hosts_yml):
+    s = settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}}))
+    assert s.store_partners == {}
+    assert layout.STORE_COPY_TOOL not in components.host_files(s)
+    assert components.components(s)["dovecot"].services == ("dovecot",)
+
+
+def test_a_copy_interval_under_a_minute_is_refused_by_name(inventory, hosts_yml):
+    with pytest.raises(BadInput, match="store_copy_every.*between every minute and daily"):
+        settings.load(None, hosts_yml(inventory("store_copy_every: 30 seconds"), {"mail": {"mail1": MAIL}}))
+
+
+@pytest.mark.parametrize("store, refusal", [
+    ("store9", "unknown store 'store9': the stores are mail1, store1"),
+    ("mail1", "mail1 is the mail host, every user's way in"),
+])
+def test_a_failover_the_inventory_cannot_carry_out_is_refused_before_anything_is_touched(inventory, hosts_yml, store,
+                                                                                         refusal):
+    """No SSH, no directory write: the refusal comes from the inventory alone (the directory connection is None)."""
+    lc = Lifecycle(cluster(inventory, hosts_yml), None, "operator")
+    with pytest.raises(BadInput, match=refusal):
+        placement.failover(lc, store, "drill")
+
+
+def test_a_failover_without_stores_apart_is_refused(inventory, hosts_yml):
+    lc = Lifecycle(settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}})), None, "operator")
+    with pytest.raises(BadInput, match="one store .*no partner to fail over to"):
+        placement.failover(lc, "mail1", "drill")

@@ -331,11 +331,12 @@ class Lifecycle:
             raise BadInput(f"alias {alias} is already in use")
 
     def set_store(self, account: Account, store: str, request: str | None = None, reason: str | None = None,
-                  action: str = "move") -> None:
+                  action: str = "move", lost: str | None = None) -> None:
         """The directory names `store` as the mailbox's: logins and deliveries go there from now on (the copy is
-        placement.move's). Only the last step of a move records its written request (used once)."""
+        placement.move's). Only the last step of a move records its written request (used once); a failover
+        records the store it left (`lost`), which its failback reads."""
         self._modify(account, {"govmailStore": [(ldap3.MODIFY_REPLACE, [store])]}, action,
-                     request if action == "move" else None, reason, store=store)
+                     request if action == "move" else None, reason, store=store, lost=lost)
 
     def lock(self, address: str, reason: str, request: str | None = None, account: Account | None = None,
              source: str | None = None) -> bool:

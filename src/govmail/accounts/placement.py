@@ -15,7 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ldap3.utils.conv import escape_filter_chars
+
 from govmail import reach
+from govmail.accounts.directory import Account, accounts
 from govmail.accounts.lifecycle import Lifecycle
 from govmail.build.layout import STORE_PORTS, VMAIL
 from govmail.errors import BadInput, GovmailError
@@ -25,6 +28,9 @@ SETTLE_SECONDS = 5
 COMMAND_TIMEOUT = 3600
 DSYNC_CHANGED = 2       # doveadm sync/backup: done, but the mailbox changed meanwhile; run again
 DSYNC_ATTEMPTS = 5
+# dsync's per-mailbox lock, on both stores: a move and the stores' partner copies (govmail-store-copy) of the same
+# mailbox wait for each other instead of writing it together.
+LOCK_SECONDS = 60
 # What the directory names as the mailbox's store while the last copy runs: a name that never resolves
 # (RFC 6761), so the mail host's proxy answers logins "temporarily unavailable" and deliveries 4xx (Postfix
 # keeps them queued) for those seconds, and nothing lands on either store meanwhile.
@@ -55,8 +61,9 @@ def stores_of(lc: Lifecycle) -> dict[str, reach.SshTarget]:
 
 
 def move(lc: Lifecycle, address: str, target: str, request: str | None = None, reason: str | None = None,
-         settle: float = SETTLE_SECONDS) -> Moved:
-    """Move the mailbox to `target`; on a failure it stays where it was."""
+         settle: float = SETTLE_SECONDS, merge: bool = False) -> Moved:
+    """Move the mailbox to `target`; on a failure it stays where it was. `merge`: the target holds an older copy
+    with mail of its own (a failback): the first pass is a two-way sync, which brings that mail in too."""
     s, started = lc.settings, time.monotonic()
     if not s.stores_apart:
         raise BadInput("this deployment has one store (hosts.yml lists no store besides the mail host): "
@@ -68,7 +75,7 @@ def move(lc: Lifecycle, address: str, target: str, request: str | None = None, r
     if source == target:
         raise BadInput(f"{account.mail} is on {target} already")
     hosts = stores_of(lc)
-    dsync(hosts[source], account.mail, target)
+    dsync(hosts[source], account.mail, target, two_way=merge)
     lc.set_store(account, HELD, request, reason, action="move-hold")
     try:
         kicked = doveadm(hosts[source], ["kick", account.mail])
@@ -85,10 +92,84 @@ def move(lc: Lifecycle, address: str, target: str, request: str | None = None, r
     return Moved(account.mail, source, target, time.monotonic() - started, tuple(warnings))
 
 
-def dsync(host: reach.SshTarget, address: str, target: str) -> None:
-    """`doveadm backup` of one mailbox (the target made like the source), run on the source store towards the
-    target's doveadm listener; again while dsync answers that the mailbox changed meanwhile (exit code 2)."""
-    command = ["backup", "-u", address, f"tcps:{target}:{STORE_PORTS['doveadm']}"]
+@dataclass(frozen=True)
+class FailedOver:
+    store: str
+    partner: str
+    addresses: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def failover(lc: Lifecycle, store: str, reason: str) -> FailedOver:
+    """Point every mailbox of a lost store at its partner, which holds their copies (govmail-store-copy): they
+    log in and receive there from now on, with their mail up to the last copy. Refused while the store answers
+    (what arrived there since its last copy would be left behind: `govmail account move` moves a mailbox whole)."""
+    s = lc.settings
+    if not s.stores_apart:
+        raise BadInput("this deployment has one store (hosts.yml lists no store besides the mail host): there is no "
+                       "partner to fail over to")
+    if store not in s.store_names:
+        raise BadInput(f"unknown store '{store}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
+    if store == s.store_names[0]:
+        raise BadInput(f"{store} is the mail host, every user's way in (IMAP, submission, webmail): its mailboxes "
+                       "cannot fail over without it; bring it back, or restore it onto a new host (README, backups)")
+    partner, mail_host = s.store_partners[store], stores_of(lc)[s.store_names[0]]
+    if answers(mail_host, store):
+        raise BadInput(f"{store} answers (Dovecot, port {STORE_PORTS['imap']}): a failover would leave what arrived "
+                       f"there since its last copy behind; move its mailboxes with `govmail account move` instead, "
+                       "or stop its Dovecot first if it must be taken out now")
+    moved = on_store(lc, store)
+    for account in moved:
+        lc.set_store(account, partner, reason=reason, action="failover", lost=store)
+    flushed = run(mail_host, ["postqueue", "-f"])        # what waited for the lost store goes to the partner now
+    warnings = (failure(mail_host, ["postqueue", "-f"], flushed),) if flushed.returncode else ()
+    return FailedOver(store, partner, tuple(a.mail for a in moved), warnings)
+
+
+def failback(lc: Lifecycle, store: str, reason: str) -> tuple[list[Moved], list[str]]:
+    """Move the mailboxes that failed over from `store` back to it, once it answers again: each is merged first
+    (two-way: the mail that reached the store after its last copy comes back, and so does a message deleted on
+    the partner meanwhile), then moved as `govmail account move` moves one. (moved, failures by address)."""
+    s = lc.settings
+    if store not in s.store_partners:
+        raise BadInput(f"unknown store '{store}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
+    if not answers(stores_of(lc)[s.store_names[0]], store):
+        raise BadInput(f"{store} does not answer (Dovecot, port {STORE_PORTS['imap']}): fail back once it runs again")
+    moved, failures = [], []
+    for account in failed_over_from(lc, store):
+        try:
+            moved.append(move(lc, account.mail, store, reason=reason, merge=True))
+        except MoveFailed as failed:
+            failures.append(f"{account.mail}: {failed}")
+    return moved, failures
+
+
+def failed_over_from(lc: Lifecycle, store: str) -> list[Account]:
+    """The mailboxes on the store's partner whose last change of store was a failover from it."""
+    def last_placement(account: Account) -> dict:
+        # by time, to the second; within one second, the value added last (slapd keeps the order they came in)
+        placements = [(r["at"], n, r) for n, r in enumerate(account.audit) if "store" in r]
+        return max(placements, key=lambda found: found[:2], default=(None, None, {}))[2]
+    return [a for a in on_store(lc, lc.settings.store_partners[store])
+            if last_placement(a).get("action") == "failover" and last_placement(a).get("lost") == store]
+
+
+def on_store(lc: Lifecycle, store: str) -> list[Account]:
+    return accounts(lc.conn, lc.base, f"(&(objectClass=govmailMailbox)(govmailStore={escape_filter_chars(store)}))")
+
+
+def answers(mail_host: reach.SshTarget, store: str) -> bool:
+    """Whether the store's Dovecot takes a connection from the mail host (which its firewall admits)."""
+    probe = f"exec 3<>/dev/tcp/{store}/{STORE_PORTS['imap']}"
+    return run(mail_host, ["timeout", "5", "bash", "-c", probe]).returncode == 0
+
+
+def dsync(host: reach.SshTarget, address: str, target: str, two_way: bool = False) -> None:
+    """`doveadm backup` of one mailbox (the target made like the source), or with `two_way` `doveadm sync` (each
+    side gets what the other has), run on the source store towards the target's doveadm listener; again while
+    dsync answers that the mailbox changed meanwhile (exit code 2)."""
+    command = ["sync" if two_way else "backup", "-l", str(LOCK_SECONDS), "-u", address,
+               f"tcps:{target}:{STORE_PORTS['doveadm']}"]
     for _ in range(DSYNC_ATTEMPTS):
         done = doveadm(host, command)
         if done.returncode != DSYNC_CHANGED:

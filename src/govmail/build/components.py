@@ -77,7 +77,10 @@ def components(s: Settings) -> dict[str, Component]:
                   "postfix postfix/main_mailer_type select No configuration\n",
                   ("govmail-from-milter", "govmail-attachment-milter", "postfix", "policyd-rate-limit"),
                   unit_files=True),
-        Component("dovecot", DOVECOT_PACKAGES, "", ("dovecot",)),
+        # With several stores, each (the mail host too) copies its mailboxes to its partner on a timer.
+        Component("dovecot", DOVECOT_PACKAGES, "",
+                  ("dovecot", "govmail-store-copy.timer") if s.stores_apart else ("dovecot",),
+                  unit_files=bool(s.stores_apart)),
         # The mail host's own part of Dovecot's configuration (its certificate, Postfix's sockets).
         Component("dovecot_front", (), "", ("dovecot",)),
         # Installed before Roundcube, so that its PHP dependency is met by php-fpm and apt pulls no Apache.

@@ -57,6 +57,8 @@ ROUNDCUBE_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"
 # Backups (restic). On the mail host: the tool, its configuration and keys, and the directory where each
 # run first dumps what must not be copied while it changes (the directory, Roundcube's database).
 BACKUP_TOOL = "/usr/local/lib/govmail/govmail-backup"
+# With several stores: copies this store's mailboxes to its partner store (a timer; `govmail store failover`).
+STORE_COPY_TOOL = "/usr/local/lib/govmail/store-copy"
 METRICS_TOOL = "/usr/local/lib/govmail/host-metrics"   # what govmail gathers for Prometheus: queue ages, slapd's
 BACKUP_CONF = "/etc/govmail/backup"
 BACKUP_DUMPS = "/var/backups/govmail"
@@ -266,11 +268,16 @@ DIRECTORY_FILES = (
 
 # With store hosts apart from the mail host (each also a directory host): what their Dovecot adds to the mail
 # host's configuration (the proxy's listener for deliveries), the internal certificate every store presents to
-# the others (the mail host's too: it is a store), and the mail host's Postfix map naming a mailbox's store.
+# the others (the mail host's too: it is a store), the mail host's Postfix map naming a mailbox's store, and
+# every store's copies to its partner.
 STORE_FILES = (
     HostFile(DOVECOT_STORE, "dovecot_store", "dovecot/conf.d/govmail-store.conf.j2", mode="0640", group="dovecot",
              role="store"),
     HostFile("/etc/postfix/ldap/stores.cf", "postfix", "postfix/ldap/stores.cf.j2", mode="0640", group="postfix"),
+    # On every store, the mail host included (component dovecot): the partner copies.
+    HostFile(STORE_COPY_TOOL, "dovecot", "dovecot/store-copy.py.j2", mode="0755"),
+    HostFile("/etc/systemd/system/govmail-store-copy.service", "dovecot", "dovecot/govmail-store-copy.service.j2"),
+    HostFile("/etc/systemd/system/govmail-store-copy.timer", "dovecot", "dovecot/govmail-store-copy.timer.j2"),
     HostFile(STORE_CERT, "dovecot"),
     HostFile(STORE_KEY, "dovecot", mode="0600"),
 )

@@ -126,6 +126,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "ldaps_peers": ldaps_peers(settings),
         "may_log_in": MAY_LOG_IN,
         **store_addresses(settings),
+        "store_ring": store_ring(settings),
         "store_ports": STORE_PORTS,
         "store_tls": (STORE_CERT, STORE_KEY),
         "address_book_filter": address_book_filter(settings),
@@ -197,6 +198,17 @@ def store_addresses(s: Settings) -> dict:
     return {"mail_address": mail, "store_addresses": [mail, *others],
             "sieve_forward_listeners": [loopback, {"address": postfix_host(mail),
                                                    "clients": [postfix_host(a) for a in others]}]}
+
+
+def store_ring(s: Settings) -> list[dict]:
+    """Each store by name and IP address with its partner (Settings.store_partners): the copy job finds its own
+    store by the address it holds."""
+    if not s.stores_apart:
+        return []
+    addresses = {s.stores[0]: settings_mod.host_address(s.inventory, "mail", "the stores' partner copies"),
+                 **{p.name: p.address for p in s.directory_providers}}
+    return [{"name": store, "address": addresses[store], "partner": partner}
+            for store, partner in s.store_partners.items()]
 
 
 def postfix_host(address: str) -> str:

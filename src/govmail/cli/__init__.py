@@ -270,6 +270,7 @@ def lab_destroy(purge):
 
 
 main.add_command(cli_accounts.account)
+main.add_command(cli_accounts.store)
 main.add_command(cli_accounts.sweep)
 main.add_command(cli_accounts.report)
 main.add_command(cli_backup.backup)

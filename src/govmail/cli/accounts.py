@@ -286,6 +286,47 @@ def _notifier(lc: Lifecycle, smtp: str | None, outbox: Path | None) -> Notifier:
     return Notifier(lc.settings.domain, ssh=tunnel.target)
 
 
+@click.group("store")
+def store():
+    """Mailbox stores (hosts.yml group store): failover, failback."""
+
+
+@store.command("failover")
+@target
+@click.option("--reason", required=True, help="Why (recorded in each mailbox's audit).")
+@click.argument("name")
+def store_failover(lc: Lifecycle, reason, name):
+    """Point every mailbox of a lost store at its partner store, which holds their copies (up to its last
+    copy, at most the inventory's store_copy_every ago). Refused while the store answers."""
+    done = placement.failover(lc, name, reason)
+    for warning in done.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for address in done.addresses:
+        click.echo(address)
+    click.echo(f"{len(done.addresses)} mailbox(es) of {done.store} now on {done.partner}, with their mail up to its "
+               f"last copy; when {done.store} is back: govmail store failback {done.store}", err=True)
+
+
+@store.command("failback")
+@target
+@click.option("--reason", required=True, help="Why (recorded in each mailbox's audit).")
+@click.argument("name")
+def store_failback(lc: Lifecycle, reason, name):
+    """Move the mailboxes that failed over from a store back to it, once it answers again; the mail that reached
+    it after its last copy comes back too."""
+    moved, failures = placement.failback(lc, name, reason)
+    for done in moved:
+        for warning in done.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(done.address)
+    for failure in failures:
+        click.echo(f"error: {failure}", err=True)
+    left = f", {len(failures)} not moved (above)" if failures else ""
+    click.echo(f"{len(moved)} mailbox(es) back on {name}{left}", err=True)
+    if failures:
+        raise SystemExit(1)
+
+
 @click.command("sweep")
 @target
 @click.option("--dry-run", is_flag=True, help="List what would happen; change nothing.")

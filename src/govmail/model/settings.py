@@ -75,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
                "login_failures": 50,         # failed logins (IMAP, POP3, submission, webmail) in 10 minutes
                "deferred_age": parse_duration("4 hours")},   # the oldest deferred message (Postfix retries it)
     "metrics_retention": parse_duration("90 days"),
+    # With several stores: how often each store copies its mailboxes to its partner store (the next one in
+    # hosts.yml's group `store`, the last one's being the first). A failover loses what arrived since.
+    "store_copy_every": parse_duration("5 minutes"),
 }
 MIN_LOG_DAYS = 30
 SWEEP_GUARD_FLOOR = 5     # so many actions never need --yes, whatever the share (a small site's normal night)
@@ -223,6 +226,15 @@ class Overrides(Strict):
     # Monitoring: alert thresholds (see DEFAULTS["alerts"]) and how long Prometheus keeps its metrics.
     alerts: AlertOverrides = AlertOverrides()
     metrics_retention: DurationValue | None = None
+    # Several stores: how often each copies its mailboxes to its partner (see DEFAULTS["store_copy_every"]).
+    store_copy_every: DurationValue | None = None
+
+    @field_validator("store_copy_every")
+    @classmethod
+    def _copy_interval(cls, value: Duration | None):
+        if value is not None and not (60 <= _fixed_seconds(value) <= 86400):
+            raise ValueError(f"{value}: a store copies its mailboxes to its partner between every minute and daily")
+        return value
 
     @field_validator("metrics_retention")
     @classmethod
@@ -536,6 +548,7 @@ class Settings:
     # Where mailboxes live: the hosts of group `store` of hosts.yml, by name (Dovecot's proxy resolves it),
     # else the mail host alone. A new mailbox goes to its agency's store, else to the least used.
     stores: tuple[str, ...] = ()
+    store_copy_seconds: int = DEFAULTS["store_copy_every"].seconds     # the partner copies' interval
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
     monitor_address: str | None = None
@@ -569,6 +582,14 @@ class Settings:
         """The stores other than the mail host (listed first, see stores()): the mail host's Dovecot proxies
         their mailboxes' logins and deliveries there. None: every mailbox is on the mail host."""
         return self.stores[1:]
+
+    @property
+    def store_partners(self) -> dict[str, str]:
+        """With stores apart: each store's partner, which holds a copy of its mailboxes (the next store in the
+        inventory's order, the last one's the first)."""
+        if not self.stores_apart:
+            return {}
+        return {store: self.stores[(n + 1) % len(self.stores)] for n, store in enumerate(self.stores)}
 
     @property
     def mta_sts_host(self) -> str:
@@ -702,6 +723,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         monitor_address=host_address(inventory, "monitor", "the mail host"),
         directory_providers=directory_providers(inventory),
         stores=stores(inventory),
+        store_copy_seconds=(overrides.store_copy_every or DEFAULTS["store_copy_every"]).seconds,
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
                        "inventory" if overrides.log_retention else "project default"),
