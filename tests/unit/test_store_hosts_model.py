@@ -167,3 +167,30 @@ def test_a_failover_without_stores_apart_is_refused(inventory, hosts_yml):
     lc = Lifecycle(settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}})), None, "operator")
     with pytest.raises(BadInput, match="one store .*no partner to fail over to"):
         placement.failover(lc, "mail1", "drill")
+
+
+def test_the_copy_job_leaves_a_mailbox_that_failed_over_from_its_partner_until_its_failback(inventory, hosts_yml,
+                                                                                          monkeypatch):
+    """The rendered job's own selection, from ldapsearch's LDIF (an audit with Vietnamese text comes base64): on
+    the mail host after store1's failover, a copy of store1's mailboxes to store1 would erase the mail store1 kept,
+    which the failback merges. (The drill runs the job on a real store.)"""
+    import base64
+    import json
+    import subprocess
+    tool = components.host_files(cluster(inventory, hosts_yml))[layout.STORE_COPY_TOOL]
+    job: dict = {}
+    exec(compile(tool, "store-copy", "exec"), job)
+
+    def audit(*records):
+        return "".join(f"govmailAudit:: {base64.b64encode(json.dumps(r, ensure_ascii=False).encode()).decode()}\n"
+                       for r in records)
+    ldif = ("dn: uid=a,ou=people,dc=hanam,dc=gov,dc=vn\nmail: a@hanam.gov.vn\n"
+            + audit({"at": "2026-12-02T01:00:00Z", "action": "add", "store": "store1"},
+                    {"at": "2026-12-02T02:00:00Z", "action": "failover", "store": "mail1", "lost": "store1",
+                     "reason": "máy hỏng"}) + "\n"
+            "dn: uid=b,ou=people,dc=hanam,dc=gov,dc=vn\nmail: b@hanam.gov.vn\n"
+            + audit({"at": "2026-12-02T01:00:00Z", "action": "add", "store": "mail1"}) + "\n"
+            "dn: uid=c,ou=people,dc=hanam,dc=gov,dc=vn\nmail: c@hanam.gov.vn\n\n")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, ldif, ""))
+    assert job["mailboxes"]("mail1", "store1") == ["b@hanam.gov.vn", "c@hanam.gov.vn"]
+    assert job["mailboxes"]("mail1", "store2") == ["a@hanam.gov.vn", "b@hanam.gov.vn", "c@hanam.gov.vn"]
