@@ -314,28 +314,6 @@ def replication_state(status: str, peer: str) -> str:
                 "(no line)")
 
 
-def test_with_the_second_provider_down_mail_flows_and_it_catches_up(provider, env):
-    """The operators see it too: `govmail status` says the mail host no longer streams store1's changes
-    and the DirectoryReplicationStopped alert fires; once it runs again, that it streams (within 30 s: slapd
-    retries every 5 s for a minute, then every 30 s)."""
-    peer = f"directory {env.s.mail_host} <- ldaps://{SECOND}/"
-    lab.down([SECOND])
-    try:
-        dn, address, password = new_mailbox(env)
-        imap_login(env, address, password).logout()
-        submit(env, address, password, message(address, address, "Trong khi máy chủ thư mục thứ hai dừng"))
-        assert wait_delivered(env, address, 1) == 1
-        stopped = f"DirectoryReplicationStopped (ldaps://{SECOND}/)"
-        status = eventually(lambda: out if stopped in (out := status_once_metrics_ran(env)) else None, wait=180)
-        assert status, status_once_metrics_ran(env)
-        assert replication_state(status, peer).startswith("NOT streaming, last heard") and "NOT WELL" in status
-    finally:
-        lab.up([SECOND])
-    again = lab.load_hosts()[SECOND]
-    assert eventually(lambda: entries(again, dn), wait=120), f"{dn} reached the restarted provider"
-    assert eventually(lambda: replication_state(status_once_metrics_ran(env), peer) == "streaming", wait=120)
-
-
 def test_an_operator_writes_through_the_second_provider_while_the_mail_hosts_slapd_is_down(provider, env):
     """govmail falls back on the next provider that answers; the mail host has the entry once its slapd runs."""
     tag = uuid.uuid4().hex[:6]
@@ -352,13 +330,16 @@ def test_an_operator_writes_through_the_second_provider_while_the_mail_hosts_sla
     assert eventually(lambda: entries(env.host, env.s.base_dn, made)), "replicated to the mail host"
 
 
-def test_a_lost_store_fails_over_to_its_partner_and_back_and_no_message_is_lost_or_doubled(provider, env):
-    """store1's copy job (govmail-store-copy, the timer's run started here) puts its mailboxes on the mail host, its
-    partner. With store1 lost, `govmail store failover` points them there: the user logs in through the mail host
-    as before and finds the mail up to that copy (what reached store1 after it is the loss window), and new mail
-    arrives there. Once store1 runs again, `govmail store failback` brings the mailboxes back to it: every message,
-    the one left on store1 included, is there once. While store1 answers, the failover is refused; while it does
-    not, the failback. Last in the module (it stops store1)."""
+def test_with_store1_lost_mail_flows_its_mailboxes_fail_over_and_come_back_whole(provider, env):
+    """store1 lost (the host stopped), as a directory provider and as a store. The directory: logins and mail go
+    on, `govmail status` says the mail host no longer streams store1's changes and the DirectoryReplicationStopped
+    alert fires; once store1 runs again it catches up and streams (slapd retries every 5 s for 5 minutes). The
+    store: its copy job (govmail-store-copy, the timer's run started here) had put its mailboxes on the mail host,
+    its partner; `govmail store failover` points them there: the user finds the mail up to that copy (what reached
+    store1 after it is the loss window) and receives there. Once store1 runs, `govmail store failback` brings them
+    back: every message, the one left on store1 included, is there once. The failover is refused while store1
+    answers, the failback while it does not. Last in the module: it stops store1."""
+    peer = f"directory {env.s.mail_host} <- ldaps://{SECOND}/"
     _, sender, sender_password = new_mailbox(env)
     _, address, password = mailbox_on_the_second_store(env, provider)
     submit(env, sender, sender_password, message(sender, address, "Trước bản sao"))
@@ -373,6 +354,10 @@ def test_a_lost_store_fails_over_to_its_partner_and_back_and_no_message_is_lost_
     assert refused.returncode == 2 and f"{SECOND} answers" in refused.stderr, refused.stderr
     lab.down([SECOND])
     try:
+        dn, local, local_password = new_mailbox(env)
+        imap_login(env, local, local_password).logout()
+        submit(env, local, local_password, message(local, local, "Trong khi máy chủ thư mục thứ hai dừng"))
+        assert wait_delivered(env, local, 1) == 1
         done = govmail("store", "failover", SECOND, "--reason", "diễn tập: máy lưu trữ hỏng")
         assert address in done.stdout.split(), done.stdout
         assert inbox_subjects(env, address, password, wait=15) == ["Trước bản sao"]
@@ -381,9 +366,15 @@ def test_a_lost_store_fails_over_to_its_partner_and_back_and_no_message_is_lost_
         assert sorted(inbox_subjects(env, address, password)) == ["Sau chuyển đổi", "Trước bản sao"]
         refused = govmail("store", "failback", SECOND, "--reason", "diễn tập", check=False)
         assert refused.returncode == 2 and f"{SECOND} does not answer" in refused.stderr, refused.stderr
+        stopped = f"DirectoryReplicationStopped (ldaps://{SECOND}/)"
+        status = eventually(lambda: out if stopped in (out := status_once_metrics_ran(env)) else None, wait=180)
+        assert status, status_once_metrics_ran(env)
+        assert replication_state(status, peer).startswith("NOT streaming, last heard") and "NOT WELL" in status
     finally:
         lab.up([SECOND])
     again = lab.load_hosts()[SECOND]
+    assert eventually(lambda: entries(again, dn), wait=120), f"{dn} reached the restarted provider"
+    assert eventually(lambda: replication_state(status_once_metrics_ran(env), peer) == "streaming", wait=120)
     back = eventually(lambda: (run := govmail("store", "failback", SECOND, "--reason", "diễn tập: đã sửa xong",
                                               check=False)).returncode != 2 and run, wait=60)
     assert back and back.returncode == 0 and address in back.stdout.split(), back and back.stderr
