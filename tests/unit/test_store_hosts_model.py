@@ -49,7 +49,7 @@ def test_every_store_presents_a_certificate_for_its_name_and_admits_the_stores_a
     assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
         .get_values_for_type(x509.DNSName) == ["mail1", "store1"]
     front = lines(files[layout.DOVECOT_FRONT])
-    assert front[front.index("local_name mail1 {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
+    assert front[front.index("protocol doveadm {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
     firewall = lines(files[layout.DIRECTORY_FIREWALL])
     dovecot_ports = "{ 24, 110, 143, 993, 995, 4190, 12340, 12345 }"
     assert [line.split()[-2] for line in firewall if line.startswith(f"tcp dport {dovecot_ports} ip saddr")] == [MAIL, STORE]
