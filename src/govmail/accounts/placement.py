@@ -61,9 +61,8 @@ def stores_of(lc: Lifecycle) -> dict[str, reach.SshTarget]:
 
 
 def move(lc: Lifecycle, address: str, target: str, request: str | None = None, reason: str | None = None,
-         settle: float = SETTLE_SECONDS, merge: bool = False) -> Moved:
-    """Move the mailbox to `target`; on a failure it stays where it was. `merge`: the target holds an older copy
-    with mail of its own (a failback): the first pass is a two-way sync, which brings that mail in too."""
+         settle: float = SETTLE_SECONDS) -> Moved:
+    """Move the mailbox to `target`; on a failure it stays where it was."""
     s, started = lc.settings, time.monotonic()
     if not s.stores_apart:
         raise BadInput("this deployment has one store (hosts.yml lists no store besides the mail host): "
@@ -75,7 +74,7 @@ def move(lc: Lifecycle, address: str, target: str, request: str | None = None, r
     if source == target:
         raise BadInput(f"{account.mail} is on {target} already")
     hosts = stores_of(lc)
-    dsync(hosts[source], account.mail, target, two_way=merge)
+    dsync(hosts[source], account.mail, target)
     lc.set_store(account, HELD, request, reason, action="move-hold")
     try:
         kicked = doveadm(hosts[source], ["kick", account.mail])
@@ -127,21 +126,48 @@ def failover(lc: Lifecycle, store: str, reason: str) -> FailedOver:
 
 
 def failback(lc: Lifecycle, store: str, reason: str) -> tuple[list[Moved], list[str]]:
-    """Move the mailboxes that failed over from `store` back to it, once it answers again: each is merged first
-    (two-way: the mail that reached the store after its last copy comes back, and so does a message deleted on
-    the partner meanwhile), then moved as `govmail account move` moves one. (moved, failures by address)."""
+    """Move the mailboxes that failed over from `store` back to it, once it answers again. For each, the copy
+    the store kept is set aside, the mailbox moved as `govmail account move` moves one, then what the old copy
+    holds is imported and every message held twice (the same GUID) kept once: the mail that reached the store
+    after its last copy comes back (so does a message deleted on the partner meanwhile). A two-way dsync does
+    not do it: where both sides gave the same UID to different messages it kept one (measured in the lab).
+    The old copy stays beside the mailbox (its path in the audit of the move). (moved, failures by address)."""
     s = lc.settings
     if store not in s.store_partners:
         raise BadInput(f"unknown store '{store}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
     if not answers(stores_of(lc)[s.store_names[0]], store):
         raise BadInput(f"{store} does not answer (Dovecot, port {STORE_PORTS['imap']}): fail back once it runs again")
-    moved, failures = [], []
+    moved, failures, host = [], [], stores_of(lc)[store]
     for account in failed_over_from(lc, store):
         try:
-            moved.append(move(lc, account.mail, store, reason=reason, merge=True))
+            kept = set_aside(host, account.mail)
+            moved.append(move(lc, account.mail, store, reason=reason))
+            if kept:
+                merge_into(host, account.mail, kept)
         except MoveFailed as failed:
             failures.append(f"{account.mail}: {failed}")
     return moved, failures
+
+
+def set_aside(host: reach.SshTarget, address: str) -> str | None:
+    """Rename the store's own (older) copy of a mailbox out of the way; its new path, or None without one."""
+    local, domain = address.split("@")
+    home = f"{VMAIL}/{domain}/{local}"
+    aside = f"{home}.before-failback-{time.strftime('%Y%m%d%H%M%S')}"
+    command = ["sh", "-c", 'if [ -e "$1" ]; then mv "$1" "$2" && echo "$2"; fi', "set-aside", home, aside]
+    done = run(host, command)
+    if done.returncode:
+        raise MoveFailed(f"{failure(host, command, done)}; nothing changed: the mailbox stays where it was")
+    return done.stdout.strip() or None
+
+
+def merge_into(host: reach.SshTarget, address: str, kept: str) -> None:
+    """What the set-aside copy holds, imported into the mailbox (every folder), then each message once."""
+    for command in (["import", "-u", address, f"maildir:{kept}/Maildir", "", "all"],
+                    ["deduplicate", "-u", address, "mailbox", "*"]):
+        if (done := doveadm(host, command)).returncode:
+            raise MoveFailed(f"{failure(host, ['doveadm', *command], done)}; the mailbox is on the store, the mail "
+                             f"that reached it after its last copy is in {kept}")
 
 
 def failed_over_from(lc: Lifecycle, store: str) -> list[Account]:
@@ -164,12 +190,10 @@ def answers(mail_host: reach.SshTarget, store: str) -> bool:
     return run(mail_host, ["timeout", "5", "bash", "-c", probe]).returncode == 0
 
 
-def dsync(host: reach.SshTarget, address: str, target: str, two_way: bool = False) -> None:
-    """`doveadm backup` of one mailbox (the target made like the source), or with `two_way` `doveadm sync` (each
-    side gets what the other has), run on the source store towards the target's doveadm listener; again while
-    dsync answers that the mailbox changed meanwhile (exit code 2)."""
-    command = ["sync" if two_way else "backup", "-l", str(LOCK_SECONDS), "-u", address,
-               f"tcps:{target}:{STORE_PORTS['doveadm']}"]
+def dsync(host: reach.SshTarget, address: str, target: str) -> None:
+    """`doveadm backup` of one mailbox (the target made like the source), run on the source store towards the
+    target's doveadm listener; again while dsync answers that the mailbox changed meanwhile (exit code 2)."""
+    command = ["backup", "-l", str(LOCK_SECONDS), "-u", address, f"tcps:{target}:{STORE_PORTS['doveadm']}"]
     for _ in range(DSYNC_ATTEMPTS):
         done = doveadm(host, command)
         if done.returncode != DSYNC_CHANGED:

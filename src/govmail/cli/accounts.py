@@ -313,7 +313,7 @@ def store_failover(lc: Lifecycle, reason, name):
 @click.argument("name")
 def store_failback(lc: Lifecycle, reason, name):
     """Move the mailboxes that failed over from a store back to it, once it answers again; the mail that reached
-    it after its last copy comes back too."""
+    it after its last copy comes back too (each mailbox's old copy there is kept aside)."""
     moved, failures = placement.failback(lc, name, reason)
     for done in moved:
         for warning in done.warnings:

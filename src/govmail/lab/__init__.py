@@ -31,7 +31,7 @@ from govmail.lab.state import (BRIDGE, CACHE, CGROUP_TREES, GATEWAY, INVENTORY_D
 __all__ = ["CACHE", "CGROUP_TREES", "GATEWAY", "LAB_SIGNATURE", "LAB_SIGNATURE_TEXT", "LAB_SIGNATURES", "MAIL_DISK_SIZE",
            "OUTSIDE_DOMAIN", "QUARANTINE_DOMAIN", "SIGNATURE_PORT", "SPOOFED_DOMAIN", "STATE", "Host", "LabError",
            "alive", "build_root", "destroy", "dnsmasq_lines", "down", "ensure_bridge", "ensure_proxy", "ensure_tools",
-           "load_hosts", "province_names", "publish_records", "remove", "require_root", "role", "run", "ssh", "ssh_command", "ssh_key",
+           "load_hosts", "lose", "province_names", "publish_records", "remove", "require_root", "role", "run", "ssh", "ssh_command", "ssh_key",
            "status", "supervise", "up", "wait_for_ssh"]
 
 
@@ -71,6 +71,19 @@ def down(names: list[str] | None = None) -> None:
         publish(hosts)
         for tree in CGROUP_TREES:
             remove_empty_dirs(tree / "govmail-lab")   # only what is empty: hosts still running keep theirs
+
+
+def lose(names: list[str]) -> None:
+    """Stop these hosts as a failure would: unlike `down`, the inventory and the lab DNS go on naming them, as an
+    operator's do for a host that died (`up` starts them again)."""
+    require_root()
+    with locked():
+        hosts = load_hosts()
+        for name in names:
+            if name not in hosts:
+                raise BadInput(f"no lab host named '{name}' (hosts: {', '.join(hosts) or 'none'})")
+            stop_host(hosts[name])
+        save_hosts(hosts)
 
 
 def remove(names: list[str]) -> None:
