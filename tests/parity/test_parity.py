@@ -1,17 +1,12 @@
 """Both engines, one result: every file govmail puts on a mail host (templates and TLS material), for every
-profile, rendered through Ansible (the lookup plugin and the copy module, as the roles use them) and
-through the path pyinfra's deploy.py uploads from, compared byte for byte. No host is needed.
-
-The copy module writes each file for the lab inventory's province; for the others the content the roles'
-variables hold is compared (one JSON file): what the copy module does with it depends on no province, and
-a copy per file costs a second each, 7 minutes of every CI run for all profiles.
+profile, rendered through Ansible (the lookup plugin and the writer, as the roles use them) and through the
+path pyinfra's deploy.py uploads from, compared byte for byte. No host is needed.
 
 The lab inventory is read from a copy taken once, without its hosts.yml (a single node): the lab suites
 running beside this one rewrite it (`govmail lab up` its hosts.yml, test_abuse a short lockout override in
 govmail.yml), and both engines must read the same bytes. The example on several hosts (inventories/cluster:
 directory, store, backup and monitor hosts) is compared too, so the files only those hosts get are."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -48,27 +43,22 @@ def single_node(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("province", known_provinces())
 def test_ansible_and_pyinfra_render_the_same_bytes(province, single_node, tmp_path):
-    compare(single_node, province, tmp_path, written_by_copy=province == settings.load_inventory(LAB).province)
+    compare(single_node, province, tmp_path)
 
 
 def test_both_engines_render_the_same_bytes_for_several_hosts(tmp_path):
-    compare(CLUSTER, "", tmp_path, written_by_copy=False)
+    compare(CLUSTER, "", tmp_path)
 
 
-def compare(inventory: Path, province: str, tmp_path: Path, written_by_copy: bool) -> None:
+def compare(inventory: Path, province: str, tmp_path: Path) -> None:
     playbook = Path(sys.executable).parent / "ansible-playbook"
     run = subprocess.run([str(playbook), "playbooks/render.yml", "-e", f"out={tmp_path}", "-e",
-                          f"province={province}", "-e", f"as_json={not written_by_copy}",
-                          "-e", f"govmail_inventory={inventory}"], cwd=REPO,
+                          f"province={province}", "-e", f"govmail_inventory={inventory}"], cwd=REPO,
                          capture_output=True, text=True,
                          env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     expected = components.host_files(settings.load(province or None, inventory))
-    if written_by_copy:
-        written = {"/" + str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    else:
-        held = json.loads((tmp_path / "files.json").read_text(encoding="utf-8"))
-        written = {path: content.encode() for path, content in held.items()}
+    written = {"/" + str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert set(written) == set(expected)
     for path, content in expected.items():
         assert written[path] == content.encode(), path
