@@ -60,6 +60,16 @@ def smtp(env, port=587) -> smtplib.SMTP:
     return conn
 
 
+def rcpt_reply(env, sender, password, recipient) -> tuple[int, bytes]:
+    """What submission (587) answers to RCPT TO `recipient` from a logged-in `sender`, before any data."""
+    with smtp(env) as conn:
+        conn.starttls(context=env.tls)
+        conn.ehlo("client.lab")
+        conn.login(sender, password)
+        conn.mail(sender)
+        return conn.rcpt(recipient)
+
+
 def submit(env, sender, password, message) -> None:
     with smtp(env) as conn:
         conn.starttls(context=env.tls)

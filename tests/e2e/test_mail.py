@@ -9,7 +9,7 @@ from email.utils import make_msgid
 import ldap3
 import pytest
 from mailflow import (delivered_count, imap_login, inbox_subjects, message, messages, new_mailbox, postfix_log,
-                      smtp, submit, wait_delivered)
+                      rcpt_reply, smtp, submit, wait_delivered)
 from test_outsider import SEND, probe
 
 from govmail import lab
@@ -81,12 +81,7 @@ def test_full_mailbox_refuses_the_next_message_at_rcpt(env):
         submit(env, alice, alice_pw, message(alice, small, body="x" * 150_000))
         wait_delivered(env, small, n, wait=10)
     assert delivered_count(env, small) >= 2     # the two messages, and quota warnings on top
-    with smtp(env) as conn:
-        conn.starttls(context=env.tls)
-        conn.ehlo("client.lab")
-        conn.login(alice, alice_pw)
-        conn.mail(alice)
-        code, reply = conn.rcpt(small)
+    code, reply = rcpt_reply(env, alice, alice_pw, small)
     assert code == 552 and b"Mailbox full" in reply
 
 

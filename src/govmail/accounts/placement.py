@@ -51,8 +51,13 @@ class Moved:
 
     @property
     def old_copy(self) -> str:
-        local, domain = self.address.split("@")
-        return f"{VMAIL}/{domain}/{local}"
+        return mailbox_home(self.address)
+
+
+def mailbox_home(address: str) -> str:
+    """Where a store keeps a mailbox (its Maildir and Sieve scripts)."""
+    local, domain = address.split("@")
+    return f"{VMAIL}/{domain}/{local}"
 
 
 def stores_of(lc: Lifecycle) -> dict[str, reach.SshTarget]:
@@ -60,15 +65,32 @@ def stores_of(lc: Lifecycle) -> dict[str, reach.SshTarget]:
     return dict(reach.inventory_hosts(Path(lc.settings.inventory), "store")) if lc.settings.inventory else {}
 
 
+def stores_apart(s, otherwise: str) -> None:
+    """Refused on one store: `otherwise` says what the command cannot do then."""
+    if not s.stores_apart:
+        raise BadInput(f"this deployment has one store (hosts.yml lists no store besides the mail host): {otherwise}")
+
+
+def known_store(s, store: str) -> None:
+    if store not in s.store_names:
+        raise BadInput(f"unknown store '{store}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
+
+
+def flush_queues(lc: Lifecycle) -> list[str]:
+    """The mail hosts' queues flushed (what waited for a store goes now); a warning for each that failed."""
+    warnings = []
+    for _, mail_host in reach.inventory_hosts(Path(lc.settings.inventory), "mail"):
+        if (flushed := run(mail_host, ["postqueue", "-f"])).returncode:
+            warnings.append(failure(mail_host, ["postqueue", "-f"], flushed))
+    return warnings
+
+
 def move(lc: Lifecycle, address: str, target: str, request: str | None = None, reason: str | None = None,
          settle: float = SETTLE_SECONDS) -> Moved:
     """Move the mailbox to `target`; on a failure it stays where it was."""
     s, started = lc.settings, time.monotonic()
-    if not s.stores_apart:
-        raise BadInput("this deployment has one store (hosts.yml lists no store besides the mail host): "
-                       "there is nowhere to move a mailbox")
-    if target not in s.store_names:
-        raise BadInput(f"unknown store '{target}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
+    stores_apart(s, "there is nowhere to move a mailbox")
+    known_store(s, target)
     account = lc.find(address)
     source = account.store or s.store_names[0]
     if source == target:
@@ -85,9 +107,7 @@ def move(lc: Lifecycle, address: str, target: str, request: str | None = None, r
         raise
     lc.set_store(account, target, request, reason)
     warnings = [failure(hosts[source], ["doveadm", "kick", account.mail], kicked)] if kicked.returncode else []
-    for _, mail_host in reach.inventory_hosts(Path(s.inventory), "mail"):     # what was held, delivered now
-        if (flushed := run(mail_host, ["postqueue", "-f"])).returncode:
-            warnings.append(failure(mail_host, ["postqueue", "-f"], flushed))
+    warnings += flush_queues(lc)                                # what was held, delivered now
     return Moved(account.mail, source, target, time.monotonic() - started, tuple(warnings))
 
 
@@ -104,11 +124,8 @@ def failover(lc: Lifecycle, store: str, reason: str) -> FailedOver:
     log in and receive there from now on, with their mail up to the last copy. Refused while the store answers
     (what arrived there since its last copy would be left behind: `govmail account move` moves a mailbox whole)."""
     s = lc.settings
-    if not s.stores_apart:
-        raise BadInput("this deployment has one store (hosts.yml lists no store besides the mail host): there is no "
-                       "partner to fail over to")
-    if store not in s.store_names:
-        raise BadInput(f"unknown store '{store}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
+    stores_apart(s, "there is no partner to fail over to")
+    known_store(s, store)
     if store == s.store_names[0]:
         raise BadInput(f"{store} is the mail host, every user's way in (IMAP, submission, webmail): its mailboxes "
                        "cannot fail over without it; bring it back, or restore it onto a new host (README, backups)")
@@ -120,9 +137,8 @@ def failover(lc: Lifecycle, store: str, reason: str) -> FailedOver:
     moved = on_store(lc, store)
     for account in moved:
         lc.set_store(account, partner, reason=reason, action="failover", lost=store)
-    flushed = run(mail_host, ["postqueue", "-f"])        # what waited for the lost store goes to the partner now
-    warnings = (failure(mail_host, ["postqueue", "-f"], flushed),) if flushed.returncode else ()
-    return FailedOver(store, partner, tuple(a.mail for a in moved), warnings)
+    warnings = flush_queues(lc)                    # what waited for the lost store goes to the partner now
+    return FailedOver(store, partner, tuple(a.mail for a in moved), tuple(warnings))
 
 
 def failback(lc: Lifecycle, store: str, reason: str) -> tuple[list[Moved], list[str]]:
@@ -131,19 +147,20 @@ def failback(lc: Lifecycle, store: str, reason: str) -> tuple[list[Moved], list[
     holds is imported and every message held twice (the same GUID) kept once: the mail that reached the store
     after its last copy comes back (so does a message deleted on the partner meanwhile). A two-way dsync does
     not do it: where both sides gave the same UID to different messages it kept one (measured in the lab).
-    The old copy stays beside the mailbox (its path in the audit of the move). (moved, failures by address)."""
+    The old copy stays beside the mailbox (`<mailbox>.before-failback-<time>`). (moved, failures by address)."""
     s = lc.settings
-    if store not in s.store_partners:
-        raise BadInput(f"unknown store '{store}': the stores are {', '.join(s.store_names)} (hosts.yml group store)")
-    if not answers(stores_of(lc)[s.store_names[0]], store):
+    stores_apart(s, "there is no partner to fail back from")
+    known_store(s, store)
+    hosts = stores_of(lc)
+    if not answers(hosts[s.store_names[0]], store):
         raise BadInput(f"{store} does not answer (Dovecot, port {STORE_PORTS['imap']}): fail back once it runs again")
-    moved, failures, host = [], [], stores_of(lc)[store]
+    moved, failures = [], []
     for account in failed_over_from(lc, store):
         try:
-            kept = set_aside(host, account.mail)
+            kept = set_aside(hosts[store], account.mail)
             moved.append(move(lc, account.mail, store, reason=reason))
             if kept:
-                merge_into(host, account.mail, kept)
+                merge_into(hosts[store], account.mail, kept)
         except MoveFailed as failed:
             failures.append(f"{account.mail}: {failed}")
     return moved, failures
@@ -151,8 +168,7 @@ def failback(lc: Lifecycle, store: str, reason: str) -> tuple[list[Moved], list[
 
 def set_aside(host: reach.SshTarget, address: str) -> str | None:
     """Rename the store's own (older) copy of a mailbox out of the way; its new path, or None without one."""
-    local, domain = address.split("@")
-    home = f"{VMAIL}/{domain}/{local}"
+    home = mailbox_home(address)
     aside = f"{home}.before-failback-{time.strftime('%Y%m%d%H%M%S')}"
     command = ["sh", "-c", 'if [ -e "$1" ]; then mv "$1" "$2" && echo "$2"; fi', "set-aside", home, aside]
     done = run(host, command)
@@ -172,12 +188,15 @@ def merge_into(host: reach.SshTarget, address: str, kept: str) -> None:
 
 def failed_over_from(lc: Lifecycle, store: str) -> list[Account]:
     """The mailboxes on the store's partner whose last change of store was a failover from it."""
-    def last_placement(account: Account) -> dict:
-        # by time, to the second; within one second, the value added last (slapd keeps the order they came in)
-        placements = [(r["at"], n, r) for n, r in enumerate(account.audit) if "store" in r]
-        return max(placements, key=lambda found: found[:2], default=(None, None, {}))[2]
     return [a for a in on_store(lc, lc.settings.store_partners[store])
-            if last_placement(a).get("action") == "failover" and last_placement(a).get("lost") == store]
+            if (last := last_placement(a)).get("action") == "failover" and last.get("lost") == store]
+
+
+def last_placement(account: Account) -> dict:
+    """The mailbox's last audit record that changed its store: by time, to the second; within one second, the
+    value added last (slapd keeps the order they came in)."""
+    placements = [(r["at"], n, r) for n, r in enumerate(account.audit) if "store" in r]
+    return max(placements, key=lambda found: found[:2], default=(None, None, {}))[2]
 
 
 def on_store(lc: Lifecycle, store: str) -> list[Account]:

@@ -103,6 +103,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
     env = environment()
     ppm = env.get_template("slapd/ppm.conf.j2")
     rules = settings.rules
+    stores = store_hosts(settings)
     return {
         "s": settings,
         "secrets": secrets,
@@ -125,8 +126,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "replicator_dn": f"cn=replicator,ou=services,{settings.base_dn}",
         "ldaps_peers": ldaps_peers(settings),
         "may_log_in": MAY_LOG_IN,
-        **store_addresses(settings),
-        "store_ring": store_ring(settings),
+        **store_addresses(settings, stores),
+        "store_ring": store_ring(settings, stores),
         "store_ports": STORE_PORTS,
         "store_tls": (STORE_CERT, STORE_KEY),
         "address_book_filter": address_book_filter(settings),
@@ -184,30 +185,34 @@ def probes(s: Settings) -> dict[str, list[str]]:
     return found
 
 
-def store_addresses(s: Settings) -> dict:
-    """With stores apart, the mail host's IP address (hosts.yml's ansible_host; a name is refused): its Dovecot
-    counts logins over loopback (webmail, Postfix's LMTP socket) as its own (auth_proxy_self), and the stores
-    admit it alone; every store's, the mail host's first (the others are directory providers: by address); and
-    where Postfix's sieve-forward listener answers: loopback, and with stores apart the mail host's address for
-    the other stores' Sieve (redirects, vacation replies)."""
+def store_addresses(s: Settings, stores: dict[str, str]) -> dict:
+    """With stores apart (`stores`: store_hosts), the mail host's IP address: its Dovecot counts logins over
+    loopback (webmail, Postfix's LMTP socket) as its own (auth_proxy_self), and the stores admit it alone; every
+    store's, the mail host's first; and where Postfix's sieve-forward listener answers: loopback, and with stores
+    apart the mail host's address for the other stores' Sieve (redirects, vacation replies)."""
     loopback = {"address": "127.0.0.1", "clients": []}
     if not s.stores_apart:
         return {"mail_address": None, "store_addresses": [], "sieve_forward_listeners": [loopback]}
-    mail = settings_mod.host_address(s.inventory, "mail", "each store's firewall")
-    others = [p.address for p in s.directory_providers if p.name in s.stores_apart]
-    return {"mail_address": mail, "store_addresses": [mail, *others],
+    mail, *others = stores.values()
+    return {"mail_address": mail, "store_addresses": list(stores.values()),
             "sieve_forward_listeners": [loopback, {"address": postfix_host(mail),
                                                    "clients": [postfix_host(a) for a in others]}]}
 
 
-def store_ring(s: Settings) -> list[dict]:
-    """Each store by name and IP address with its partner (Settings.store_partners): the copy job finds its own
-    store by the address it holds."""
+def store_hosts(s: Settings) -> dict[str, str]:
+    """With stores apart, each store's IP address by name, in the inventory's order: the mail host's (hosts.yml's
+    ansible_host; a name is refused), then the others' (directory providers, by address)."""
     if not s.stores_apart:
-        return []
-    addresses = {s.stores[0]: settings_mod.host_address(s.inventory, "mail", "the stores' partner copies"),
-                 **{p.name: p.address for p in s.directory_providers}}
-    return [{"name": store, "address": addresses[store], "partner": partner}
+        return {}
+    providers = {p.name: p.address for p in s.directory_providers}
+    mail = settings_mod.host_address(s.inventory, "mail", "each store's firewall")
+    return {s.stores[0]: mail, **{store: providers[store] for store in s.stores_apart}}
+
+
+def store_ring(s: Settings, stores: dict[str, str]) -> list[dict]:
+    """Each store by name and IP address (store_hosts) with its partner (Settings.store_partners): the copy job
+    finds its own store by the address it holds."""
+    return [{"name": store, "address": stores[store], "partner": partner}
             for store, partner in s.store_partners.items()]
 
 

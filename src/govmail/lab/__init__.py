@@ -59,15 +59,20 @@ def up(names: list[str], suite: str = "trixie") -> list[Host]:
     return [hosts[n] for n in names]
 
 
+def stop(hosts: dict[str, Host], names: list[str]) -> None:
+    """Stop these of the lab's hosts (under the lab's lock); an unknown name is refused before any stops."""
+    if unknown := [name for name in names if name not in hosts]:
+        raise BadInput(f"no lab host named '{unknown[0]}' (hosts: {', '.join(hosts) or 'none'})")
+    for name in names:
+        stop_host(hosts[name])
+    save_hosts(hosts)
+
+
 def down(names: list[str] | None = None) -> None:
     require_root()
     with locked():
         hosts = load_hosts()
-        for name in names or list(hosts):
-            if name not in hosts:
-                raise BadInput(f"no lab host named '{name}' (hosts: {', '.join(hosts) or 'none'})")
-            stop_host(hosts[name])
-        save_hosts(hosts)
+        stop(hosts, names or list(hosts))
         publish(hosts)
         for tree in CGROUP_TREES:
             remove_empty_dirs(tree / "govmail-lab")   # only what is empty: hosts still running keep theirs
@@ -78,12 +83,7 @@ def lose(names: list[str]) -> None:
     operator's do for a host that died (`up` starts them again)."""
     require_root()
     with locked():
-        hosts = load_hosts()
-        for name in names:
-            if name not in hosts:
-                raise BadInput(f"no lab host named '{name}' (hosts: {', '.join(hosts) or 'none'})")
-            stop_host(hosts[name])
-        save_hosts(hosts)
+        stop(load_hosts(), names)
 
 
 def remove(names: list[str]) -> None:
