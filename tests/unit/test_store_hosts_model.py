@@ -146,6 +146,18 @@ def test_one_store_has_no_partner_and_no_copies(inventory, hosts_yml):
     assert components.components(s)["dovecot"].services == ("dovecot",)
 
 
+def test_back_to_one_store_the_copy_job_and_the_store_map_are_taken_away(inventory, hosts_yml):
+    """A mail host that had stores apart keeps no copy job firing at a partner that is gone, and no stale metric."""
+    parts = components.components(settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}})))
+    assert set(parts["dovecot"].withdrawn) == {
+        layout.STORE_COPY_TOOL, "/etc/systemd/system/govmail-store-copy.service",
+        "/etc/systemd/system/govmail-store-copy.timer", "/var/lib/prometheus/node-exporter/govmail-store-copy.prom",
+        layout.STORE_CERT, layout.STORE_KEY}
+    assert set(parts["dovecot"].withdrawn_units) == {"govmail-store-copy.service", "govmail-store-copy.timer"}
+    assert parts["postfix"].withdrawn == ("/etc/postfix/ldap/stores.cf",) and parts["postfix"].withdrawn_units == ()
+    assert not any(c.withdrawn for c in components.components(cluster(inventory, hosts_yml)).values())
+
+
 def test_a_copy_interval_under_a_minute_is_refused_by_name(inventory, hosts_yml):
     with pytest.raises(BadInput, match="store_copy_every.*between every minute and daily"):
         settings.load(None, hosts_yml(inventory("store_copy_every: 30 seconds"), {"mail": {"mail1": MAIL}}))

@@ -16,8 +16,8 @@ from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_REST_CONF, BACKUP_ROOT, BACKUP_SERVER_CONF,
                      BACKUP_USER, CLAMAV_STAMPS, RETIRED_BACKUP_DIR, RETIRED_BACKUP_UNIT,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, VMAIL, VMAIL_UID, HostFile,
-                     tls_paths)
+                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, UNIT_DIR, VMAIL, VMAIL_UID, HostFile,
+                     tls_paths, withdrawn_files)
 from govmail.model.settings import Settings
 
 # govmail-slapd's steps in order, each with the files (in SLAPD_DIR) whose content it applies: cn=config
@@ -38,6 +38,9 @@ class Component:
     role: str = "mail"                 # the hosts that get it: the mail host, the backup host, the monitor host
     absent: tuple[str, ...] = ()       # files a package's scripts made that govmail's own files replace
     kept_off: tuple[str, ...] = ()     # units a package enables that govmail keeps stopped and disabled
+    withdrawn: tuple[str, ...] = ()    # govmail's files of a configuration the inventory no longer has: removed,
+                                       # the units among them stopped and disabled first (layout.withdrawn_files)
+    withdrawn_units: tuple[str, ...] = ()
 
 
 # On the mail host: the exporters and govmail's own metrics (the node exporter's systemd collector asks
@@ -133,7 +136,12 @@ def components(s: Settings) -> dict[str, Component]:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
     table = render.deployment_files(s)
-    return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name)) for c in parts}
+    gone = withdrawn_files(bool(s.stores_apart))
+    return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name),
+                            withdrawn=tuple(f.path for f in gone if f.component == c.name),
+                            withdrawn_units=tuple(Path(f.path).name for f in gone
+                                                  if f.component == c.name and Path(f.path).parent == Path(UNIT_DIR)))
+            for c in parts}
 
 
 def watched_units(s: Settings) -> list[str]:
@@ -245,7 +253,7 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
             "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s),
-            "deploy_record": DEPLOY_TOOL}
+            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR}
 
 
 def backup_facts(s: Settings) -> dict:

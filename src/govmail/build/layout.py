@@ -58,7 +58,9 @@ ROUNDCUBE_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"
 # run first dumps what must not be copied while it changes (the directory, Roundcube's database).
 BACKUP_TOOL = "/usr/local/lib/govmail/govmail-backup"
 # With several stores: copies this store's mailboxes to its partner store (a timer; `govmail store failover`).
+UNIT_DIR = "/etc/systemd/system"     # where govmail's own systemd units go
 STORE_COPY_TOOL = "/usr/local/lib/govmail/store-copy"
+STORE_COPY_METRICS = f"{METRICS_DIR}/govmail-store-copy.prom"
 METRICS_TOOL = "/usr/local/lib/govmail/host-metrics"   # what govmail gathers for Prometheus: queue ages, slapd's
 BACKUP_CONF = "/etc/govmail/backup"
 BACKUP_DUMPS = "/var/backups/govmail"
@@ -281,6 +283,14 @@ STORE_FILES = (
     HostFile(STORE_CERT, "dovecot"),
     HostFile(STORE_KEY, "dovecot", mode="0600"),
 )
+
+
+def withdrawn_files(stores_apart: bool) -> tuple[HostFile, ...]:
+    """What govmail put on the mail host for stores apart and takes away when the inventory has one store
+    again: the partner copies' tool, units and metrics, the stores' certificate, Postfix's map of stores."""
+    if stores_apart:
+        return ()
+    return tuple(f for f in STORE_FILES if f.role == "mail") + (HostFile(STORE_COPY_METRICS, "dovecot"),)
 
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,

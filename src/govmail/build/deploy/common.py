@@ -13,6 +13,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server, systemd
 
 from ..components import Component
+from ..layout import UNIT_DIR
 
 
 # Every file operation of this deploy, by host: the deploy record runs when any of them changed something.
@@ -46,6 +47,17 @@ def install(component: Component) -> None:
                  update=True, cache_time=3600)
     for unit in component.kept_off:
         systemd.service(name=f"{unit} stays off", service=unit, running=False, enabled=False)
+    withdraw(component)
+
+
+def withdraw(component: Component) -> None:
+    """govmail's files of a configuration the inventory no longer has go; their units stop for good first."""
+    units = [unit for unit in component.withdrawn_units if host.get_fact(File, path=f"{UNIT_DIR}/{unit}")]
+    if units:
+        server.shell(name=f"{', '.join(units)} stop for good", commands=[f"systemctl disable --now {' '.join(units)}"])
+    removed = [files.file(name=f"No {path}", path=path, present=False) for path in component.withdrawn]
+    if units:
+        systemd.daemon_reload(name="systemd forgets the withdrawn units", _if=any_changed(removed))
 
 
 def pending(step: dict) -> bool:
