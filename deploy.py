@@ -40,6 +40,7 @@ if "mail" in host.groups:
 
 if "directory" in host.groups and "directory_firewall" in parts:
     openldap.provider(parts["openldap"], parts["directory_firewall"], content, facts)
+    monitoring.exporters(parts["directory_monitoring"], content)
 
 if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in parts:
     mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, [], facts)

@@ -21,11 +21,13 @@ import ldap3
 import pytest
 from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
                       rcpt_reply, submit, wait_delivered)
+from promql import run_rule_tests, settled, unit_names
 from test_outsider import connect_outcomes
 
 from govmail import lab
 from govmail.accounts import directory
 from govmail.build import layout
+from govmail.build.components import directory_host_units
 from govmail.lab.state import GATEWAY
 from govmail.model import settings
 
@@ -94,6 +96,38 @@ def test_the_store_answers_the_mail_host_alone(provider, env, outside):
     ports = [port for protocol, port in layout.STORE_PORTS.items() if protocol != "pop3" or "pop3" in env.s.protocols]
     assert connect_outcomes(outside, provider, ports) == {str(port): "ConnectionRefusedError" for port in ports}
     assert connect_outcomes(env.host, provider, ports) == {str(port): "open" for port in ports}
+
+
+def test_the_monitor_watches_the_stores_services_and_copies(provider, env, outside, monitor):
+    """store1's node exporter answers the monitoring server alone; Prometheus sees store1's slapd, Dovecot and copy
+    timer running and what its copy to its partner did; the copy alerts fire on a failing copy and on an old one
+    (promtool, on the rules as deployed), not on a healthy one."""
+    s = settings.load(None, Path(env.s.inventory))      # with store1 (env.s was read before it joined)
+    node = layout.MONITOR_PORTS["node"]
+    assert connect_outcomes(outside, provider, [node]) == {str(node): "ConnectionRefusedError"}
+    assert connect_outcomes(lab.load_hosts()["monitor"], provider, [node]) == {str(node): "open"}
+    copied = lab.ssh(provider, ["systemctl start govmail-store-copy.service"], check=False)
+    assert copied.returncode == 0, copied.stderr
+    units = set(directory_host_units(s))
+    active = settled(monitor, f'node_systemd_unit_state{{state="active",instance="{SECOND}"}} == 1',
+                     lambda result: unit_names(result) == units)
+    assert unit_names(active) == units
+    copies = settled(monitor, f'govmail_store_copy_failures{{instance="{SECOND}"}}', bool)
+    assert [(r["metric"]["store"], r["metric"]["partner"], r["value"][1]) for r in copies] == [
+        (SECOND, s.store_partners[SECOND], "0")]
+    assert settled(monitor, f'time() - govmail_store_copy_last_success_timestamp_seconds{{store="{SECOND}"}} < 300', bool)
+    labels = {"store": SECOND, "partner": s.store_partners[SECOND]}
+    metric = "govmail_store_copy_{}{{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}}"
+    old = 3 * s.store_copy_seconds
+    faulty = {metric.format("failures"): "1x40", metric.format("last_success_timestamp_seconds"): f"-{old}x40"}
+    healthy = {metric.format("failures"): "0x40", metric.format("last_success_timestamp_seconds"): f"{old}x40"}
+    alerts = ("StoreCopyFailing", "StoreCopyOld")
+    run_rule_tests(monitor, {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": [
+        {"interval": "15s", "input_series": [{"series": k, "values": v} for k, v in faulty.items()],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": name,
+                              "exp_alerts": [{"exp_labels": labels | {"severity": "critical"}}]} for name in alerts]},
+        {"interval": "15s", "input_series": [{"series": k, "values": v} for k, v in healthy.items()],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": name, "exp_alerts": []} for name in alerts]}]})
 
 
 def stored_on(host: lab.Host, address: str) -> list[str]:

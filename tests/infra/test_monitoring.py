@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 import ldap3
@@ -19,33 +18,9 @@ from govmail import lab
 from govmail.build import layout
 from govmail.build.components import MONITORING_SERVER_SERVICES, MONITORING_SERVICES, watched_units
 
+from promql import api, query, run_rule_tests, settled, unit_names
+
 pytestmark = pytest.mark.infra
-
-PROMETHEUS = f"http://127.0.0.1:{layout.MONITOR_PORTS['prometheus']}"
-
-
-def api(host, path: str) -> dict:
-    """Prometheus's API, asked on the host (it answers on loopback only)."""
-    script = ("import sys, urllib.request; "
-              f"print(urllib.request.urlopen('{PROMETHEUS}/api/v1/' + sys.argv[1], timeout=10).read().decode())")
-    answer = json.loads(host.check_output(f"python3 -c {json.dumps(script)} {json.dumps(path)}"))
-    assert answer["status"] == "success", answer
-    return answer["data"]
-
-
-def query(host, expr: str) -> list[dict]:
-    return api(host, "query?query=" + urllib.parse.quote(expr))["result"]
-
-
-def settled(host, expr: str, want, wait: float = 120, ask=query) -> list[dict]:
-    """The query's result once `want(result)` holds (Prometheus scrapes every 15 s), or the last one."""
-    deadline = time.monotonic() + wait
-    while True:
-        result = ask(host, expr)
-        if want(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(5)
-
 
 @pytest.mark.parametrize("service", MONITORING_SERVICES)
 def test_the_exporters_run_and_start_at_boot(host, service, per_engine):
@@ -112,15 +87,10 @@ def test_every_target_is_scraped_and_every_public_listener_answers(monitor, depl
     assert ("probe_pop3s" in up) == ("pop3" in deployment.settings.protocols)
 
 
-def unit_names(result: list[dict]) -> set[str]:
-    """Each unit once: after a province switch restarted Prometheus, the old name's series of the same unit
-    still answer for 5 minutes (no staleness marker for what a restart dropped)."""
-    return {r["metric"]["name"] for r in result}
-
-
 def test_prometheus_sees_every_service_the_deploy_started(monitor, deployment):
     units = set(watched_units(deployment.settings))
-    active = settled(monitor, 'node_systemd_unit_state{state="active"} == 1', lambda result: unit_names(result) == units)
+    expr = f'node_systemd_unit_state{{state="active",instance="{deployment.settings.mail_host}"}} == 1'
+    active = settled(monitor, expr, lambda result: unit_names(result) == units)
     assert unit_names(active) == units
 
 
@@ -149,11 +119,13 @@ def rule_tests(s) -> dict:
     a, mail = s.alerts, s.mail_host
     unit = {"state": "active", "name": "clamav-daemon.service", "instance": mail}
     imaps = {"job": "probe_imaps", "instance": f"{mail}:993"}
+    node = {"job": "node", "instance": mail}
     disk = {"mountpoint": "/var/vmail", "fstype": "ext4", "instance": mail}
     daily = {"database": "daily"}
     values = {   # series: (faulty, healthy)
         series("node_systemd_unit_state", **unit): ("0x40", "1x40"),
         series("probe_success", **imaps): ("0x40", "1x40"),
+        series("up", **node): ("0x40", "1x40"),
         series("probe_ssl_earliest_cert_expiry", **imaps):
             (f"{(a.certificate_days - 1) * 86400}x40", f"{(a.certificate_days + 30) * 86400}x40"),
         series("node_filesystem_avail_bytes", **disk): (f"{99 - a.disk_percent}x40", f"{101 - a.disk_percent}x40"),
@@ -170,6 +142,7 @@ def rule_tests(s) -> dict:
     expected = {
         "ServiceDown": unit | {"severity": "critical"},
         "ProbeFailed": imaps | {"severity": "critical"},
+        "HostUnreachable": node | {"severity": "critical"},
         "CertificateExpiring": imaps | {"severity": "warning"},
         "DiskFilling": disk | {"severity": "critical"},
         "MailQueueGrowing": {"severity": "warning"},
@@ -187,7 +160,8 @@ def rule_tests(s) -> dict:
     tests = [{"interval": "15s", "input_series": inputs(0), "alert_rule_test": fired},
              {"interval": "15s", "input_series": inputs(1), "alert_rule_test": quiet},
              gone_target_test({"ServiceDown": series("node_systemd_unit_state", **unit),
-                               "ProbeFailed": series("probe_success", **imaps)}, a.after_seconds)]
+                               "ProbeFailed": series("probe_success", **imaps),
+                               "HostUnreachable": series("up", **node)}, a.after_seconds)]
     if s.backup:   # no backup ever: fires once a backup would have been due
         tests.append({"interval": "1h", "input_series": [], "alert_rule_test": [
             {"eval_time": f"{a.backup_age_seconds // 3600 + 2}h", "alertname": "BackupNeverRan",
@@ -209,19 +183,7 @@ def gone_target_test(gone: dict[str, str], after_seconds: int) -> dict:
 def test_every_alert_rule_fires_on_its_condition_and_not_otherwise(monitor, deployment):
     """promtool's rule tests, on the monitor, of the rules as deployed (their Vietnamese texts are checked by the
     alert mails of the drills, so left out here)."""
-    import yaml
-    rules = yaml.safe_load(monitor.file(layout.PROMETHEUS_RULES).content_string)
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            rule.pop("annotations", None)
-    workdir = monitor.check_output("mktemp -d")
-    try:
-        for name, data in (("rules.yml", rules), ("tests.yml", rule_tests(deployment.settings))):
-            monitor.run(f"cat > {workdir}/{name} <<'EOF'\n{yaml.safe_dump(data, allow_unicode=True)}EOF")
-        run = monitor.run(f"cd {workdir} && promtool test rules tests.yml")
-        assert run.rc == 0 and "SUCCESS" in run.stdout, run.stdout + run.stderr
-    finally:
-        monitor.run(f"rm -rf {workdir}")
+    run_rule_tests(monitor, rule_tests(deployment.settings))
 
 
 @pytest.mark.lab_services

@@ -4,6 +4,7 @@ with the mail host, and who may reach ldaps://."""
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography import x509
 
 from govmail.build import components
@@ -61,3 +62,23 @@ def test_a_provider_inside_a_listed_peer_network_is_admitted_once(inventory, hos
     accepted = [line.split()[-2] for line in components.host_files(s)["/etc/govmail/nftables.conf"].splitlines()
                 if line.strip().startswith("tcp dport 636 ip saddr")]
     assert accepted == ["192.0.2.16/28", "192.0.2.10"]
+
+
+@pytest.mark.parametrize("monitor", [None, "192.0.2.50"])
+def test_each_directory_host_is_scraped_by_prometheus_alone(inventory, hosts_yml, monitor):
+    """Its node exporter answers the monitoring server (the monitor host, else the mail host) and reports its
+    slapd, firewall and exporter; Prometheus scrapes it by address under its name."""
+    groups = {"mail": {"mail1": "192.0.2.10"}, "directory": {"directory1": "192.0.2.21"}}
+    s = settings.load(None, hosts_yml(inventory(""), groups | ({"monitor": {"monitor1": monitor}} if monitor else {})))
+    files = components.host_files(s)
+    scraper = monitor or "192.0.2.10"
+    rules = [line.strip() for line in files[layout.DIRECTORY_FIREWALL].splitlines() if "dport 9100" in line]
+    assert rules == ['tcp dport 9100 iif "lo" accept', f"tcp dport 9100 ip saddr {scraper} accept",
+                     "tcp dport 9100 counter reject with tcp reset"]
+    exporter = files["/etc/systemd/system/prometheus-node-exporter.service.d/govmail.conf"]
+    assert exporter.splitlines()[-1].endswith(
+        "--collector.systemd.unit-include=(slapd.service|govmail-directory-firewall.service|prometheus-node-exporter.service)")
+    prometheus = yaml.safe_load(files["/etc/prometheus/prometheus.yml"])
+    node = next(job for job in prometheus["scrape_configs"] if job["job_name"] == "node")
+    assert {"targets": ["192.0.2.21:9100"], "labels": {"instance": "directory1"}} in node["static_configs"]
+    assert components.components(s)["directory_monitoring"].role == "directory"

@@ -2,6 +2,7 @@
 becomes on each host, and who may reach a store."""
 
 import pytest
+import yaml
 from cryptography import x509
 
 from govmail.accounts import placement
@@ -206,3 +207,21 @@ def test_the_copy_job_leaves_a_mailbox_that_failed_over_from_its_partner_until_i
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, ldif, ""))
     assert job["mailboxes"]("mail1", "store1") == ["b@hanam.gov.vn", "c@hanam.gov.vn"]
     assert job["mailboxes"]("mail1", "store2") == ["a@hanam.gov.vn", "b@hanam.gov.vn", "c@hanam.gov.vn"]
+
+
+def test_a_store_apart_is_watched_for_its_dovecot_and_its_copies(inventory, hosts_yml):
+    """Its node exporter reports Dovecot and the copy timer; an alert fires when a copy fails, and when the
+    last whole copy is three intervals old (what a failover would give back)."""
+    s = settings.load(None, hosts_yml(inventory("store_copy_every: 10 minutes"), {
+        "mail": {"mail1": MAIL}, "directory": {"store1": STORE}, "store": {"mail1": MAIL, "store1": STORE}}))
+    files = components.host_files(s)
+    units = files["/etc/systemd/system/prometheus-node-exporter.service.d/govmail.conf"].split("unit-include=")[1]
+    assert set(units.strip().strip("()").split("|")) == {
+        "slapd.service", "govmail-directory-firewall.service", "prometheus-node-exporter.service", "dovecot.service",
+        "govmail-store-copy.timer"}
+    rules = {r["alert"]: r["expr"] for group in yaml.safe_load(files[layout.PROMETHEUS_RULES])["groups"]
+             for r in group["rules"]}
+    assert rules["StoreCopyFailing"] == "govmail_store_copy_failures > 0"
+    assert rules["StoreCopyOld"] == "time() - govmail_store_copy_last_success_timestamp_seconds > 1800"
+    single = components.host_files(settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}})))
+    assert "StoreCopy" not in single[layout.PROMETHEUS_RULES]

@@ -129,9 +129,12 @@ def components(s: Settings) -> dict[str, Component]:
                             unit_files=True, role="backup")]
     if s.directory_providers:
         # The other providers of the directory: the openldap component (its tree steps on the mail host
-        # alone: the others receive the tree by replication) and a firewall of their own.
-        parts.append(Component("directory_firewall", ("nftables",), "", ("govmail-directory-firewall",),
-                               unit_files=True, role="directory"))
+        # alone: the others receive the tree by replication), a firewall of their own, and the node exporter
+        # the monitoring server scrapes (their services, disks, and the stores' copy metrics).
+        parts += [Component("directory_firewall", ("nftables",), "", ("govmail-directory-firewall",),
+                            unit_files=True, role="directory"),
+                  Component("directory_monitoring", ("prometheus-node-exporter", "dbus"), "",
+                            ("prometheus-node-exporter",), unit_files=True, role="directory")]
     if s.stores_apart:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
@@ -146,8 +149,20 @@ def components(s: Settings) -> dict[str, Component]:
 
 def watched_units(s: Settings) -> list[str]:
     """The systemd units of the mail host's services and timers, whose state the monitoring watches."""
-    units = [u for c in components(s).values() if c.role == "mail" for u in c.services]
-    return [u if u.endswith((".service", ".timer")) else f"{u}.service" for u in units]
+    return unit_names(u for c in components(s).values() if c.role == "mail" for u in c.services)
+
+
+def directory_host_units(s: Settings) -> list[str]:
+    """The units the monitoring watches on another directory provider: its slapd, firewall and node exporter;
+    with stores apart, Dovecot and the partner copies' timer (a directory host that is no store has neither,
+    and no series for them)."""
+    parts = components(s)
+    names = ("openldap", "directory_firewall", "directory_monitoring") + (("dovecot",) if s.stores_apart else ())
+    return unit_names(u for name in names for u in parts[name].services)
+
+
+def unit_names(services) -> list[str]:
+    return [u if u.endswith((".service", ".timer")) else f"{u}.service" for u in services]
 
 
 def slapd_listeners(s: Settings) -> str:

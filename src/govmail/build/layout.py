@@ -258,13 +258,17 @@ FILES = (
              "backup/govmail-backup-prune.timer.j2", role="backup"),
 )
 BACKUP_COMPONENTS = ("backup", "backup_server")
-# On each host of group `directory` (another provider of the directory): the openldap component's files, and
-# its own firewall admitting the other providers alone to ldaps://.
+# On each host of group `directory` (another provider of the directory): the openldap component's files, its
+# own firewall admitting the other providers alone to ldaps://, and a node exporter for the monitoring server.
 DIRECTORY_FIREWALL = "/etc/govmail/directory/nftables.conf"
 DIRECTORY_FILES = (
     HostFile(DIRECTORY_FIREWALL, "directory_firewall", "slapd/directory-nftables.conf.j2", role="directory"),
     HostFile("/etc/systemd/system/govmail-directory-firewall.service", "directory_firewall",
              "slapd/govmail-directory-firewall.service.j2", role="directory"),
+    # The node exporter of Debian's package, started with govmail's arguments (a drop-in: the mail host's own
+    # arguments are in /etc/default/prometheus-node-exporter).
+    HostFile("/etc/systemd/system/prometheus-node-exporter.service.d/govmail.conf", "directory_monitoring",
+             "monitoring/directory-node-exporter.conf.j2", role="directory"),
 )
 
 

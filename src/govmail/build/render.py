@@ -169,6 +169,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "layout": layout,
         "probes": probes(settings),
         "watched_units_pattern": watched_units_pattern(settings),
+        "directory_scraper": directory_scraper(settings),
+        "bracketed": postfix_host,          # an IP address before a port: IPv6 in brackets
     }
 
 
@@ -230,11 +232,22 @@ def ldaps_peers(s: Settings) -> list[str]:
     return [str(n) for n in peers] + providers
 
 
-def watched_units_pattern(s: Settings) -> str:
-    """The node exporter's unit filter. Unescaped dots (they match themselves too): a backslash would have to
-    survive both systemd's EnvironmentFile and the shell-like splitting of $ARGS."""
-    from govmail.build.components import watched_units     # components renders through this module
-    return "(" + "|".join(watched_units(s)) + ")"
+def watched_units_pattern(s: Settings) -> dict[str, str]:
+    """The node exporters' unit filters: the mail host's, and the other directory providers'. Unescaped dots
+    (they match themselves too): a backslash would have to survive both systemd's EnvironmentFile and the
+    shell-like splitting of $ARGS."""
+    from govmail.build.components import directory_host_units, watched_units  # components renders through here
+    found = {"mail": "(" + "|".join(watched_units(s)) + ")"}
+    if s.directory_providers:
+        found["directory"] = "(" + "|".join(directory_host_units(s)) + ")"
+    return found
+
+
+def directory_scraper(s: Settings) -> str | None:
+    """Where Prometheus scrapes the other directory providers from: the monitor host, else the mail host."""
+    if not s.directory_providers:
+        return None
+    return s.monitor_address or s.directory_providers[0].address
 
 
 def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, str]:
