@@ -1,6 +1,7 @@
 """`govmail status`: the mail host's health at a glance, read from its Prometheus (through SSH, as operators
-reach it): each service, the mail queues, disks, certificates, signature and backup ages, and the alerts
-firing. All is well when no alert fires, every service runs and every scrape and probe answers."""
+reach it): each service (the other directory and store hosts' too), the mail queues, disks, certificates,
+signature and backup ages, the directory's replication, the stores' copies, and the alerts firing. All is
+well when no alert fires, every service runs and every scrape and probe answers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from govmail import reach
 from govmail.accounts import directory
-from govmail.build.components import watched_units
+from govmail.build.components import directory_host_units, watched_units
 from govmail.build.layout import DISK_USED_PERCENT, MONITOR_PORTS
 from govmail.model.settings import Settings
 
@@ -72,12 +73,7 @@ def _days(seconds: float) -> str:
 def check(s: Settings, prometheus: Prometheus) -> Health:
     health = Health(s.mail_host)
     q = prometheus.query
-    units = watched_units(s)
-    active = {r["metric"]["name"] for r in q('node_systemd_unit_state{state="active"} == 1')}
-    stopped = sorted(set(units) - active)
-    health.lines.append(("services", f"{len(units) - len(stopped)}/{len(units)} running"
-                         + (f"; not running: {', '.join(stopped)}" if stopped else "")))
-    health.problems += [f"{unit} is not running" for unit in stopped]
+    services(health, s, q)
     scraped = prometheus.scraped_now()
     down = [r for r in q("up == 0 or probe_success == 0")
             if (r["metric"].get("job"), r["metric"].get("instance")) in scraped]
@@ -88,7 +84,8 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
               for r in q("sum by (queue) (postfix_showq_message_age_seconds_count)")}
     health.lines.append(("mail queues", ", ".join(f"{k} {v}" for k, v in sorted(queues.items())) or "empty"))
     for r in q(DISK_USED_PERCENT):
-        health.lines.append((f"disk {r['metric']['mountpoint']}", f"{_value(r):.0f}% used"))
+        on = "" if r["metric"].get("instance") == s.mail_host else f" on {r['metric'].get('instance')}"
+        health.lines.append((f"disk {r['metric']['mountpoint']}{on}", f"{_value(r):.0f}% used"))
     expiry = q("min(probe_ssl_earliest_cert_expiry - time())")
     health.lines.append(("certificates", f"the first expires in {_days(_value(expiry[0]))}" if expiry
                          else "no TLS probe answered"))
@@ -99,10 +96,46 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
         health.lines.append(("last backup", f"{_days(_value(backup[0]))} ago" if backup and
                              _value(backup[0]) < 1e9 else "never succeeded"))
     replication(health, q)
+    store_copies(health, s, q)
     firing = prometheus.firing()
     health.lines.append(("alerts firing", ", ".join(sorted(_alert_name(r) for r in firing)) or "none"))
     health.problems += [f"alert {_alert_name(r)}" for r in firing]
     return health
+
+
+def services(health: Health, s: Settings, q) -> None:
+    """The units govmail runs on each host the monitoring scrapes: the mail host's, and each other directory
+    provider's (a store's too)."""
+    hosts = {s.mail_host: watched_units(s), **{p.name: directory_host_units(s) for p in s.directory_providers[1:]}}
+    active = {(r["metric"].get("instance"), r["metric"]["name"])
+              for r in q('node_systemd_unit_state{state="active"} == 1')}
+    for instance, units in hosts.items():
+        stopped = [unit for unit in units if (instance, unit) not in active]
+        health.lines.append(("services" if instance == s.mail_host else f"services on {instance}",
+                             f"{len(units) - len(stopped)}/{len(units)} running"
+                             + (f"; not running: {', '.join(stopped)}" if stopped else "")))
+        health.problems += [f"{unit} is not running" + ("" if instance == s.mail_host else f" on {instance}")
+                            for unit in stopped]
+
+
+def store_copies(health: Health, s: Settings, q) -> None:
+    """With stores apart, each store's copy to its partner: what a failover of that store would give back is as
+    old as the last copy that copied every mailbox (the StoreCopyOld alert's three intervals)."""
+    if not s.stores_apart:
+        return
+    age = {r["metric"]["store"]: _value(r) for r in q("time() - govmail_store_copy_last_success_timestamp_seconds")}
+    failed = {r["metric"]["store"]: int(_value(r)) for r in q("govmail_store_copy_failures")}
+    for store, partner in s.store_partners.items():
+        what = f"copy {store} -> {partner}"
+        if failed.get(store):
+            health.lines.append((what, f"{failed[store]} mailbox(es) failed in the last run"))
+            health.problems.append(f"{store} could not copy {failed[store]} mailbox(es) to {partner}")
+        elif store in age:
+            health.lines.append((what, f"last whole copy {_days(age[store])} ago"))
+            if age[store] > 3 * s.store_copy_seconds:
+                health.problems.append(f"{store}'s last whole copy to {partner} is {_days(age[store])} old")
+        else:
+            health.lines.append((what, f"no run yet (every {s.store_copy_seconds // 60} minutes)"))
 
 
 def replication(health: Health, q) -> None:

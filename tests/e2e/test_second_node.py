@@ -116,6 +116,9 @@ def test_the_monitor_watches_the_stores_services_and_copies(provider, env, outsi
     assert [(r["metric"]["store"], r["metric"]["partner"], r["value"][1]) for r in copies] == [
         (SECOND, s.store_partners[SECOND], "0")]
     assert settled(monitor, f'time() - govmail_store_copy_last_success_timestamp_seconds{{store="{SECOND}"}} < 300', bool)
+    status = govmail("status", check=False).stdout
+    assert status_of(status, f"services on {SECOND}") == f"{len(units)}/{len(units)} running", status
+    assert status_of(status, f"copy {SECOND} -> {s.store_partners[SECOND]}").startswith("last whole copy"), status
     labels = {"store": SECOND, "partner": s.store_partners[SECOND]}
     metric = "govmail_store_copy_{}{{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}}"
     old = 3 * s.store_copy_seconds
@@ -338,9 +341,9 @@ def status_once_metrics_ran(env) -> str:
     return govmail("status", check=False).stdout
 
 
-def replication_state(status: str, peer: str) -> str:
-    """What `govmail status` says of one replication stream ("streaming", "NOT streaming, ...")."""
-    return next((line.strip()[len(peer):].strip() for line in status.splitlines() if line.strip().startswith(peer)),
+def status_of(status: str, what: str) -> str:
+    """What `govmail status` says of one thing (a replication stream: "streaming", "NOT streaming, ...")."""
+    return next((line.strip()[len(what):].strip() for line in status.splitlines() if line.strip().startswith(what)),
                 "(no line)")
 
 
@@ -405,12 +408,12 @@ def test_with_store1_lost_mail_flows_its_mailboxes_fail_over_and_come_back_whole
         stopped = f"DirectoryReplicationStopped (ldaps://{SECOND}/)"
         status = eventually(lambda: out if stopped in (out := status_once_metrics_ran(env)) else None, wait=180)
         assert status, status_once_metrics_ran(env)
-        assert replication_state(status, peer).startswith("NOT streaming, last heard") and "NOT WELL" in status
+        assert status_of(status, peer).startswith("NOT streaming, last heard") and "NOT WELL" in status
     finally:
         lab.up([SECOND])
     again = lab.load_hosts()[SECOND]
     assert eventually(lambda: entries(again, dn), wait=120), f"{dn} reached the restarted provider"
-    assert eventually(lambda: replication_state(status_once_metrics_ran(env), peer) == "streaming", wait=120)
+    assert eventually(lambda: status_of(status_once_metrics_ran(env), peer) == "streaming", wait=120)
     back = eventually(lambda: (run := govmail("store", "failback", SECOND, "--reason", "diễn tập: đã sửa xong",
                                               check=False)).returncode != 2 and run, wait=60)
     assert back and back.returncode == 0 and address in back.stdout.split(), back and back.stderr
