@@ -63,12 +63,14 @@ def host_shell(host, command: str) -> str:
     return lab.ssh(host, [command], timeout=600).stdout
 
 
-def make_mailboxes(s, secrets, addresses: list[str]) -> ldap3.Connection:
-    """Mailboxes for the run, each with a password its owner chose (an issued one could not send)."""
+def make_mailboxes(s, secrets, addresses: list[str], **attrs) -> ldap3.Connection:
+    """Mailboxes for the run, each with a password its owner chose (an issued one could not send); `attrs`: more
+    of their attributes (govmailStore)."""
     admin = directory.connect(s)        # slapd listens on loopback: through SSH, as the CLI
     for address in addresses:
         try:
-            shared.make_mailbox(admin, s, address.split("@")[0], 0, bench_password(s), cn="Hộp thư đo", sn="Đo")
+            shared.make_mailbox(admin, s, address.split("@")[0], 0, bench_password(s), cn="Hộp thư đo", sn="Đo",
+                                **attrs)
         except lab.LabError as err:
             sys.exit(f"bench mailboxes: {err}")
     return admin
