@@ -16,7 +16,7 @@ import argparse
 import sys
 import uuid
 
-from mailflow import (OUTSIDER, deployed_lab_host, host_shell, inbox_count, make_mailboxes, rate_into_inbox, send_all,
+from mailflow import (OUTSIDER, deployed_lab_host, host_shell, make_mailboxes, rate_into_inbox, send_all,
                       vietnamese_body)
 
 from govmail import lab
