@@ -1,6 +1,7 @@
 """Other providers of the directory, from the inventory's group `directory`: the model, the files they share
 with the mail host, and who may reach ldaps://."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,17 @@ def test_each_directory_host_is_scraped_by_prometheus_alone(inventory, hosts_yml
     node = next(job for job in prometheus["scrape_configs"] if job["job_name"] == "node")
     assert {"targets": ["192.0.2.21:9100"], "labels": {"instance": "directory1"}} in node["static_configs"]
     assert components.components(s)["directory_monitoring"].role == "directory"
+
+
+def test_providers_known_by_url_alone_are_not_scraped(inventory, hosts_yml):
+    """Providers without a host (the lifecycle suite's slapds on loopback ports): the files render, Prometheus
+    scrapes the mail host alone, and no firewall line admits an unknown scraper."""
+    s = settings.load(None, providers(hosts_yml, inventory(""), {}))
+    s = dataclasses.replace(s, directory_providers=(settings.DirectoryProvider(1, "ldap://127.0.0.1:3891/"),
+                                                    settings.DirectoryProvider(2, "ldap://127.0.0.1:3892/")))
+    files = components.host_files(s)
+    node = next(job for job in yaml.safe_load(files["/etc/prometheus/prometheus.yml"])["scrape_configs"]
+                if job["job_name"] == "node")
+    assert [c["labels"]["instance"] for c in node["static_configs"]] == [s.mail_host]
+    assert [line.strip() for line in files[layout.DIRECTORY_FIREWALL].splitlines() if "dport 9100" in line] == [
+        'tcp dport 9100 iif "lo" accept', "tcp dport 9100 counter reject with tcp reset"]
