@@ -17,7 +17,7 @@ from pathlib import Path
 import libarchive
 import pytest
 
-from mailflow import inbox_subjects, new_mailbox, smtp
+from mailflow import inbox_subjects, new_mailbox, postfix_log, smtp
 
 pytestmark = pytest.mark.e2e
 
@@ -142,7 +142,9 @@ def outcome(env, officials, subject, disposition, payload, *params) -> str:
     deadline = time.monotonic() + 20
     while subject not in inbox_subjects(env, bob, bob_pw, wait=0) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert subject in inbox_subjects(env, bob, bob_pw, wait=0), f"{subject} accepted but never delivered"
+    assert subject in inbox_subjects(env, bob, bob_pw, wait=0), \
+        f"{subject} accepted but never delivered; Postfix's log on {bob}:\n" + "\n".join(
+            line for line in postfix_log(env)[-400:] if bob in line)
     return "accepted"
 
 
