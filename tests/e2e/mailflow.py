@@ -55,13 +55,7 @@ def new_mailbox(env, quota: int | None = None, change_password: bool = True, **a
 
 
 def smtp(env, port=587) -> smtplib.SMTP:
-    """A session with the mail host's port, greeted; a greeting that does not come within 20 s fails with the
-    last lines Postfix logged (stop 34's CI saw one on 587, cause unknown)."""
-    try:
-        conn = smtplib.SMTP(env.address, port, timeout=20)
-    except smtplib.SMTPServerDisconnected as err:
-        raise AssertionError(f"no greeting on port {port} within 20 s ({err}); Postfix's last lines:\n"
-                             + "\n".join(postfix_log(env)[-40:])) from err
+    conn = smtplib.SMTP(env.address, port, timeout=20)
     conn.ehlo("client.lab")
     return conn
 
