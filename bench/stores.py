@@ -16,7 +16,7 @@ import argparse
 import sys
 import uuid
 
-from mailflow import (OUTSIDER, deployed_lab_host, host_shell, make_mailboxes, rate_into_inbox, send_all,
+from mailflow import (OUTSIDER, deployed_lab_host, make_mailboxes, rate_into_inbox, remove_mailboxes, send_all,
                       vietnamese_body)
 
 from govmail import lab
@@ -31,12 +31,6 @@ def store_host() -> lab.Host:
     if host is None:
         sys.exit(f"no lab host {STORE}: run `govmail lab up mail1 {STORE}` and the README's deploy command first")
     return host
-
-
-def remove(where: lab.Host, admin, base_dn: str, addresses: list[str]) -> None:
-    for address in addresses:
-        host_shell(where, f"doveadm expunge -u {address} mailbox INBOX all")
-        admin.delete(f"uid={address.split('@')[0]},ou=people,{base_dn}")
 
 
 def main() -> None:
@@ -55,18 +49,17 @@ def main() -> None:
     make_mailboxes(s, secrets, there, govmailStore=STORE)
     body = vietnamese_body()
 
-    def inbound(to: list[str], label: str, count: int = args.messages) -> float:
+    def inbound(stored_on: lab.Host, to: list[str], label: str, count: int = args.messages) -> float:
         batch = [compose(OUTSIDER, to[i % len(to)], f"Công văn {label} số {i}", body) for i in range(count)]
-        where = host if to is here else store
-        return rate_into_inbox(where, to, lambda: send_all(host.address, 25, batch, args.clients), count)
+        return rate_into_inbox(stored_on, to, lambda: send_all(host.address, 25, batch, args.clients), count)
 
     try:
-        inbound(here, "khởi động", 20)      # the filters' first messages off the clock
-        on_mail_host = inbound(here, "mail1")
-        on_store = inbound(there, STORE)
+        inbound(host, here, "khởi động", 20)      # the filters' first messages off the clock
+        on_mail_host = inbound(host, here, "mail1")
+        on_store = inbound(store, there, STORE)
     finally:
-        remove(host, admin, s.base_dn, here)
-        remove(store, admin, s.base_dn, there)
+        remove_mailboxes(host, admin, s.base_dn, here)
+        remove_mailboxes(store, admin, s.base_dn, there)
     print(f"message: ~{len(body.encode()) // 1024} KB of text, {args.messages} per run, {args.clients} SMTP clients")
     print(f"inbound, full chain, mailboxes on the mail host:  {on_mail_host:7.1f} msg/s")
     print(f"inbound, full chain, mailboxes on {STORE}:        {on_store:7.1f} msg/s")

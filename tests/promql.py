@@ -40,6 +40,11 @@ def unit_names(result: list[dict]) -> set[str]:
     return {r["metric"]["name"] for r in result}
 
 
+def series(metric: str, **labels) -> str:
+    """A series as promtool's input names it."""
+    return metric + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+
+
 def run_rule_tests(monitor, tests: dict) -> None:
     """promtool's rule tests (`tests`: its test file, rule_files ["rules.yml"]), on the monitor, of the rules as
     deployed (their Vietnamese texts are checked by the alert mails of the drills, so left out here)."""

@@ -21,7 +21,7 @@ import ldap3
 import pytest
 from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
                       rcpt_reply, submit, wait_delivered)
-from promql import run_rule_tests, settled, unit_names
+from promql import run_rule_tests, series, settled, unit_names
 from test_outsider import connect_outcomes
 
 from govmail import lab
@@ -129,10 +129,11 @@ def test_the_monitor_watches_the_stores_services_and_copies(provider, env, outsi
     assert status_of(status, f"services on {SECOND}") == f"{len(units)}/{len(units)} running", status
     assert status_of(status, f"copy {SECOND} -> {s.store_partners[SECOND]}").startswith("last whole copy"), status
     labels = {"store": SECOND, "partner": s.store_partners[SECOND]}
-    metric = "govmail_store_copy_{}{{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}}"
+    failures = series("govmail_store_copy_failures", **labels)
+    last = series("govmail_store_copy_last_success_timestamp_seconds", **labels)
     old = 3 * s.store_copy_seconds
-    faulty = {metric.format("failures"): "1x40", metric.format("last_success_timestamp_seconds"): f"-{old}x40"}
-    healthy = {metric.format("failures"): "0x40", metric.format("last_success_timestamp_seconds"): f"{old}x40"}
+    faulty = {failures: "1x40", last: f"-{old}x40"}
+    healthy = {failures: "0x40", last: f"{old}x40"}
     alerts = ("StoreCopyFailing", "StoreCopyOld")
     run_rule_tests(monitor, {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": [
         {"interval": "15s", "input_series": [{"series": k, "values": v} for k, v in faulty.items()],

@@ -18,7 +18,7 @@ from govmail import lab
 from govmail.build import layout
 from govmail.build.components import MONITORING_SERVER_SERVICES, MONITORING_SERVICES, watched_units
 
-from promql import api, query, run_rule_tests, settled, unit_names
+from promql import api, query, run_rule_tests, series, settled, unit_names
 
 pytestmark = pytest.mark.infra
 
@@ -106,11 +106,6 @@ def firing(host, _=None) -> list[dict]:
 def test_nothing_fires_on_a_healthy_host(monitor):
     found = settled(monitor, None, lambda result: not result, ask=firing)
     assert found == [], [a["labels"] for a in found]
-
-
-def series(metric: str, **labels) -> str:
-    """A series as promtool's input names it."""
-    return metric + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
 
 
 def rule_tests(s) -> dict:
