@@ -51,11 +51,12 @@ def install(component: Component) -> None:
 
 
 def withdraw(component: Component) -> None:
-    """govmail's files of a configuration the inventory no longer has go; their units stop for good first."""
+    """The files that must not be there go: the packages' own that govmail's replace, and govmail's of a
+    configuration the inventory no longer has (their units stop for good first)."""
     units = [unit for unit in component.withdrawn_units if host.get_fact(File, path=f"{UNIT_DIR}/{unit}")]
     if units:
         server.shell(name=f"{', '.join(units)} stop for good", commands=[f"systemctl disable --now {' '.join(units)}"])
-    removed = [files.file(name=f"No {path}", path=path, present=False) for path in component.withdrawn]
+    removed = [files.file(name=f"No {path}", path=path, present=False) for path in component.absent + component.withdrawn]
     if units:
         systemd.daemon_reload(name="systemd forgets the withdrawn units", _if=any_changed(removed))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyinfra.api import deploy
-from pyinfra.operations import files, systemd
+from pyinfra.operations import systemd
 
 from ..components import Component
 from .common import any_changed, install, put_files, restart_if_changed
@@ -11,9 +11,7 @@ from .common import any_changed, install, put_files, restart_if_changed
 
 @deploy("Logs kept as long as the inventory says")
 def logging(component: Component, content: dict[str, str]):
-    install(component)
-    for path in component.absent:
-        files.file(name=f"No {path}: govmail's rules cover its logs", path=path, present=False)
+    install(component)       # removes the packages' own rotation rules (component.absent)
     changed = put_files(component, content)
     systemd.service(name="journald reads its limits", service="systemd-journald", restarted=True,
                     _if=any_changed(changed))
