@@ -15,7 +15,7 @@ from govmail.model import settings
 
 if {"mail", "backup", "monitor", "directory", "store"} & set(host.groups):
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
-    parts, content = components.components(s), components.host_files(s)
+    parts, content = components.components(s), components.host_files(s, host.name)
     facts = components.facts(s, content)
 
 if "mail" in host.groups:
@@ -44,6 +44,8 @@ if "directory" in host.groups and "directory_firewall" in parts:
 
 if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in parts:
     mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, [], facts)
+    if "backup" in parts:
+        backup.client(parts["backup"], content, facts)
 
 if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":
     monitoring.server(parts["monitoring_server"], content)

@@ -31,10 +31,14 @@ options:
     description: A province to switch to instead of the inventory's.
     type: str
     required: false
+  host:
+    description: The host (its hosts.yml name) whose files to render; a store host's backups are its own.
+    type: str
+    required: false
 """
 
 
-def _load(inventory: str, province: str | None) -> dict:
+def _load(inventory: str, province: str | None, host: str | None) -> dict:
     try:
         from govmail.build import components
         from govmail.model import settings
@@ -43,7 +47,7 @@ def _load(inventory: str, province: str | None) -> dict:
         raise AnsibleError(f"govmail is not importable by Ansible's Python ({err}): run Ansible from the "
                            "environment scripts/bootstrap made (.venv/bin/ansible-playbook)") from None
     try:
-        model = components.for_engine(settings.load(province or None, Path(inventory)))
+        model = components.for_engine(settings.load(province or None, Path(inventory)), host or None)
     except BadInput as err:
         raise AnsibleError(str(err)) from None
     for part in model["components"].values():
@@ -62,7 +66,7 @@ def _as_probed(file: dict) -> str:
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
-        model = _load(self.get_option("inventory"), self.get_option("province"))
+        model = _load(self.get_option("inventory"), self.get_option("province"), self.get_option("host"))
         parts = model["components"]
         unknown = [name for name in terms if name not in parts]
         if unknown:

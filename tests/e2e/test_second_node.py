@@ -22,6 +22,7 @@ import pytest
 from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
                       rcpt_reply, submit, wait_delivered)
 from promql import run_rule_tests, series, settled, unit_names
+from test_backup import rest
 from test_outsider import connect_outcomes
 
 from govmail import lab
@@ -141,6 +142,40 @@ def test_the_monitor_watches_the_stores_services_and_copies(provider, env, outsi
                               "exp_alerts": [{"exp_labels": labels | {"severity": "critical"}}]} for name in alerts]},
         {"interval": "15s", "input_series": [{"series": k, "values": v} for k, v in healthy.items()],
          "alert_rule_test": [{"eval_time": "10m", "alertname": name, "exp_alerts": []} for name in alerts]}]})
+
+
+def test_the_store_backs_its_mailboxes_up_into_a_repository_of_its_own(provider, env, deployment, monitor):
+    """`govmail backup --store store1`: store1's run snapshots the mailboxes stored there under its own name, the
+    monitoring sees it succeed, and a message comes back from it. store1's password at the backup host opens
+    store1's repository alone (not the mail host's, which holds the directory) and deletes nothing there; the
+    mail host's steps (a whole host, a directory entry) are refused on a store, naming why."""
+    _, address, password = mailbox_on_the_second_store(env, provider)
+    token = uuid.uuid4().hex
+    submit(env, address, password, message(address, address, f"Sao lưu {token}"))
+    assert len(inbox_subjects(env, address, password, wait=15)) == 1
+    assert '"result": "ok"' in govmail("backup", "run", "--store", SECOND).stdout
+    found = json.loads(govmail("backup", "snapshots", "--json", "--store", SECOND).stdout)
+    assert [(snap["hostname"], sorted(snap["paths"])) for snap in found][-1:] == [
+        (SECOND, sorted([layout.VMAIL, "/etc", "/var/lib/govmail"]))]
+    ran = settled(monitor, f'govmail_backup_last_run_success{{instance="{SECOND}"}}', bool)
+    assert [r["value"][1] for r in ran] == ["1"]
+    local, domain = address.split("@")
+    target = f"/var/tmp/store-restore-{token[:8]}"
+    govmail("backup", "restore", "files", "--store", SECOND, "--target", target,
+            "--include", f"{layout.VMAIL}/{domain}/{local}")
+    try:
+        restored = lab.ssh(provider, [f"grep -rl {token} {target}"], check=False).stdout.split()
+        assert len([path for path in restored if "/Maildir/new/" in path or "/Maildir/cur/" in path]) == 1, restored
+    finally:
+        lab.ssh(provider, ["rm", "-rf", target])
+    refused = govmail("backup", "restore", "host", "--store", SECOND, check=False)
+    assert (refused.returncode, "is a store host" in refused.stderr) == (2, True), refused.stderr
+    stolen = (deployment.secrets.directory / f"backup-rest-{SECOND}.password").read_text().strip()
+    mail_host = env.s.mail_host
+    assert rest(provider, "GET", f"/{SECOND}/config", SECOND, stolen) == "200"
+    assert rest(provider, "GET", f"/{mail_host}/config", SECOND, stolen) in ("401", "403")
+    assert rest(provider, "GET", f"/{mail_host}/config", mail_host, stolen) == "401"
+    assert rest(provider, "DELETE", f"/{SECOND}/snapshots/{found[-1]['id']}", SECOND, stolen) == "403"
 
 
 def stored_on(host: lab.Host, address: str) -> list[str]:

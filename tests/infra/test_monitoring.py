@@ -160,7 +160,7 @@ def rule_tests(s) -> dict:
     if s.backup:   # no backup ever: fires once a backup would have been due
         tests.append({"interval": "1h", "input_series": [], "alert_rule_test": [
             {"eval_time": f"{a.backup_age_seconds // 3600 + 2}h", "alertname": "BackupNeverRan",
-             "exp_alerts": [{"exp_labels": {"severity": "critical"}}]}]})
+             "exp_alerts": [{"exp_labels": {"severity": "critical", "instance": s.mail_host}}]}]})
     return {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": tests}
 
 

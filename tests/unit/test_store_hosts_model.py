@@ -1,6 +1,9 @@
 """Store hosts apart from the mail host (hosts.yml group `store`): the model, what Dovecot's configuration
 becomes on each host, and who may reach a store."""
 
+import configparser
+
+import bcrypt
 import pytest
 import yaml
 from cryptography import x509
@@ -225,3 +228,61 @@ def test_a_store_apart_is_watched_for_its_dovecot_and_its_copies(inventory, host
     assert rules["StoreCopyOld"] == "time() - govmail_store_copy_last_success_timestamp_seconds > 1800"
     single = components.host_files(settings.load(None, hosts_yml(inventory(""), {"mail": {"mail1": MAIL}})))
     assert "StoreCopy" not in single[layout.PROMETHEUS_RULES]
+
+
+def backed_up_cluster(inventory, hosts_yml) -> settings.Settings:
+    return settings.load(None, hosts_yml(inventory("backup_target: backup"), {
+        "mail": {"mail1": MAIL}, "directory": {"store1": STORE}, "store": {"mail1": MAIL, "store1": STORE}}))
+
+
+def backup_conf(files: dict[str, str]) -> dict[str, str]:
+    parser = configparser.ConfigParser()
+    parser.read_string(files[f"{layout.BACKUP_CONF}/backup.conf"])
+    return dict(parser["backup"])
+
+
+def test_a_store_backs_up_its_own_mailboxes_under_its_own_name(inventory, hosts_yml):
+    s = backed_up_cluster(inventory, hosts_yml)
+    mail, store = backup_conf(components.host_files(s)), backup_conf(components.host_files(s, "store1"))
+    assert (store["host"], store["repository"]) == ("store1", "rest:https://backup:8000/store1/")
+    assert store["paths"].split() == [layout.VMAIL, "/etc", "/var/lib/govmail"]
+    assert "operators" not in store      # a store sends no mail: its backup alerts tell the operators
+    assert (mail["host"], mail["repository"]) == (s.mail_host, f"rest:https://backup:8000/{s.mail_host}/")
+    assert layout.BACKUP_DUMPS in mail["paths"].split()
+    # The mail host's name in hosts.yml is not a store apart: it backs up as the mail host.
+    assert backup_conf(components.host_files(s, "mail1")) == mail
+
+
+def test_each_host_that_backs_up_logs_in_to_the_rest_server_with_a_password_of_its_own(inventory, hosts_yml):
+    s = backed_up_cluster(inventory, hosts_yml)
+    passwords = {host or s.mail_host: components.host_files(s, host)[f"{layout.BACKUP_CONF}/rest-password"].strip()
+                 for host in (None, "store1")}
+    logins = dict(line.split(":", 1) for line in
+                  components.host_files(s, "store1")[f"{layout.BACKUP_REST_CONF}/users.htpasswd"].splitlines())
+    assert set(logins) == {s.mail_host, "store1"}
+    for host, password in passwords.items():
+        assert [user for user, hashed in logins.items() if bcrypt.checkpw(password.encode(), hashed.encode())] == [host]
+
+
+def test_the_backup_host_admits_keeps_and_prunes_every_host_that_backs_up(inventory, hosts_yml):
+    s = backed_up_cluster(inventory, hosts_yml)
+    files = components.host_files(s)
+    rules = files[f"{layout.BACKUP_SERVER_CONF}/nftables.conf"]
+    admitted = [line.split()[5] for line in rules.splitlines() if line.strip().startswith("tcp dport 8000 ip saddr")]
+    assert admitted == [MAIL, STORE]
+    prune = [line for line in files["/etc/systemd/system/govmail-backup-prune.service"].splitlines()
+             if line.startswith("ExecStart=")]
+    assert [line.split(" -r ")[1].split()[0] for line in prune] == [f"{layout.BACKUP_ROOT}/{s.mail_host}",
+                                                                   f"{layout.BACKUP_ROOT}/store1"]
+    dirs = components.facts(s, files)["backup"]["repository_dirs"]
+    assert dirs == [f"{layout.BACKUP_ROOT}/{s.mail_host}", f"{layout.BACKUP_ROOT}/store1"]
+
+
+def test_the_monitoring_expects_a_backup_of_every_host_that_backs_up(inventory, hosts_yml):
+    s = backed_up_cluster(inventory, hosts_yml)
+    rules = yaml.safe_load(components.host_files(s)[layout.PROMETHEUS_RULES])["groups"][0]["rules"]
+    never = [rule["expr"] for rule in rules if rule.get("alert") == "BackupNeverRan"]
+    assert never == [f'absent(govmail_backup_last_success_timestamp_seconds{{instance="{host}"}})'
+                     for host in (s.mail_host, "store1")]
+    assert "govmail-backup.timer" in components.directory_host_units(s)
+    assert "govmail-backup.timer" not in components.directory_host_units(cluster(inventory, hosts_yml))

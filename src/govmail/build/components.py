@@ -154,10 +154,11 @@ def watched_units(s: Settings) -> list[str]:
 
 def directory_host_units(s: Settings) -> list[str]:
     """The units the monitoring watches on another directory provider: its slapd, firewall and node exporter;
-    with stores apart, Dovecot and the partner copies' timer (a directory host that is no store has neither,
+    with stores apart, Dovecot, the partner copies' timer and the backups' (a directory host that is no store has none,
     and no series for them)."""
     parts = components(s)
-    names = ("openldap", "directory_firewall", "directory_monitoring") + (("dovecot",) if s.stores_apart else ())
+    names = ("openldap", "directory_firewall", "directory_monitoring")
+    names += (("dovecot",) + (("backup",) if s.backup else ())) if s.stores_apart else ()
     return unit_names(u for name in names for u in parts[name].services)
 
 
@@ -205,11 +206,12 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
             f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
 
 
-def host_files(s: Settings) -> dict[str, str]:
+def host_files(s: Settings, host: str | None = None) -> dict[str, str]:
     """Every file govmail puts on a mail host, by path: the rendered templates, the TLS material, the
-    DKIM key that signs and the MTA-STS policy (whose CRLF lines no template keeps)."""
+    DKIM key that signs and the MTA-STS policy (whose CRLF lines no template keeps). With `host` (its hosts.yml
+    name), as that host gets them: a store host's backups are its own (render.backup_client)."""
     secrets = render.default_secrets(s)
-    content = {**render.render_all(s, secrets), **tls_material(s, secrets), **backup_keys(s, secrets),
+    content = {**render.render_all(s, secrets, host), **tls_material(s, secrets), **backup_keys(s, secrets, host),
                DKIM_KEY: dkim.active(secrets, s.domain).private_pem, MTA_STS_POLICY: dnsrecords.mta_sts_policy(s)}
     return {**content, DEPLOY_MANIFEST: deploy_manifest(s, content)}
 
@@ -223,22 +225,30 @@ def deploy_manifest(s: Settings, content: dict[str, str]) -> str:
     return json.dumps({"province": s.province, "files": digests}, indent=1) + "\n"
 
 
-def backup_keys(s: Settings, secrets) -> dict[str, str]:
-    """The backup path's secrets, all made on the operator's side: the repository's passphrase (on the mail
-    host, and on the backup host, which applies the retention), the mail host's password at the REST server
-    (its bcrypt hash on the server), and the server's certificate from govmail's CA, which the mail host trusts
-    alone, so nothing is learnt on trust."""
+def backup_keys(s: Settings, secrets, host: str | None = None) -> dict[str, str]:
+    """The backup path's secrets, all made on the operator's side: the repository's passphrase (on the hosts
+    that back up, and on the backup host, which applies the retention), each such host's own password at the
+    REST server (their bcrypt hashes on the server: a store cannot log in as the mail host, whose repository
+    holds the directory), and the server's certificate from govmail's CA, which they trust alone, so nothing is
+    learnt on trust."""
     if not s.backup:
         return {}
     passphrase = secrets.password("backup-repository") + "\n"
     key, cert, ca = tls.server_certificate(secrets.directory, ca_label(s), [s.backup.target],
                                            stem=f"backup-{s.backup.target}")
+    logins = "".join(f"{client}:{secrets.bcrypt_hash(rest_login(s, client))}\n" for client in render.backup_clients(s))
     return {f"{BACKUP_CONF}/passphrase": passphrase,
-            f"{BACKUP_CONF}/rest-password": secrets.password("backup-rest") + "\n",
+            f"{BACKUP_CONF}/rest-password": secrets.password(rest_login(s, render.backup_client(s, host))) + "\n",
             f"{BACKUP_CONF}/server-ca.crt": ca.decode(),
-            f"{BACKUP_REST_CONF}/users.htpasswd": f"{s.mail_host}:{secrets.bcrypt_hash('backup-rest')}\n",
+            f"{BACKUP_REST_CONF}/users.htpasswd": logins,
             f"{BACKUP_REST_CONF}/tls.crt": cert.decode(), f"{BACKUP_REST_CONF}/tls.key": key.decode(),
             f"{BACKUP_SERVER_CONF}/passphrase": passphrase}
+
+
+def rest_login(s: Settings, client: str) -> str:
+    """The secret store's name for a host's password at the backup host's REST server (the mail host's as before
+    stores could back up)."""
+    return "backup-rest" if client == s.mail_host else f"backup-rest-{client}"
 
 
 def slapd_steps(content: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -272,17 +282,18 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
 
 
 def backup_facts(s: Settings) -> dict:
-    """What the backup host's own steps need: the repositories' directory and the mail host's repository in
-    it (both the REST server's user's), and what govmail 2026-11's SFTP server left there (taken away)."""
+    """What the backup host's own steps need: the repositories' directory and the repository of each host that
+    backs up in it (all the REST server's user's), and what govmail 2026-11's SFTP server left there (taken away)."""
     return {"dumps": BACKUP_DUMPS, "user": BACKUP_USER, "root": BACKUP_ROOT,
-            "repository_dir": f"{BACKUP_ROOT}/{s.mail_host}",
+            "repository_dirs": [f"{BACKUP_ROOT}/{client}" for client in render.backup_clients(s) or [s.mail_host]],
             "retired_unit": RETIRED_BACKUP_UNIT, "retired_service": Path(RETIRED_BACKUP_UNIT).name,
             "retired_dir": RETIRED_BACKUP_DIR}
 
 
-def for_engine(s: Settings) -> dict:
-    """One JSON-able dict for Ansible: components in deploy order, each file with its content, and facts."""
-    content = host_files(s)
+def for_engine(s: Settings, host: str | None = None) -> dict:
+    """One JSON-able dict for Ansible: components in deploy order, each file with its content (as the host
+    of this hosts.yml name gets it: host_files), and facts."""
+    content = host_files(s, host)
     parts = {}
     for name, c in components(s).items():
         part = asdict(c)

@@ -128,6 +128,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "may_log_in": MAY_LOG_IN,
         **store_addresses(settings, stores),
         "store_ring": store_ring(settings, stores),
+        "backup_clients": backup_clients(settings),
         "store_ports": STORE_PORTS,
         "store_tls": (STORE_CERT, STORE_KEY),
         "address_book_filter": address_book_filter(settings),
@@ -211,6 +212,21 @@ def store_hosts(s: Settings) -> dict[str, str]:
     return {s.stores[0]: mail, **{store: providers[store] for store in s.stores_apart}}
 
 
+def backup_client(s: Settings, host: str | None) -> str:
+    """The name a host backs up under (its repository's at the backup host, its login's there): a store apart
+    from the mail host its own hosts.yml name, the mail host (and every other host) the mail host's name."""
+    return host if host in s.stores_apart else s.mail_host
+
+
+def backup_clients(s: Settings) -> dict[str, str | None]:
+    """Every host that backs up, by the name it backs up under, with the address the backup host's firewall
+    admits it by: the mail host (None without a hosts.yml), then each store apart."""
+    if not s.backup:
+        return {}
+    stores = store_hosts(s)
+    return {s.mail_host: s.backup.client_address, **{store: stores[store] for store in s.stores_apart}}
+
+
 def store_ring(s: Settings, stores: dict[str, str]) -> list[dict]:
     """Each store by name and IP address (store_hosts) with its partner (Settings.store_partners): the copy job
     finds its own store by the address it holds."""
@@ -250,9 +266,11 @@ def directory_scraper(s: Settings) -> str | None:
     return s.monitor_address or s.directory_providers[0].address
 
 
-def render_all(settings: Settings, secrets: Secrets | None = None) -> dict[str, str]:
-    """Every managed file's content, keyed by its path on the host."""
-    env, ctx = environment(), context(settings, secrets or default_secrets(settings))
+def render_all(settings: Settings, secrets: Secrets | None = None, host: str | None = None) -> dict[str, str]:
+    """Every managed file's content, keyed by its path on the host: on the mail host, or on the host of this
+    hosts.yml name (the few files whose content differs on a store host: its backups')."""
+    env = environment()
+    ctx = {**context(settings, secrets or default_secrets(settings)), "backup_client": backup_client(settings, host)}
     return {f.path: env.get_template(f.template).render(ctx) for f in deployment_files(settings) if f.template}
 
 

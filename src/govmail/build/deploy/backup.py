@@ -1,4 +1,4 @@
-"""Backups: restic and its timer on the mail host; on the backup host, restic's REST server its repository
+"""Backups: restic and its timer on the mail host and each store host; on the backup host, restic's REST server its repository
 lives behind (append-only), and the retention."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ..components import Component
 from .common import install, put_files, restart_if_changed
 
 
-@deploy("Backups of the mail host")
+@deploy("Backups of this host")
 def client(component: Component, content: dict[str, str], facts: dict):
     install(component)
     files.directory(name="Directory of the dumps each run copies", path=facts["backup"]["dumps"], mode="700")
@@ -29,7 +29,7 @@ def repository_server(component: Component, content: dict[str, str], facts: dict
     # Repositories the SFTP server kept: the same files, to be served (and pruned) by the REST server's user.
     server.shell(name="The repositories belong to the REST server's user", _if=lambda: owner not in (None, "", b["user"]),
                  commands=[f"chown -R {b['user']}:{b['user']} {b['root']}"])
-    for path in (b["root"], b["repository_dir"]):
+    for path in (b["root"], *b["repository_dirs"]):
         files.directory(name=f"Repository directory {path}", path=path, user=b["user"], group=b["user"], mode="700")
     restart_if_changed(component, put_files(component, content))
 
