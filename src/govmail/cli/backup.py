@@ -48,7 +48,7 @@ def store_target(s, store: str) -> reach.SshTarget:
     """A store host apart from the mail host, which backs its mailboxes up into a repository of its own."""
     if store not in s.stores_apart:
         apart = ", ".join(s.stores_apart) or "none"
-        raise BadInput(f"'{store}' is no store host apart from the mail host (hosts.yml group store lists: {apart}); "
+        raise BadInput(f"'{store}' is no store host apart from the mail host (those in hosts.yml: {apart}); "
                        "without --store the command runs on the mail host")
     return dict(reach.inventory_hosts(Path(s.inventory), "store"))[store]
 
