@@ -15,6 +15,7 @@ from govmail import reach
 from govmail.accounts import directory
 from govmail.build.components import directory_host_units, watched_units
 from govmail.build.layout import DISK_USED_PERCENT, MONITOR_PORTS
+from govmail.build.render import backup_clients
 from govmail.model.settings import Settings
 
 
@@ -91,10 +92,7 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
                          else "no TLS probe answered"))
     for r in q("time() - govmail_clamav_database_timestamp_seconds"):
         health.lines.append((f"signatures {r['metric']['database']}", f"{_days(_value(r))} old"))
-    if s.backup:
-        backup = q("time() - govmail_backup_last_success_timestamp_seconds")
-        health.lines.append(("last backup", f"{_days(_value(backup[0]))} ago" if backup and
-                             _value(backup[0]) < 1e9 else "never succeeded"))
+    backups(health, s, q)
     replication(health, q)
     store_copies(health, s, q)
     firing = prometheus.firing()
@@ -116,6 +114,16 @@ def services(health: Health, s: Settings, q) -> None:
                              + (f"; not running: {', '.join(stopped)}" if stopped else "")))
         health.problems += [f"{unit} is not running" + ("" if instance == s.mail_host else f" on {instance}")
                             for unit in stopped]
+
+
+def backups(health: Health, s: Settings, q) -> None:
+    """The last successful backup of each host that backs up: the mail host, and each store apart (its
+    mailboxes, in a repository of its own)."""
+    age = {r["metric"].get("instance"): _value(r) for r in q("time() - govmail_backup_last_success_timestamp_seconds")}
+    for client in backup_clients(s):
+        seconds = age.get(client)
+        health.lines.append(("last backup" if client == s.mail_host else f"last backup of {client}",
+                             f"{_days(seconds)} ago" if seconds is not None and seconds < 1e9 else "never succeeded"))
 
 
 def store_copies(health: Health, s: Settings, q) -> None:

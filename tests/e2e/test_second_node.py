@@ -159,6 +159,8 @@ def test_the_store_backs_its_mailboxes_up_into_a_repository_of_its_own(provider,
         (SECOND, sorted([layout.VMAIL, "/etc", "/var/lib/govmail"]))]
     ran = settled(monitor, f'govmail_backup_last_run_success{{instance="{SECOND}"}}', bool)
     assert [r["value"][1] for r in ran] == ["1"]
+    status = govmail("status", check=False).stdout
+    assert status_of(status, f"last backup of {SECOND}").endswith("hours ago"), status
     local, domain = address.split("@")
     target = f"/var/tmp/store-restore-{token[:8]}"
     govmail("backup", "restore", "files", "--store", SECOND, "--target", target,
