@@ -13,9 +13,9 @@ from govmail.build import components
 from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 from govmail.model import settings
 
-if {"mail", "backup", "monitor", "directory", "store"} & set(host.groups):
+if {"mail", "backup", "monitor", "directory", "store", "mx"} & set(host.groups):
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
-    parts, content = components.components(s), components.host_files(s, host.name)
+    parts, content = components.components(s, host.name), components.host_files(s, host.name)
     facts = components.facts(s, content)
 
 if "mail" in host.groups:
@@ -46,6 +46,15 @@ if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in p
     mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, [], facts)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
+
+if "mx" in host.groups and host.name in s.mx_hosts:
+    filters.clamav(parts["clamav"], content, facts)
+    filters.spamassassin(parts["spamassassin"], content)
+    tls_ops = mail.tls(parts["tls"], content, facts)
+    filters.opendkim(parts["opendkim"], content)
+    mail.postfix(parts["postfix"], content, tls_ops)
+    filters.opendmarc(parts["opendmarc"], content)
+    logging.logging(parts["logging"], content)
 
 if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":
     monitoring.server(parts["monitoring_server"], content)

@@ -19,4 +19,5 @@ def _hosts(group: str) -> tuple[list, dict]:
     return found, DEPLOYMENT
 
 
-mail, directory, store, backup, monitor = (_hosts(group) for group in ("mail", "directory", "store", "backup", "monitor"))
+mail, directory, store, mx, backup, monitor = (_hosts(group) for group in
+                                               ("mail", "directory", "store", "mx", "backup", "monitor"))

@@ -104,7 +104,7 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
 def services(health: Health, s: Settings, q) -> None:
     """The units govmail runs on each host the monitoring scrapes: the mail host's, and each other directory
     provider's (a store's too)."""
-    hosts = {s.mail_host: watched_units(s), **{p.name: directory_host_units(s) for p in s.directory_providers[1:]}}
+    hosts = {s.mail_host: watched_units(s), **{p.name: directory_host_units(s, p.name) for p in s.directory_providers[1:]}}
     active = {(r["metric"].get("instance"), r["metric"]["name"])
               for r in q('node_systemd_unit_state{state="active"} == 1')}
     for instance, units in hosts.items():

@@ -1,10 +1,12 @@
-"""A second node (marker `drill`: run once): the lab host `store1` joins the inventory's groups `directory`
-and `store`, the suite's engine deploys both hosts. As a directory provider it holds the mail host's tree;
-with it stopped, logins and deliveries go on and what changed meanwhile reaches it when it runs again. As a
-store it holds the mailboxes that name it: the mail host's Dovecot proxies their logins and deliveries there
+"""A second node (marker `drill`: run once): the lab host `store1` joins the inventory's groups `directory`,
+`store` and `mx`, the suite's engine deploys both hosts. As a directory provider it holds the mail host's tree;
+with it stopped, logins and deliveries go on and what changed meanwhile reaches it when it runs again. As an
+MX it receives mail from the internet with its own filter chain and hands it to the mail host: with either MX
+stopped, mail from outside arrives through the other. As a store it holds the mailboxes that name it: the mail host's Dovecot proxies their logins and deliveries there
 over STARTTLS, and while its Dovecot is stopped their mail waits (4xx) and nothing bounces. Afterwards the
 host is removed and the deployment goes back to one node."""
 
+import dataclasses
 import imaplib
 import json
 import os
@@ -19,16 +21,18 @@ from pathlib import Path
 
 import ldap3
 import pytest
-from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, new_mailbox,
-                      rcpt_reply, submit, wait_delivered)
+from cryptography import x509
+from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, messages,
+                      new_mailbox, publish, rcpt_reply, submit, wait_delivered)
 from promql import run_rule_tests, series, settled, unit_names
 from test_backup import rest
-from test_outsider import connect_outcomes
+from test_outsider import connect_outcomes, probe
 
 from govmail import lab
 from govmail.accounts import directory
 from govmail.build import layout
 from govmail.build.components import directory_host_units
+from govmail.build.render import EICAR
 from govmail.lab.state import GATEWAY
 from govmail.model import settings
 
@@ -49,9 +53,11 @@ def provider(env, redeploy_for_module):
     try:
         redeploy_for_module()
         env.admin = directory.connect(env.s)        # the deploy restarted slapd for its new configuration
+        publish()                                   # store1 is an MX too: the lab DNS names both
         yield lab.load_hosts()[SECOND]
     finally:
         lab.remove([SECOND])
+        publish()
         if not NEXT_DEPLOYS:
             redeploy_for_module()
             env.admin = directory.connect(env.s)
@@ -118,7 +124,7 @@ def test_the_monitor_watches_the_stores_services_and_copies(provider, env, outsi
     assert connect_outcomes(outside, provider, [node]) == {str(node): "ConnectionRefusedError"}
     assert connect_outcomes(lab.load_hosts()["monitor"], provider, [node]) == {str(node): "open"}
     copy_now(provider)
-    units = set(directory_host_units(s))
+    units = set(directory_host_units(s, SECOND))
     active = settled(monitor, f'node_systemd_unit_state{{state="active",instance="{SECOND}"}} == 1',
                      lambda result: unit_names(result) == units)
     assert unit_names(active) == units
@@ -178,6 +184,83 @@ def test_the_store_backs_its_mailboxes_up_into_a_repository_of_its_own(provider,
     assert rest(provider, "GET", f"/{mail_host}/config", SECOND, stolen) in ("401", "403")
     assert rest(provider, "GET", f"/{mail_host}/config", mail_host, stolen) == "401"
     assert rest(provider, "DELETE", f"/{SECOND}/snapshots/{found[-1]['id']}", SECOND, stolen) == "403"
+
+
+@pytest.fixture(scope="module")
+def outside_mta(outside):
+    """`outside`'s own Postfix (Debian's), which finds the province's MX hosts in the lab DNS and tries the next
+    when one does not answer, as any mail server of the internet does."""
+    lab.ssh(outside, ["DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix >/dev/null && "
+                      "postconf -e myhostname=mail.ngoai.test mydestination= inet_interfaces=loopback-only "
+                      "smtp_address_preference=ipv4 && systemctl restart postfix"], timeout=600)
+    return outside
+
+
+def mta_send(outside, to: str, subject: str) -> None:
+    text = f"From: tin@ngoai.test\nTo: {to}\nSubject: {subject}\nMessage-ID: {make_msgid(domain='ngoai.test')}\n\nThu thu.\n"
+    subprocess.run(lab.ssh_command(outside, ["/usr/sbin/sendmail", "-f", "tin@ngoai.test", "--", to]), input=text,
+                   text=True, check=True, timeout=60)
+
+
+@pytest.mark.parametrize("stopped", ["the mail host", SECOND])
+def test_with_one_mx_stopped_mail_from_outside_arrives_through_the_other(provider, env, outside_mta, stopped):
+    """outside's Postfix follows the province's MX records (the mail host and store1, the same preference): with
+    one MX's Postfix stopped, mail for a mailbox on each store arrives through the other, and nothing bounces or
+    waits on outside."""
+    stopped_host, other = (env.host, SECOND) if stopped == "the mail host" else (provider, env.s.mail_host)
+    _, here, _ = new_mailbox(env)
+    _, there, _ = mailbox_on_the_second_store(env, provider)
+    tag = uuid.uuid4().hex[:8]
+    lab.ssh(stopped_host, ["systemctl stop postfix"])
+    try:
+        for n in range(3):
+            for to in (here, there):
+                mta_send(outside_mta, to, f"mx {tag} {n}")
+        assert eventually(lambda: delivered_count(env, here) == 3 and len(stored_on(provider, there)) == 3, wait=180), \
+            (delivered_count(env, here), stored_on(provider, there),
+             lab.ssh(outside_mta, ["postqueue -p | tail -20"], check=False).stdout)
+    finally:
+        lab.ssh(stopped_host, ["systemctl start postfix"])
+    received = [str(msg["Received"]) for msg in messages(env, here)]
+    assert all(f"by {other}" in hop for hop in received), received
+    assert lab.ssh(outside_mta, ["postqueue -j"], check=False).stdout.strip() == ""
+
+
+def test_the_second_mx_refuses_what_the_mail_host_refuses(provider, env, outside):
+    """From outside, straight to store1's port 25: it greets with its own name over a certificate naming it, relays
+    nothing, takes no province sender from outside and no virus (its own filter chain); the mail host's LMTP
+    and quota-status listeners, which the MX hosts use, are closed to the outside."""
+    mx = dataclasses.replace(env, address=provider.address)
+    _, official, _ = new_mailbox(env)
+    found = probe(outside, mx, f"""
+        with smtplib.SMTP(HOST, 25, timeout=60) as s:
+            s.ehlo("mail.ngoai.test")
+            s.starttls(context=ssl._create_unverified_context())
+            cert = s.sock.getpeercert(True).hex()
+            s.ehlo("mail.ngoai.test")
+            s.mail("tin@ngoai.test")
+            relay = s.rcpt("someone@elsewhere.test")
+        with smtplib.SMTP(HOST, 25, timeout=60) as s:
+            s.ehlo("mail.ngoai.test")
+            spoof = s.mail("giamdoc@{env.s.domain}")
+            if spoof[0] < 400:
+                spoof = s.rcpt("{official}")
+        with smtplib.SMTP(HOST, 25, timeout=60) as s:
+            s.ehlo("mail.ngoai.test")
+            s.mail("tin@ngoai.test")
+            s.rcpt("{official}")
+            virus = s.data(("From: tin@ngoai.test\\r\\nTo: {official}\\r\\nSubject: tep\\r\\n\\r\\n" + {EICAR!r}).encode())
+        out(relay=[relay[0], relay[1].decode()], spoof=[spoof[0], spoof[1].decode()],
+            virus=[virus[0], virus[1].decode()], cert=cert)
+    """)
+    assert found["relay"][0] == 554 and "Relay access denied" in found["relay"][1], found
+    assert found["spoof"][0] == 550 and "must log in" in found["spoof"][1], found
+    assert found["virus"][0] >= 500, found
+    cert = x509.load_der_x509_certificate(bytes.fromhex(found["cert"]))
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName) == [SECOND]
+    ports = [layout.STORE_PORTS["lmtp"], layout.STORE_PORTS["quota_status"]]
+    assert connect_outcomes(outside, env, ports) == {str(port): "ConnectionRefusedError" for port in ports}
 
 
 def stored_on(host: lab.Host, address: str) -> list[str]:

@@ -57,9 +57,9 @@ OPENLDAP = Component("openldap", ("slapd", "slapd-contrib", "ldap-utils"),
                      "slapd slapd/no_configuration boolean true\n", ("slapd",))
 
 
-def components(s: Settings) -> dict[str, Component]:
-    """In deploy order, each with its files from the table. The mail host's certificate comes before the
-    services that read it."""
+def components(s: Settings, host: str | None = None) -> dict[str, Component]:
+    """In deploy order, each with its files from the table (as the host of this hosts.yml name gets them: an
+    MX host apart has its own certificate). The mail host's certificate comes before the services that read it."""
     parts = [
         OPENLDAP,
         Component("clamav", ("clamav-daemon", "clamav-milter", "clamav-freshclam", "clamdscan"),
@@ -138,8 +138,8 @@ def components(s: Settings) -> dict[str, Component]:
     if s.stores_apart:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
-    table = render.deployment_files(s)
-    gone = withdrawn_files(bool(s.stores_apart))
+    table = render.deployment_files(s, host)
+    gone = withdrawn_files(bool(s.stores_apart), bool(s.stores_apart or s.mx_hosts))
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name),
                             withdrawn=tuple(f.path for f in gone if f.component == c.name),
                             withdrawn_units=tuple(Path(f.path).name for f in gone
@@ -152,14 +152,22 @@ def watched_units(s: Settings) -> list[str]:
     return unit_names(u for c in components(s).values() if c.role == "mail" for u in c.services)
 
 
-def directory_host_units(s: Settings) -> list[str]:
-    """The units the monitoring watches on another directory provider: its slapd, firewall and node exporter;
-    with stores apart, Dovecot, the partner copies' timer and the backups' (a directory host that is no store has none,
-    and no series for them)."""
+# What an MX host apart runs besides a directory host's parts: Postfix and its whole filter chain, and the
+# rotation of their logs.
+MX_COMPONENTS = ("clamav", "spamassassin", "opendkim", "postfix", "opendmarc", "logging")
+
+
+def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
+    """The units the monitoring watches on another directory provider (`host`; None: any of them, the node
+    exporters' filter): its slapd, firewall and node exporter; on a store apart, Dovecot, the partner copies'
+    timer and the backups'; on an MX host apart, Postfix and its filters."""
     parts = components(s)
-    names = ("openldap", "directory_firewall", "directory_monitoring")
-    names += (("dovecot",) + (("backup",) if s.backup else ())) if s.stores_apart else ()
-    return unit_names(u for name in names for u in parts[name].services)
+    names = ["openldap", "directory_firewall", "directory_monitoring"]
+    if s.stores_apart and host in (None, *s.stores_apart):
+        names += ["dovecot"] + (["backup"] if s.backup else [])
+    if s.mx_hosts and host in (None, *s.mx_hosts):
+        names += MX_COMPONENTS
+    return unit_names(dict.fromkeys(u for name in names for u in parts[name].services))
 
 
 def unit_names(services) -> list[str]:
@@ -179,9 +187,9 @@ def ca_label(s: Settings) -> str:
     return Path(s.inventory or s.province).name
 
 
-def tls_material(s: Settings, secrets) -> dict[str, str]:
+def tls_material(s: Settings, secrets, host: str | None = None) -> dict[str, str]:
     """The TLS files: the mail host's (the operator's own certificate, or one from the inventory's internal
-    CA), and slapd's own key and certificate from the internal CA, so that slapd's user never holds the key
+    CA; on an MX host apart, its own from that CA), and slapd's own key and certificate from the internal CA, so that slapd's user never holds the key
     the public services use. slapd answers on loopback only: its clients trust the internal CA."""
     label = ca_label(s)
     if s.tls_files:
@@ -196,12 +204,18 @@ def tls_material(s: Settings, secrets) -> dict[str, str]:
     slapd_key, slapd_cert, ca = tls.server_certificate(secrets.directory, label, slapd_names,
                                                        stem=f"slapd-{s.mail_host}")
     cert_path, key_path = tls_paths(s.mail_host)
+    own = {cert_path: chain.decode(), key_path: key.decode()}
+    if host in s.mx_hosts:
+        # An MX host apart greets with its own name (its MX record's target), in a certificate of the same CA.
+        mx_key, mx_cert, _ = tls.server_certificate(secrets.directory, label, [host], stem=f"mx-{host}")
+        mx_cert_path, mx_key_path = tls_paths(host)
+        own = {mx_cert_path: (mx_cert + ca).decode(), mx_key_path: mx_key.decode()}
     store = {}
-    if s.stores_apart:
+    if s.stores_apart or s.mx_hosts:
         store_key, store_cert, _ = tls.server_certificate(secrets.directory, label, list(s.stores),
                                                           stem=f"store-{s.mail_host}")
         store = {STORE_CERT: (store_cert + ca).decode(), STORE_KEY: store_key.decode()}
-    return {**store, cert_path: chain.decode(), key_path: key.decode(), PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
+    return {**store, **own, PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
             f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
             f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
 
@@ -211,8 +225,10 @@ def host_files(s: Settings, host: str | None = None) -> dict[str, str]:
     DKIM key that signs and the MTA-STS policy (whose CRLF lines no template keeps). With `host` (its hosts.yml
     name), as that host gets them: a store host's backups are its own (render.backup_client)."""
     secrets = render.default_secrets(s)
-    content = {**render.render_all(s, secrets, host), **tls_material(s, secrets), **backup_keys(s, secrets, host),
+    content = {**render.render_all(s, secrets, host), **tls_material(s, secrets, host), **backup_keys(s, secrets, host),
                DKIM_KEY: dkim.active(secrets, s.domain).private_pem, MTA_STS_POLICY: dnsrecords.mta_sts_policy(s)}
+    if DEPLOY_MANIFEST not in {f.path for f in render.deployment_files(s, host)}:
+        return content            # an MX host apart keeps no record of the mail host's deploys
     return {**content, DEPLOY_MANIFEST: deploy_manifest(s, content)}
 
 
@@ -278,7 +294,7 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
             "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s),
-            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR}
+            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR, "mx_hosts": list(s.mx_hosts)}
 
 
 def backup_facts(s: Settings) -> dict:
@@ -295,7 +311,7 @@ def for_engine(s: Settings, host: str | None = None) -> dict:
     of this hosts.yml name gets it: host_files), and facts."""
     content = host_files(s, host)
     parts = {}
-    for name, c in components(s).items():
+    for name, c in components(s, host).items():
         part = asdict(c)
         part["files"] = [{**asdict(f), "content": content[f.path]} for f in c.files]
         parts[name] = part

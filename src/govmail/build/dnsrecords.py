@@ -1,10 +1,12 @@
-"""The DNS records a province must publish for its mail to be found and trusted (`govmail dns`): MX, the
-addresses of the mail host and of the names it serves over HTTPS (webmail aliases, MTA-STS, autoconfig),
-SPF, the DKIM key that signs, DMARC, MTA-STS and TLS reporting, and the RFC 6186 service records for mail
-clients. Zone-file lines by default, JSON for tools.
+"""The DNS records a province must publish for its mail to be found and trusted (`govmail dns`): MX (the
+mail host and the MX hosts apart), the addresses of the mail host, of the MX hosts and of the names the mail
+host serves over HTTPS (webmail aliases, MTA-STS, autoconfig), SPF, the DKIM key that signs, DMARC, MTA-STS
+and TLS reporting, and the RFC 6186 service records for mail clients. Zone-file lines by default, JSON for
+tools.
 
-The records describe the deployment as the inventory has it: the addresses come from
-`overrides.public_addresses`, else from the mail host's address in hosts.yml when it is an IP address.
+The records describe the deployment as the inventory has it: the mail host's addresses come from
+`overrides.public_addresses`, else from its address in hosts.yml when it is an IP address; an MX host's from
+hosts.yml.
 """
 
 from __future__ import annotations
@@ -60,12 +62,22 @@ def mail_addresses(s: Settings) -> list[str]:
         return []
 
 
+def mx_addresses(s: Settings) -> dict[str, str]:
+    """Each MX host apart by name, with its address in hosts.yml (which must be the one the internet reaches)."""
+    providers = {p.name: p.address for p in s.directory_providers}
+    return {name: providers[name] for name in s.mx_hosts}
+
+
 def records(s: Settings, secrets: Secrets) -> list[Record]:
     domain, host, reports = s.domain, s.mail_host, f"mailto:postmaster@{s.domain}"
-    found = [Record(domain, "MX", f"10 {host}")]
+    # Every MX at the same preference: senders spread their mail over them and, when one does not answer,
+    # try the next.
+    found = [Record(domain, "MX", f"10 {name}") for name in (host, *s.mx_hosts)]
     addresses = mail_addresses(s)
     for name in [host, *s.webmail_aliases, s.mta_sts_host, s.autoconfig_host]:
         found.extend(Record(name, "AAAA" if ":" in address else "A", address) for address in addresses)
+    for name, address in mx_addresses(s).items():
+        found.append(Record(name, "AAAA" if ":" in address else "A", address))
     relays = "".join(f" ip{'6' if ':' in net else '4'}:{net}" for net in s.defences.relays)
     found.append(Record(domain, "TXT", f"v=spf1 mx{relays} -all"))
     for key in (dkim.active(secrets, domain), dkim.upcoming(secrets, domain)):
@@ -84,7 +96,8 @@ def records(s: Settings, secrets: Secrets) -> list[Record]:
 
 def mta_sts_policy(s: Settings) -> str:
     """The policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 §3.2, CRLF lines)."""
-    lines = ["version: STSv1", f"mode: {s.mta_sts_mode}", f"mx: {s.mail_host}", f"max_age: {MTA_STS_MAX_AGE}"]
+    lines = ["version: STSv1", f"mode: {s.mta_sts_mode}", *(f"mx: {name}" for name in (s.mail_host, *s.mx_hosts)),
+             f"max_age: {MTA_STS_MAX_AGE}"]
     return "\r\n".join(lines) + "\r\n"
 
 

@@ -284,30 +284,42 @@ STORE_FILES = (
     HostFile(STORE_COPY_TOOL, "dovecot", "dovecot/store-copy.py.j2", mode="0755"),
     HostFile("/etc/systemd/system/govmail-store-copy.service", "dovecot", "dovecot/govmail-store-copy.service.j2"),
     HostFile("/etc/systemd/system/govmail-store-copy.timer", "dovecot", "dovecot/govmail-store-copy.timer.j2"),
+)
+# The internal certificate the stores present to each other, and the mail host to the MX hosts' deliveries
+# (LMTP with STARTTLS).
+INTERNAL_TLS_FILES = (
     HostFile(STORE_CERT, "dovecot"),
     HostFile(STORE_KEY, "dovecot", mode="0600"),
 )
 
 
-def withdrawn_files(stores_apart: bool) -> tuple[HostFile, ...]:
+def withdrawn_files(stores_apart: bool, internal_tls: bool | None = None) -> tuple[HostFile, ...]:
     """What govmail put on the mail host for stores apart and takes away when the inventory has one store
-    again: the partner copies' tool, units and metrics, the stores' certificate, Postfix's map of stores."""
-    if stores_apart:
-        return ()
-    return tuple(f for f in STORE_FILES if f.role == "mail") + (HostFile(STORE_COPY_METRICS, "dovecot"),)
+    again: the partner copies' tool, units and metrics, Postfix's map of stores; the internal certificate too
+    unless MX hosts still deliver to the mail host over TLS (`internal_tls`, default: stores apart)."""
+    gone = () if stores_apart else (tuple(f for f in STORE_FILES if f.role == "mail")
+                                    + (HostFile(STORE_COPY_METRICS, "dovecot"),))
+    keeps_tls = stores_apart if internal_tls is None else internal_tls
+    return gone + (() if keeps_tls else INTERNAL_TLS_FILES)
 
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,
-               directory_hosts: bool = False, stores_apart: bool = False) -> tuple[HostFile, ...]:
-    """The table for one deployment: with its mail host's certificate and key; without the backup parts
-    when the inventory names no backup target; the monitoring server's files on the mail host unless the
-    inventory has a host of its own for them; the directory hosts' own files when it has some."""
-    cert, key = tls_paths(mail_host)
+               directory_hosts: bool = False, stores_apart: bool = False, mx_apart: bool = False,
+               cert_host: str | None = None) -> tuple[HostFile, ...]:
+    """The table for one deployment: with its mail host's certificate and key (an MX host's own: `cert_host`);
+    without the backup parts when the inventory names no backup target; the monitoring server's files on the
+    mail host unless the inventory has a host of its own for them; the directory hosts' own files when it has
+    some; the internal certificate with stores apart or MX hosts apart."""
+    cert, key = tls_paths(cert_host or mail_host)
     table = FILES if backups else tuple(f for f in FILES if f.component not in BACKUP_COMPONENTS)
+    if cert_host:     # an MX host apart keeps no record of the mail host's deploys
+        table = tuple(f for f in table if f.path not in (DEPLOY_TOOL, DEPLOY_MANIFEST))
     if directory_hosts:
         table += DIRECTORY_FILES
     if stores_apart:
         table += STORE_FILES
+    if stores_apart or mx_apart:
+        table += INTERNAL_TLS_FILES
     if not monitor_apart:
         table = tuple(replace(f, role="mail") if f.role == "monitor" else f for f in table)
     return table + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))

@@ -129,6 +129,10 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         **store_addresses(settings, stores),
         "store_ring": store_ring(settings, stores),
         "backup_clients": backup_clients(settings),
+        "mx_addresses": mx_addresses(settings),
+        # Where an MX host apart hands its mail over (LMTP with STARTTLS): the mail host, by its inventory name
+        # (the internal certificate's), whose Dovecot proxies each delivery to the mailbox's store.
+        "lmtp_host": settings.store_names[0],
         "store_ports": STORE_PORTS,
         "store_tls": (STORE_CERT, STORE_KEY),
         "address_book_filter": address_book_filter(settings),
@@ -270,15 +274,34 @@ def render_all(settings: Settings, secrets: Secrets | None = None, host: str | N
     """Every managed file's content, keyed by its path on the host: on the mail host, or on the host of this
     hosts.yml name (the few files whose content differs on a store host: its backups')."""
     env = environment()
-    ctx = {**context(settings, secrets or default_secrets(settings)), "backup_client": backup_client(settings, host)}
-    return {f.path: env.get_template(f.template).render(ctx) for f in deployment_files(settings) if f.template}
+    ctx = {**context(settings, secrets or default_secrets(settings)), **host_context(settings, host)}
+    return {f.path: env.get_template(f.template).render(ctx) for f in deployment_files(settings, host) if f.template}
 
 
-def deployment_files(s: Settings) -> tuple[layout.HostFile, ...]:
-    """The file table for this deployment: its mail host's name, backups or not, a monitor host or not,
-    directory and store hosts or not."""
+def host_context(s: Settings, host: str | None) -> dict:
+    """What differs on the host of this hosts.yml name: the name its backups go under; on an MX host apart from
+    the mail host, its own name and certificate (Postfix's greeting, its MX record)."""
+    mx_here = host in s.mx_hosts
+    found = {"backup_client": backup_client(s, host), "mx_here": mx_here}
+    if mx_here:
+        found |= {"this_host": host, "tls_cert": tls_paths(host)[0], "tls_key": tls_paths(host)[1]}
+    return found
+
+
+def deployment_files(s: Settings, host: str | None = None) -> tuple[layout.HostFile, ...]:
+    """The file table for this deployment (its mail host's name, backups or not, a monitor host or not,
+    directory, store and MX hosts or not), as the host of this hosts.yml name gets it: an MX host apart has a
+    certificate of its own."""
     return layout.host_files(s.mail_host, s.backup is not None, s.monitor_address is not None,
-                             bool(s.directory_providers), bool(s.stores_apart))
+                             bool(s.directory_providers), bool(s.stores_apart), bool(s.mx_hosts),
+                             host if host in s.mx_hosts else None)
+
+
+def mx_addresses(s: Settings) -> list[str]:
+    """The IP addresses of the MX hosts apart from the mail host (directory providers, by address): the mail
+    host's firewall admits them to its LMTP and quota-status listeners, each store's to its quota-status."""
+    providers = {p.name: p.address for p in s.directory_providers}
+    return [providers[name] for name in s.mx_hosts]
 
 
 def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:

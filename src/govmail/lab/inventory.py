@@ -16,7 +16,7 @@ from govmail.lab.hosts import ssh_key
 def role(name: str) -> str:
     """A lab host's group: `outside` plays the internet, `backup` keeps the backups, `monitor` runs the
     monitoring server, `directory1`, `directory2` … are other providers of the directory, and so are
-    `store1`, `store2` … (which hold mailboxes too: groups), the others are mail hosts."""
+    `store1`, `store2` … (which hold mailboxes and receive mail too: groups), the others are mail hosts."""
     if name.startswith(("directory", "store")):
         return "directory"
     return name if name in ("outside", "backup", "monitor") else "mail"
@@ -30,6 +30,9 @@ def groups(hosts: dict[str, Host]) -> dict[str, list[str]]:
     stores = [name for name in found["directory"] if name.startswith("store")]
     if stores:
         found["store"] = found["mail"][:1] + stores
+        # Each store host receives mail from the internet too (group `mx`): the lab's second node holds all but
+        # the users' entry.
+        found["mx"] = found["mail"][:1] + stores
     return found
 
 
@@ -77,7 +80,9 @@ def publish(hosts: dict[str, Host]) -> None:
 def publish_province(hosts: dict[str, Host], found: list[dnsrecords.Record]) -> None:
     """The lab DNS serves a province's records (`govmail dns`) from now on, and its domain and mail host
     name on the first mail host, until the next publication."""
-    names = sorted({name for r in found if r.type == "MX" for name in (r.name, r.value.split()[1])})
+    mx = [r for r in found if r.type == "MX"]
+    # The domain and the mail host (the first MX; the others are MX hosts apart, named as lab hosts already).
+    names = sorted({r.name for r in mx} | {mx[0].value.split()[1]} if mx else set())
     write_file(STATE / "province-names", "".join(f"{name}\n" for name in names))
     publish(hosts)
     serve_records(found)

@@ -548,6 +548,10 @@ class Settings:
     # Where mailboxes live: the hosts of group `store` of hosts.yml, by name (Dovecot's proxy resolves it),
     # else the mail host alone. A new mailbox goes to its agency's store, else to the least used.
     stores: tuple[str, ...] = ()
+    # The other hosts that receive the province's mail from the internet (group `mx` of hosts.yml, each a
+    # directory host too), by name: each runs Postfix with the whole filter chain and its own queue, and hands
+    # what it accepts to the mail host's Dovecot over LMTP. None: the mail host alone is the MX.
+    mx_hosts: tuple[str, ...] = ()
     store_copy_seconds: int = DEFAULTS["store_copy_every"].seconds     # the partner copies' interval
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
@@ -723,6 +727,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         monitor_address=host_address(inventory, "monitor", "the mail host"),
         directory_providers=directory_providers(inventory),
         stores=stores(inventory),
+        mx_hosts=mx_hosts(inventory, overrides),
         store_copy_seconds=(overrides.store_copy_every or DEFAULTS["store_copy_every"]).seconds,
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
@@ -802,6 +807,25 @@ def stores(inventory: str | None) -> tuple[str, ...]:
     if apart and found[0] not in mail:
         raise BadInput(f"{inventory}/hosts.yml: group store must list the mail host first (the mailboxes made "
                        "before stores, which name none, are there)")
+    return tuple(found)
+
+
+def mx_hosts(inventory: str | None, overrides: Overrides) -> tuple[str, ...]:
+    """The hosts of group `mx` other than the mail host, by their hosts.yml name (their FQDN: it is their MX
+    record's target and the name their certificate carries). Each must be a directory provider too: its Postfix
+    looks recipients up in its own slapd, so mail is accepted while another host is down."""
+    if not inventory:
+        return ()
+    mail = [name for name, _ in reach.inventory_hosts(Path(inventory), "mail")[:1]]
+    found = [name for name, _ in reach.inventory_hosts(Path(inventory), "mx") if name not in mail]
+    directory = {name for name, _ in reach.inventory_hosts(Path(inventory), "directory")}
+    if lacking := [name for name in found if name not in directory]:
+        raise BadInput(f"{inventory}/hosts.yml: MX host(s) {', '.join(lacking)} must be in group directory too "
+                       "(an MX looks recipients up in its own slapd); add them there")
+    if found and overrides.tls_certificate_file:
+        raise BadInput(f"{inventory}/govmail.yml: tls_certificate_file covers the mail host alone, and MX hosts "
+                       f"({', '.join(found)}) would present the inventory's own CA's certificates, which other "
+                       "mail servers do not trust: not supported yet (leave group mx empty, or tls_certificate_file unset)")
     return tuple(found)
 
 
