@@ -89,3 +89,14 @@ def test_mta_sts_is_published_and_its_id_follows_the_policy(profile, tmp_path):
     ids = [dict(tag.split("=") for tag in found["_mta-sts.hanam.gov.vn", "TXT"].split("; "))["id"],
            dnsrecords.mta_sts_id(dnsrecords.mta_sts_policy(enforce))]
     assert ids[0] != ids[1] and all(i.isalnum() and len(i) <= 32 for i in ids)
+
+
+def test_in_the_lab_each_store_host_is_an_mx_host_too_and_keeps_its_own_name():
+    from govmail.lab.inventory import groups, names_on_the_mail_host
+    from govmail.lab.state import Host
+    hosts = {name: Host(name, f"10.213.0.{n}", "", "trixie", 0)
+             for n, name in enumerate(("mail1", "store1", "outside"), 10)}
+    assert {group: names for group, names in groups(hosts).items() if group in ("store", "mx", "directory")} == {
+        "directory": ["store1"], "store": ["mail1", "store1"], "mx": ["mail1", "store1"]}
+    found = [dnsrecords.Record("hanam.gov.vn", "MX", f"10 {name}") for name in ("mail.hanam.gov.vn", "store1")]
+    assert names_on_the_mail_host(found) == ["hanam.gov.vn", "mail.hanam.gov.vn"]

@@ -77,12 +77,16 @@ def publish(hosts: dict[str, Host]) -> None:
     write_inventory(running)
 
 
+def names_on_the_mail_host(found: list[dnsrecords.Record]) -> list[str]:
+    """The province's names the lab DNS gives the first mail host: its domain and the first MX (the mail host;
+    any other MX is a lab host apart, already named after itself)."""
+    mx = [r for r in found if r.type == "MX"]
+    return sorted({r.name for r in mx} | {mx[0].value.split()[1]}) if mx else []
+
+
 def publish_province(hosts: dict[str, Host], found: list[dnsrecords.Record]) -> None:
     """The lab DNS serves a province's records (`govmail dns`) from now on, and its domain and mail host
     name on the first mail host, until the next publication."""
-    mx = [r for r in found if r.type == "MX"]
-    # The domain and the mail host (the first MX; the others are MX hosts apart, named as lab hosts already).
-    names = sorted({r.name for r in mx} | {mx[0].value.split()[1]} if mx else set())
-    write_file(STATE / "province-names", "".join(f"{name}\n" for name in names))
+    write_file(STATE / "province-names", "".join(f"{name}\n" for name in names_on_the_mail_host(found)))
     publish(hosts)
     serve_records(found)
