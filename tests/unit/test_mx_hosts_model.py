@@ -84,7 +84,7 @@ def test_an_mx_host_offers_port_25_alone(inventory, hosts_yml):
 
 
 def test_the_mail_host_admits_the_mx_hosts_alone_to_its_lmtp_and_quota_listeners(inventory, hosts_yml):
-    rules = lines(components.host_files(with_mx(inventory, hosts_yml))[f"/etc/govmail/nftables.conf"])
+    rules = lines(components.host_files(with_mx(inventory, hosts_yml))["/etc/govmail/nftables.conf"])
     assert rules.index(f"tcp dport {{ 24, 12340 }} ip saddr {MX} accept") \
         < rules.index("tcp dport { 24, 12340 } counter reject with tcp reset")
 
