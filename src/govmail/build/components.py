@@ -294,7 +294,7 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
             "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s),
-            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR, "mx_hosts": list(s.mx_hosts)}
+            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR}
 
 
 def backup_facts(s: Settings) -> dict:

@@ -62,12 +62,6 @@ def mail_addresses(s: Settings) -> list[str]:
         return []
 
 
-def mx_addresses(s: Settings) -> dict[str, str]:
-    """Each MX host apart by name, with its address in hosts.yml (which must be the one the internet reaches)."""
-    providers = {p.name: p.address for p in s.directory_providers}
-    return {name: providers[name] for name in s.mx_hosts}
-
-
 def records(s: Settings, secrets: Secrets) -> list[Record]:
     domain, host, reports = s.domain, s.mail_host, f"mailto:postmaster@{s.domain}"
     # Every MX at the same preference: senders spread their mail over them and, when one does not answer,
@@ -76,7 +70,7 @@ def records(s: Settings, secrets: Secrets) -> list[Record]:
     addresses = mail_addresses(s)
     for name in [host, *s.webmail_aliases, s.mta_sts_host, s.autoconfig_host]:
         found.extend(Record(name, "AAAA" if ":" in address else "A", address) for address in addresses)
-    for name, address in mx_addresses(s).items():
+    for name, address in s.mx_addresses.items():
         found.append(Record(name, "AAAA" if ":" in address else "A", address))
     relays = "".join(f" ip{'6' if ':' in net else '4'}:{net}" for net in s.defences.relays)
     found.append(Record(domain, "TXT", f"v=spf1 mx{relays} -all"))

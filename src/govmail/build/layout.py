@@ -293,14 +293,13 @@ INTERNAL_TLS_FILES = (
 )
 
 
-def withdrawn_files(stores_apart: bool, internal_tls: bool | None = None) -> tuple[HostFile, ...]:
+def withdrawn_files(stores_apart: bool, internal_tls: bool) -> tuple[HostFile, ...]:
     """What govmail put on the mail host for stores apart and takes away when the inventory has one store
     again: the partner copies' tool, units and metrics, Postfix's map of stores; the internal certificate too
-    unless MX hosts still deliver to the mail host over TLS (`internal_tls`, default: stores apart)."""
+    unless something still uses it (`internal_tls`: stores apart, or MX hosts delivering over TLS)."""
     gone = () if stores_apart else (tuple(f for f in STORE_FILES if f.role == "mail")
                                     + (HostFile(STORE_COPY_METRICS, "dovecot"),))
-    keeps_tls = stores_apart if internal_tls is None else internal_tls
-    return gone + (() if keeps_tls else INTERNAL_TLS_FILES)
+    return gone + (() if internal_tls else INTERNAL_TLS_FILES)
 
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,

@@ -129,7 +129,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         **store_addresses(settings, stores),
         "store_ring": store_ring(settings, stores),
         "backup_clients": backup_clients(settings),
-        "mx_addresses": mx_addresses(settings),
+        # The mail host's firewall admits them to its LMTP and quota-status listeners, each store's to its quota-status.
+        "mx_addresses": list(settings.mx_addresses.values()),
         # Where an MX host apart hands its mail over (LMTP with STARTTLS): the mail host, by its inventory name
         # (the internal certificate's), whose Dovecot proxies each delivery to the mailbox's store.
         "lmtp_host": settings.store_names[0],
@@ -284,7 +285,8 @@ def host_context(s: Settings, host: str | None) -> dict:
     mx_here = host in s.mx_hosts
     found = {"backup_client": backup_client(s, host), "mx_here": mx_here}
     if mx_here:
-        found |= {"this_host": host, "tls_cert": tls_paths(host)[0], "tls_key": tls_paths(host)[1]}
+        cert, key = tls_paths(host)
+        found |= {"this_host": host, "tls_cert": cert, "tls_key": key}
     return found
 
 
@@ -296,12 +298,6 @@ def deployment_files(s: Settings, host: str | None = None) -> tuple[layout.HostF
                              bool(s.directory_providers), bool(s.stores_apart), bool(s.mx_hosts),
                              host if host in s.mx_hosts else None)
 
-
-def mx_addresses(s: Settings) -> list[str]:
-    """The IP addresses of the MX hosts apart from the mail host (directory providers, by address): the mail
-    host's firewall admits them to its LMTP and quota-status listeners, each store's to its quota-status."""
-    providers = {p.name: p.address for p in s.directory_providers}
-    return [providers[name] for name in s.mx_hosts]
 
 
 def write_tree(settings: Settings, out: Path, secrets: Secrets | None = None) -> list[Path]:

@@ -588,6 +588,13 @@ class Settings:
         return self.stores[1:]
 
     @property
+    def mx_addresses(self) -> dict[str, str]:
+        """Each MX host apart by name, with its address in hosts.yml (it is a directory provider): the address
+        its DNS record gives, and the one the mail host's and the stores' firewalls admit."""
+        providers = {p.name: p.address for p in self.directory_providers}
+        return {name: providers[name] for name in self.mx_hosts}
+
+    @property
     def store_partners(self) -> dict[str, str]:
         """With stores apart: each store's partner, which holds a copy of its mailboxes (the next store in the
         inventory's order, the last one's the first)."""
