@@ -33,6 +33,16 @@ def store_host() -> lab.Host:
     return host
 
 
+def mailboxes_on_both_stores(s, secrets):
+    """Fresh mailboxes for the run, RECIPIENTS on the mail host and as many on store1: (admin, here, there)."""
+    tag = uuid.uuid4().hex[:6]
+    here = [f"bench{tag}m{i}@{s.domain}" for i in range(RECIPIENTS)]
+    there = [f"bench{tag}s{i}@{s.domain}" for i in range(RECIPIENTS)]
+    admin = make_mailboxes(s, secrets, here)
+    make_mailboxes(s, secrets, there, govmailStore=STORE)
+    return admin, here, there
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200)
@@ -42,11 +52,7 @@ def main() -> None:
     store = store_host()
     if STORE not in s.stores_apart:
         sys.exit(f"the lab inventory names no store {STORE}: deploy after `govmail lab up {STORE}`")
-    tag = uuid.uuid4().hex[:6]
-    here = [f"bench{tag}m{i}@{s.domain}" for i in range(RECIPIENTS)]
-    there = [f"bench{tag}s{i}@{s.domain}" for i in range(RECIPIENTS)]
-    admin = make_mailboxes(s, secrets, here)
-    make_mailboxes(s, secrets, there, govmailStore=STORE)
+    admin, here, there = mailboxes_on_both_stores(s, secrets)
     body = vietnamese_body()
 
     def inbound(stored_on: lab.Host, to: list[str], label: str, count: int = args.messages) -> float:

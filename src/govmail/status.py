@@ -81,9 +81,7 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
     for r in down:
         health.problems.append(f"{r['metric'].get('instance', r['metric']['job'])} does not answer "
                                f"({r['metric']['job']})")
-    queues = {r["metric"].get("queue", "?"): int(_value(r))
-              for r in q("sum by (queue) (postfix_showq_message_age_seconds_count)")}
-    health.lines.append(("mail queues", ", ".join(f"{k} {v}" for k, v in sorted(queues.items())) or "empty"))
+    mail_queues(health, s, q)
     for r in q(DISK_USED_PERCENT):
         on = "" if r["metric"].get("instance") == s.mail_host else f" on {r['metric'].get('instance')}"
         health.lines.append((f"disk {r['metric']['mountpoint']}{on}", f"{_value(r):.0f}% used"))
@@ -99,6 +97,16 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
     health.lines.append(("alerts firing", ", ".join(sorted(_alert_name(r) for r in firing)) or "none"))
     health.problems += [f"alert {_alert_name(r)}" for r in firing]
     return health
+
+
+def mail_queues(health: Health, s: Settings, q) -> None:
+    """Postfix's queues on each MX host: the mail host's line first, then `mail queues on <MX>`."""
+    counts: dict[str, dict[str, int]] = {host: {} for host in (s.mail_host, *s.mx_hosts)}
+    for r in q("sum by (instance, queue) (postfix_showq_message_age_seconds_count)"):
+        counts.setdefault(r["metric"].get("instance", "?"), {})[r["metric"].get("queue", "?")] = int(_value(r))
+    for host, queues in counts.items():
+        label = "mail queues" if host == s.mail_host else f"mail queues on {host}"
+        health.lines.append((label, ", ".join(f"{k} {v}" for k, v in sorted(queues.items())) or "empty"))
 
 
 def services(health: Health, s: Settings, q) -> None:

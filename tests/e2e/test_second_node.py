@@ -263,6 +263,32 @@ def test_the_second_mx_refuses_what_the_mail_host_refuses(provider, env, outside
     assert connect_outcomes(outside, env, ports) == {str(port): "ConnectionRefusedError" for port in ports}
 
 
+def test_the_monitor_watches_the_second_mxs_queue(provider, env, outside, monitor):
+    """store1's Postfix exporter answers the monitoring server alone; a message store1 cannot hand to the mail
+    host (its Dovecot stopped) waits in store1's queue, and Prometheus and `govmail status` count it there,
+    apart from the mail host's queue; it is delivered once the mail host answers."""
+    port = layout.MONITOR_PORTS["postfix"]
+    assert connect_outcomes(outside, provider, [port]) == {str(port): "ConnectionRefusedError"}
+    assert connect_outcomes(lab.load_hosts()["monitor"], provider, [port]) == {str(port): "open"}
+    _, to, password = new_mailbox(env)
+    subject = f"queued on {SECOND} {uuid.uuid4().hex[:8]}"
+    lab.ssh(env.host, ["systemctl stop dovecot"])
+    try:
+        text = f"From: root@{SECOND}\nTo: {to}\nSubject: {subject}\n\nCho trong hang doi.\n"
+        subprocess.run(lab.ssh_command(provider, ["/usr/sbin/sendmail", "-f", f"root@{SECOND}", "--", to]),
+                       input=text, text=True, check=True, timeout=60)
+        waiting = settled(monitor, f'sum by (instance) (postfix_showq_message_age_seconds_count{{instance="{SECOND}"}}) >= 1',
+                          bool)
+        assert waiting, lab.ssh(provider, ["postqueue -p"], check=False).stdout
+        status = govmail("status", check=False).stdout
+    finally:
+        lab.ssh(env.host, ["systemctl start dovecot"])
+    queues = status_of(status, f"mail queues on {SECOND}")
+    assert any(f"{queue} 1" in queues for queue in ("active", "deferred", "incoming")), status
+    lab.ssh(provider, ["postqueue -f"])
+    assert eventually(lambda: subject in inbox_subjects(env, to, password), wait=120)
+
+
 def stored_on(host: lab.Host, address: str) -> list[str]:
     """The message files of a mailbox on a host's disk (every folder)."""
     local, domain = address.split("@")

@@ -22,7 +22,7 @@ from promql import api, query, run_rule_tests, series, settled, unit_names
 
 pytestmark = pytest.mark.infra
 
-@pytest.mark.parametrize("service", MONITORING_SERVICES)
+@pytest.mark.parametrize("service", (*MONITORING_SERVICES, "prometheus-postfix-exporter"))
 def test_the_exporters_run_and_start_at_boot(host, service, per_engine):
     assert host.service(service).is_running and host.service(service).is_enabled
 
@@ -125,7 +125,7 @@ def rule_tests(s) -> dict:
             (f"{(a.certificate_days - 1) * 86400}x40", f"{(a.certificate_days + 30) * 86400}x40"),
         series("node_filesystem_avail_bytes", **disk): (f"{99 - a.disk_percent}x40", f"{101 - a.disk_percent}x40"),
         series("node_filesystem_size_bytes", **disk): ("100x40", "100x40"),
-        series("postfix_showq_message_age_seconds_count", queue="deferred"):
+        series("postfix_showq_message_age_seconds_count", queue="deferred", instance=mail):
             (f"{a.queue_size + 1}x40", f"{a.queue_size}x40"),
         series("dovecot_auth_failures_total", instance=mail): (f"0+{a.login_failures}x40", "0+1x40"),
         series("govmail_clamav_database_timestamp_seconds", **daily): (f"-{a.signature_age_seconds}x40", "0x40"),
@@ -140,7 +140,7 @@ def rule_tests(s) -> dict:
         "HostUnreachable": node | {"severity": "critical"},
         "CertificateExpiring": imaps | {"severity": "warning"},
         "DiskFilling": disk | {"severity": "critical"},
-        "MailQueueGrowing": {"severity": "warning"},
+        "MailQueueGrowing": {"instance": mail, "severity": "warning"},
         "LoginFailures": {"severity": "warning"},
         "SignaturesOld": daily | {"severity": "warning"},
         "MailDeferred": {"queue": "deferred", "severity": "warning"},

@@ -69,7 +69,7 @@ def test_the_engine_model_carries_each_file_with_its_content(lab):
     content = components.host_files(lab)
     postfix = model["components"]["postfix"]
     assert postfix["services"] == ("govmail-from-milter", "govmail-attachment-milter", "postfix",
-                                   "policyd-rate-limit") and postfix["files"]
+                                   "policyd-rate-limit", "prometheus-postfix-exporter") and postfix["files"]
     for f in postfix["files"]:
         assert f["content"] == content[f["path"]]
 

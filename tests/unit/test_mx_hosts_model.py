@@ -103,3 +103,19 @@ def test_the_monitoring_watches_postfix_and_its_filters_on_the_mx_host(inventory
     units = components.directory_host_units(s, "mx1")
     assert {"postfix.service", "clamav-daemon.service", "spamd.service", "slapd.service"} <= set(units)
     assert len(units) == len(set(units))
+
+
+def test_the_monitoring_server_alone_scrapes_the_mx_hosts_postfix_exporter(inventory, hosts_yml):
+    """Its queues count apart from the mail host's: Prometheus scrapes its exporter under its name; the exporter
+    answers on its address, which its firewall opens to the scraper alone; its Dovecot metrics stay on loopback."""
+    s = with_mx(inventory, hosts_yml)
+    port = layout.MONITOR_PORTS["postfix"]
+    prometheus = components.host_files(s)["/etc/prometheus/prometheus.yml"]
+    assert f'- targets: ["{MX}:{port}"]\n        labels: {{instance: mx1}}' in prometheus
+    on_mx = components.host_files(s, "mx1")
+    assert f"--web.listen-address=0.0.0.0:{port} " in on_mx["/etc/default/prometheus-postfix-exporter"]
+    rules = lines(on_mx[layout.DIRECTORY_FIREWALL])
+    scraped = f"{{ {layout.MONITOR_PORTS['node']}, {port} }}"
+    assert rules.index(f"tcp dport {scraped} ip saddr {MAIL} accept") \
+        < rules.index(f"tcp dport {scraped} counter reject with tcp reset")
+    assert "listen = 127.0.0.1" in lines(on_mx["/etc/dovecot/dovecot.conf"])

@@ -43,11 +43,11 @@ class Component:
     withdrawn_units: tuple[str, ...] = ()
 
 
-# On the mail host: the exporters and govmail's own metrics (the node exporter's systemd collector asks
-# systemd over D-Bus). On the monitoring server (the mail host itself unless the inventory has a `monitor`
+# On the mail host: the node exporter and govmail's own metrics (the node exporter's systemd collector asks
+# systemd over D-Bus; Postfix's exporter is in Postfix's component, on every MX host). On the monitoring server (the mail host itself unless the inventory has a `monitor`
 # host): Prometheus, Alertmanager and the prober of the public listeners.
-MONITORING_PACKAGES = ("prometheus-node-exporter", "prometheus-postfix-exporter", "dbus")
-MONITORING_SERVICES = ("prometheus-node-exporter", "prometheus-postfix-exporter", "govmail-metrics.timer")
+MONITORING_PACKAGES = ("prometheus-node-exporter", "dbus")
+MONITORING_SERVICES = ("prometheus-node-exporter", "govmail-metrics.timer")
 MONITORING_SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")
 MONITORING_SERVER_SERVICES = MONITORING_SERVER_PACKAGES
 
@@ -74,11 +74,13 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
         Component("tls"),
         # Before Postfix, whose milters include it. The DKIM key is readable by the opendkim group alone.
         Component("opendkim", ("opendkim",), "", ("opendkim",)),
-        # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix.
+        # policyd-rate-limit is the submission services' sending limit: it goes and restarts with Postfix; so
+        # does the exporter of its queues and log, on every host that runs Postfix.
         Component("postfix", ("postfix", "postfix-ldap", "postfix-pcre", "policyd-rate-limit", "python3-milter",
-                              "postfix-policyd-spf-python", "python3-libarchive-c"),
+                              "postfix-policyd-spf-python", "python3-libarchive-c", "prometheus-postfix-exporter"),
                   "postfix postfix/main_mailer_type select No configuration\n",
-                  ("govmail-from-milter", "govmail-attachment-milter", "postfix", "policyd-rate-limit"),
+                  ("govmail-from-milter", "govmail-attachment-milter", "postfix", "policyd-rate-limit",
+                   "prometheus-postfix-exporter"),
                   unit_files=True),
         # With several stores, each (the mail host too) copies its mailboxes to its partner on a timer.
         Component("dovecot", DOVECOT_PACKAGES, "",

@@ -104,6 +104,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
     ppm = env.get_template("slapd/ppm.conf.j2")
     rules = settings.rules
     stores = store_hosts(settings)
+    exporters_listen = "0.0.0.0" if settings.monitor_address else "127.0.0.1"
     return {
         "s": settings,
         "secrets": secrets,
@@ -112,8 +113,9 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "tls_key": tls_paths(settings.mail_host)[1],
         # Where the exporters listen and where the monitoring server reaches the mail host: loopback on a
         # single-node site; with a `monitor` host, every address (the firewall admits that host alone) and
-        # the mail host's name.
-        "exporters_listen": "0.0.0.0" if settings.monitor_address else "127.0.0.1",
+        # the mail host's name. (An MX host's Postfix exporter answers the monitoring server: host_context.)
+        "exporters_listen": exporters_listen,
+        "postfix_exporter_listen": exporters_listen,
         "mail_host_from_monitor": settings.mail_host if settings.monitor_address else "127.0.0.1",
         "monitored_ports": [MONITOR_PORTS["node"], MONITOR_PORTS["postfix"], MONITOR_PORTS["dovecot"], PORTS["alerts"]],
         "vmail_uid": VMAIL_UID,
@@ -281,12 +283,13 @@ def render_all(settings: Settings, secrets: Secrets | None = None, host: str | N
 
 def host_context(s: Settings, host: str | None) -> dict:
     """What differs on the host of this hosts.yml name: the name its backups go under; on an MX host apart from
-    the mail host, its own name and certificate (Postfix's greeting, its MX record)."""
+    the mail host, its own name and certificate (Postfix's greeting, its MX record) and its exporter's address."""
     mx_here = host in s.mx_hosts
     found = {"backup_client": backup_client(s, host), "mx_here": mx_here}
     if mx_here:
+        # Its Postfix exporter answers the monitoring server, on the other side of its firewall.
         cert, key = tls_paths(host)
-        found |= {"this_host": host, "tls_cert": cert, "tls_key": key}
+        found |= {"this_host": host, "tls_cert": cert, "tls_key": key, "postfix_exporter_listen": "0.0.0.0"}
     return found
 
 
