@@ -27,7 +27,11 @@ from govmail.errors import BadInput, GovmailError
 SETTLE_SECONDS = 5
 COMMAND_TIMEOUT = 3600
 DSYNC_CHANGED = 2       # doveadm sync/backup: done, but the mailbox changed meanwhile; run again
+DSYNC_TEMPFAIL = 75     # a lock not had in time, or a connection that stalled: run again
 DSYNC_ATTEMPTS = 5
+# dsync gives up on a connection silent this long (its default is 600 s). Debian's Dovecot 2.4.1 stalls a few
+# TLS connections that carry multiplexed streams (fixed upstream after 2.4.4): such a copy is run again.
+DSYNC_STALL_SECONDS = 60
 # dsync's per-mailbox lock, on both stores: a move and the stores' partner copies (govmail-store-copy) of the same
 # mailbox wait for each other instead of writing it together.
 LOCK_SECONDS = 60
@@ -213,11 +217,13 @@ def answers(mail_host: reach.SshTarget, store: str) -> bool:
 
 def dsync(host: reach.SshTarget, address: str, target: str) -> None:
     """`doveadm backup` of one mailbox (the target made like the source), run on the source store towards the
-    target's doveadm listener; again while dsync answers that the mailbox changed meanwhile (exit code 2)."""
-    command = ["backup", "-l", str(LOCK_SECONDS), "-u", address, f"tcps:{target}:{STORE_PORTS['doveadm']}"]
+    target's doveadm listener; again while dsync answers that the mailbox changed meanwhile (exit code 2) or that
+    it could not finish now (75: a lock, a stalled connection)."""
+    command = ["backup", "-l", str(LOCK_SECONDS), "-T", str(DSYNC_STALL_SECONDS), "-u", address,
+               f"tcps:{target}:{STORE_PORTS['doveadm']}"]
     for _ in range(DSYNC_ATTEMPTS):
         done = doveadm(host, command)
-        if done.returncode != DSYNC_CHANGED:
+        if done.returncode not in (DSYNC_CHANGED, DSYNC_TEMPFAIL):
             break
     if done.returncode:
         raise MoveFailed(f"{failure(host, command, done)}; nothing changed: the mailbox stays where it was")
