@@ -13,7 +13,7 @@ from govmail.build import components
 from govmail.build.deploy import backup, common, filters, firewall, logging, mail, monitoring, openldap, webmail
 from govmail.model import settings
 
-if {"mail", "backup", "monitor", "directory", "store", "mx"} & set(host.groups):
+if {"mail", "backup", "monitor", "directory", "store", "mx", "front"} & set(host.groups):
     s = settings.load(host.data.get("province"), Path(host.data.govmail_inventory))
     parts, content = components.components(s, host.name), components.host_files(s, host.name)
     facts = components.facts(s, content)
@@ -36,6 +36,8 @@ if "mail" in host.groups:
     logging.logging(parts["logging"], content)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
+    if "keepalived" in parts:
+        mail.keepalived(parts["keepalived"], content)
     common.record_deploy(facts)
 
 if "directory" in host.groups and "directory_firewall" in parts:
@@ -43,9 +45,13 @@ if "directory" in host.groups and "directory_firewall" in parts:
     monitoring.exporters(parts["directory_monitoring"], content)
 
 if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in parts:
-    mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, [], facts)
+    front_here = host.name in s.front_addresses      # it presents the mail host's certificate to users too
+    tls_ops = mail.tls(parts["tls"], content, facts) if front_here else []
+    mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, tls_ops, facts)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
+    if front_here:
+        mail.keepalived(parts["keepalived"], content)
 
 if "mx" in host.groups and host.name in s.mx_hosts:
     filters.clamav(parts["clamav"], content, facts)

@@ -19,5 +19,5 @@ def _hosts(group: str) -> tuple[list, dict]:
     return found, DEPLOYMENT
 
 
-mail, directory, store, mx, backup, monitor = (_hosts(group) for group in
-                                               ("mail", "directory", "store", "mx", "backup", "monitor"))
+mail, directory, store, mx, front, backup, monitor = (_hosts(group) for group in
+                                                      ("mail", "directory", "store", "mx", "front", "backup", "monitor"))

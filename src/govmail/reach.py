@@ -62,6 +62,15 @@ def inventory_hosts(inventory: Path, group: str) -> list[tuple[str, SshTarget]]:
     return found
 
 
+def inventory_group_vars(inventory: Path, group: str) -> dict:
+    """The vars hosts.yml gives `group` itself (`children: {group: {vars: …}}`)."""
+    path = inventory / "hosts.yml"
+    if not path.is_file():
+        return {}
+    data = (yaml.safe_load(path.read_text()) or {}).get("all") or {}
+    return ((data.get("children") or {}).get(group) or {}).get("vars") or {}
+
+
 def inventory_host(inventory: Path, group: str) -> SshTarget | None:
     """The first host of `group` in the inventory's hosts.yml, as SSH reaches it."""
     found = inventory_hosts(inventory, group)

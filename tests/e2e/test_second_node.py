@@ -6,11 +6,13 @@ stopped, mail from outside arrives through the other. As a store it holds the ma
 over STARTTLS, and while its Dovecot is stopped their mail waits (4xx) and nothing bounces. Afterwards the
 host is removed and the deployment goes back to one node."""
 
+import contextlib
 import dataclasses
 import imaplib
 import json
 import os
 import shlex
+import ssl
 import subprocess
 import time
 import uuid
@@ -523,6 +525,70 @@ def with_id(msg):
     """The message with a Message-ID of its own (a mail program's; Postfix adds none to submitted mail)."""
     msg["Message-ID"] = make_msgid(domain="kiemthu.lab")
     return msg
+
+
+class FloatingIMAP(imaplib.IMAP4_SSL):
+    """IMAP over TLS to the floating address, checking the certificate against mail.<domain>, the name users
+    give their mail programs."""
+
+    def __init__(self, name: str, context: ssl.SSLContext):
+        self.name = name
+        super().__init__(lab.FLOATING_ADDRESS, 993, ssl_context=context, timeout=10)
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.name)
+
+
+def floating_login(env, address: str, password: str) -> str:
+    """What a login at the floating address comes to: 'OK', or the refusal or error."""
+    context = ssl.create_default_context(cadata=(env.secrets_dir / "ca.crt").read_text())
+    try:
+        conn = FloatingIMAP(env.s.mail_host, context)
+        try:
+            conn.login(address, password)
+            conn.select("INBOX", readonly=True)
+            return "OK"
+        finally:
+            with contextlib.suppress(Exception):
+                conn.logout()
+    except (OSError, imaplib.IMAP4.error) as err:
+        return f"{type(err).__name__}: {err}"
+
+
+def holds_floating(host: lab.Host) -> bool:
+    found = lab.ssh(host, ["ip -o -4 addr show"], check=False, timeout=20)
+    return f" {lab.FLOATING_ADDRESS}/" in found.stdout
+
+
+def test_with_the_front_holding_the_floating_address_lost_imap_answers_there_again(provider, env):
+    """mail.<domain> is the floating address, held by the mail host while it runs (keepalived). The mail host lost
+    (the host stopped): store1 takes the address over and answers IMAP there with the mail host's certificate,
+    serving its own mailboxes (the mail host's answer 'temporarily unavailable': their store is down); the
+    time until a login answers again is measured. Once the mail host runs again it holds the address again and
+    its mailboxes answer there."""
+    _, there, there_password = mailbox_on_the_second_store(env, provider)
+    _, here, here_password = new_mailbox(env)
+    assert holds_floating(env.host) and not holds_floating(provider)
+    assert (floating_login(env, here, here_password), floating_login(env, there, there_password)) == ("OK", "OK")
+    lab.lose([env.host.name])
+    lost = time.monotonic()
+    try:
+        outcome = eventually(lambda: floating_login(env, there, there_password) == "OK", wait=60)
+        answered = time.monotonic() - lost
+        assert outcome, floating_login(env, there, there_password)
+        print(f"IMAP at the floating address answered again {answered:.1f} s after the mail host stopped")
+        assert holds_floating(provider)
+        assert "UNAVAILABLE" in floating_login(env, here, here_password)
+    finally:
+        lab.up([env.host.name])
+    env.host = lab.load_hosts()[env.host.name]
+    assert eventually(lambda: holds_floating(env.host) and floating_login(env, here, here_password) == "OK", wait=240), \
+        floating_login(env, here, here_password)
+    assert not holds_floating(provider)
+    state = lab.ssh(env.host, ["systemctl is-system-running --wait"], check=False, timeout=240).stdout.strip()
+    assert state == "running", lab.ssh(env.host, ["systemctl --failed --no-legend"], check=False).stdout
+    env.admin = directory.connect(env.s)        # its SSH tunnel ended with the host
 
 
 def test_with_store1_lost_mail_flows_its_mailboxes_fail_over_and_come_back_whole(provider, env):

@@ -140,6 +140,10 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
     if s.stores_apart:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
+    if s.floating:
+        # keepalived on every front (the mail host too), moving the users' floating address to a front whose
+        # Dovecot runs.
+        parts.append(Component("keepalived", ("keepalived",), "", ("keepalived",), role="front"))
     table = render.deployment_files(s, host)
     gone = withdrawn_files(bool(s.stores_apart), bool(s.stores_apart or s.mx_hosts))
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name),
@@ -150,8 +154,9 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
 
 
 def watched_units(s: Settings) -> list[str]:
-    """The systemd units of the mail host's services and timers, whose state the monitoring watches."""
-    return unit_names(u for c in components(s).values() if c.role == "mail" for u in c.services)
+    """The systemd units of the mail host's services and timers, whose state the monitoring watches (keepalived
+    too where the mail host is one of several fronts)."""
+    return unit_names(u for c in components(s).values() if c.role in ("mail", "front") for u in c.services)
 
 
 # What an MX host apart runs besides a directory host's parts: Postfix and its whole filter chain, and the
@@ -162,13 +167,15 @@ MX_COMPONENTS = ("clamav", "spamassassin", "opendkim", "postfix", "opendmarc", "
 def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     """The units the monitoring watches on another directory provider (`host`; None: any of them, the node
     exporters' filter): its slapd, firewall and node exporter; on a store apart, Dovecot, the partner copies'
-    timer and the backups'; on an MX host apart, Postfix and its filters."""
+    timer and the backups'; on an MX host apart, Postfix and its filters; on a front apart, keepalived."""
     parts = components(s)
     names = ["openldap", "directory_firewall", "directory_monitoring"]
     if s.stores_apart and host in (None, *s.stores_apart):
         names += ["dovecot"] + (["backup"] if s.backup else [])
     if s.mx_hosts and host in (None, *s.mx_hosts):
         names += MX_COMPONENTS
+    if s.floating and host in (None, *s.floating.fronts):
+        names += ["keepalived"]
     return unit_names(dict.fromkeys(u for name in names for u in parts[name].services))
 
 
@@ -208,10 +215,12 @@ def tls_material(s: Settings, secrets, host: str | None = None) -> dict[str, str
     cert_path, key_path = tls_paths(s.mail_host)
     own = {cert_path: chain.decode(), key_path: key.decode()}
     if host in s.mx_hosts:
-        # An MX host apart greets with its own name (its MX record's target), in a certificate of the same CA.
+        # An MX host apart greets with its own name (its MX record's target), in a certificate of the same CA; a
+        # front host among them presents the mail host's certificate to users as well.
         mx_key, mx_cert, _ = tls.server_certificate(secrets.directory, label, [host], stem=f"mx-{host}")
         mx_cert_path, mx_key_path = tls_paths(host)
-        own = {mx_cert_path: (mx_cert + ca).decode(), mx_key_path: mx_key.decode()}
+        own = {mx_cert_path: (mx_cert + ca).decode(), mx_key_path: mx_key.decode(),
+               **(own if host in s.front_addresses else {})}
     store = {}
     if s.stores_apart or s.mx_hosts:
         store_key, store_cert, _ = tls.server_certificate(secrets.directory, label, list(s.stores),

@@ -67,12 +67,15 @@ def records(s: Settings, secrets: Secrets) -> list[Record]:
     # Every MX at the same preference: senders spread their mail over them and, when one does not answer,
     # try the next.
     found = [Record(domain, "MX", f"10 {name}") for name in (host, *s.mx_hosts)]
-    addresses = mail_addresses(s)
+    # With fronts apart, users reach mail.<domain> at the floating address; the mail host's mail still leaves
+    # from its own addresses, which SPF then names (its MX name is the floating address's).
+    addresses = [s.floating.address] if s.floating else mail_addresses(s)
     for name in [host, *s.webmail_aliases, s.mta_sts_host, s.autoconfig_host]:
         found.extend(Record(name, "AAAA" if ":" in address else "A", address) for address in addresses)
     for name, address in s.mx_addresses.items():
         found.append(Record(name, "AAAA" if ":" in address else "A", address))
-    relays = "".join(f" ip{'6' if ':' in net else '4'}:{net}" for net in s.defences.relays)
+    senders = [*(mail_addresses(s) if s.floating else []), *s.defences.relays]
+    relays = "".join(f" ip{'6' if ':' in str(net) else '4'}:{net}" for net in senders)
     found.append(Record(domain, "TXT", f"v=spf1 mx{relays} -all"))
     for key in (dkim.active(secrets, domain), dkim.upcoming(secrets, domain)):
         if key:

@@ -294,6 +294,13 @@ INTERNAL_TLS_FILES = (
 )
 
 
+# With front hosts apart: keepalived on each front (the mail host too) moving the users' floating address, VRRP
+# router 51 of the fronts' network segment.
+VRRP_ROUTER_ID = 51
+VRRP_INSTANCE = "govmail_front"
+KEEPALIVED_FILES = (HostFile("/etc/keepalived/keepalived.conf", "keepalived", "keepalived/keepalived.conf.j2"),)
+
+
 def withdrawn_files(stores_apart: bool, internal_tls: bool) -> tuple[HostFile, ...]:
     """What govmail put on the mail host for stores apart and takes away when the inventory has one store
     again: the partner copies' tool, units and metrics, Postfix's map of stores; the internal certificate too
@@ -305,12 +312,12 @@ def withdrawn_files(stores_apart: bool, internal_tls: bool) -> tuple[HostFile, .
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,
                directory_hosts: bool = False, stores_apart: bool = False, mx_apart: bool = False,
-               cert_host: str | None = None) -> tuple[HostFile, ...]:
-    """The table for one deployment: with its mail host's certificate and key (an MX host's own: `cert_host`);
-    without the backup parts when the inventory names no backup target; the monitoring server's files on the
-    mail host unless the inventory has a host of its own for them; the directory hosts' own files when it has
-    some; the internal certificate with stores apart or MX hosts apart."""
-    cert, key = tls_paths(cert_host or mail_host)
+               cert_host: str | None = None, floating: bool = False, front_apart: bool = False) -> tuple[HostFile, ...]:
+    """The table for one deployment: with its mail host's certificate and key (an MX host's own: `cert_host`;
+    a front host apart has the mail host's as well); without the backup parts when the inventory names no backup
+    target; the monitoring server's files on the mail host unless the inventory has a host of its own for them;
+    the directory hosts' own files when it has some; the internal certificate with stores apart or MX hosts
+    apart; keepalived's with a floating address."""
     table = FILES if backups else tuple(f for f in FILES if f.component not in BACKUP_COMPONENTS)
     if cert_host:     # an MX host apart keeps no record of the mail host's deploys
         table = tuple(f for f in table if f.path not in (DEPLOY_TOOL, DEPLOY_MANIFEST))
@@ -320,9 +327,13 @@ def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False
         table += STORE_FILES
     if stores_apart or mx_apart:
         table += INTERNAL_TLS_FILES
+    if floating:
+        table += KEEPALIVED_FILES
     if not monitor_apart:
         table = tuple(replace(f, role="mail") if f.role == "monitor" else f for f in table)
-    return table + (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600"))
+    certified = ([cert_host] if cert_host else []) + ([mail_host] if front_apart or not cert_host else [])
+    return table + tuple(f for name in certified for cert, key in [tls_paths(name)]
+                         for f in (HostFile(cert, "tls"), HostFile(key, "tls", mode="0600")))
 
 
 # template (under templates/) -> path on the host

@@ -116,7 +116,9 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         # the mail host's name. (An MX host's Postfix exporter answers the monitoring server: host_context.)
         "exporters_listen": exporters_listen,
         "postfix_exporter_listen": exporters_listen,
-        "mail_host_from_monitor": settings.mail_host if settings.monitor_address else "127.0.0.1",
+        # (By its own address where mail.<domain> is a floating address, which another front may hold.)
+        "mail_host_from_monitor": (("127.0.0.1" if not settings.monitor_address else
+                                    stores[settings.stores[0]] if settings.floating else settings.mail_host)),
         "monitored_ports": [MONITOR_PORTS["node"], MONITOR_PORTS["postfix"], MONITOR_PORTS["dovecot"], PORTS["alerts"]],
         "vmail_uid": VMAIL_UID,
         "slapd_dir": SLAPD_DIR,
@@ -138,6 +140,8 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         "lmtp_host": settings.store_names[0],
         "store_ports": STORE_PORTS,
         "store_tls": (STORE_CERT, STORE_KEY),
+        # The public certificate (mail.<domain>'s), which a front host apart presents as the mail host does.
+        "public_tls": tls_paths(settings.mail_host),
         "address_book_filter": address_book_filter(settings),
         "eicar_hex": EICAR.encode().hex(),
         "profile": settings.profile,
@@ -285,12 +289,24 @@ def host_context(s: Settings, host: str | None) -> dict:
     """What differs on the host of this hosts.yml name: the name its backups go under; on an MX host apart from
     the mail host, its own name and certificate (Postfix's greeting, its MX record) and its exporter's address."""
     mx_here = host in s.mx_hosts
-    found = {"backup_client": backup_client(s, host), "mx_here": mx_here}
+    found = {"backup_client": backup_client(s, host), "mx_here": mx_here, **front_context(s, host)}
     if mx_here:
         # Its Postfix exporter answers the monitoring server, on the other side of its firewall.
         cert, key = tls_paths(host)
         found |= {"this_host": host, "tls_cert": cert, "tls_key": key, "postfix_exporter_listen": "0.0.0.0"}
     return found
+
+
+def front_context(s: Settings, host: str | None) -> dict:
+    """With a floating address: every front's address by name (the mail host first, by its hosts.yml name),
+    the front this is (a front apart, else the mail host) and its VRRP priority (the mail host's highest)."""
+    if not s.floating:
+        return {"front_here": False}
+    ring = {s.stores[0]: store_hosts(s)[s.stores[0]], **s.front_addresses}
+    this = host if host in s.front_addresses else s.stores[0]
+    return {"front_here": host in s.front_addresses, "front_ring": ring, "this_front": this,
+            "front_peers": [address for name, address in ring.items() if name != this],
+            "front_priority": 200 - 10 * list(ring).index(this)}
 
 
 def deployment_files(s: Settings, host: str | None = None) -> tuple[layout.HostFile, ...]:
@@ -299,7 +315,8 @@ def deployment_files(s: Settings, host: str | None = None) -> tuple[layout.HostF
     certificate of its own."""
     return layout.host_files(s.mail_host, s.backup is not None, s.monitor_address is not None,
                              bool(s.directory_providers), bool(s.stores_apart), bool(s.mx_hosts),
-                             host if host in s.mx_hosts else None)
+                             host if host in s.mx_hosts else None, s.floating is not None,
+                             host in s.front_addresses)
 
 
 

@@ -22,13 +22,13 @@ from govmail.lab.inventory import province_names, publish, publish_province, rol
 from govmail.lab.network import (dnsmasq_lines, ensure_bridge, ensure_dns, ensure_proxy, ensure_signature_mirror,
                                  pidfile_alive, stop_pid)
 from govmail.lab.root import build_root
-from govmail.lab.state import (BRIDGE, CACHE, CGROUP_TREES, GATEWAY, INVENTORY_DIR, LAB_SIGNATURE, LAB_SIGNATURE_TEXT,
+from govmail.lab.state import (BRIDGE, CACHE, CGROUP_TREES, FLOATING_ADDRESS, GATEWAY, INVENTORY_DIR, LAB_SIGNATURE, LAB_SIGNATURE_TEXT,
                                LAB_SIGNATURES, MAIL_DISK_SIZE, OUTSIDE_DOMAIN, QUARANTINE_DOMAIN, SIGNATURE_PORT,
                                SPOOFED_DOMAIN, STATE, Host, LabError, alive, ensure_tools, load_hosts, locked,
                                remove_empty_dirs, require_root, run, save_hosts)
 
 # What the CLI, the tests and the benchmarks use, besides the commands below.
-__all__ = ["CACHE", "CGROUP_TREES", "GATEWAY", "LAB_SIGNATURE", "LAB_SIGNATURE_TEXT", "LAB_SIGNATURES", "MAIL_DISK_SIZE",
+__all__ = ["CACHE", "CGROUP_TREES", "FLOATING_ADDRESS", "GATEWAY", "LAB_SIGNATURE", "LAB_SIGNATURE_TEXT", "LAB_SIGNATURES", "MAIL_DISK_SIZE",
            "OUTSIDE_DOMAIN", "QUARANTINE_DOMAIN", "SIGNATURE_PORT", "SPOOFED_DOMAIN", "STATE", "Host", "LabError",
            "alive", "build_root", "destroy", "dnsmasq_lines", "down", "ensure_bridge", "ensure_proxy", "ensure_tools",
            "load_hosts", "lose", "province_names", "publish_records", "remove", "require_root", "role", "run", "ssh", "ssh_command", "ssh_key",

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from govmail.build import layout
-from govmail.lab.state import (BRIDGE, CGROUP_TREES, FIRST_HOST, GATEWAY, Host, LabError, MAIL_DISK_SIZE, NETWORK,
+from govmail.lab.state import (BRIDGE, CGROUP_TREES, FIRST_HOST, FLOATING_HOST, GATEWAY, Host, LabError, MAIL_DISK_SIZE, NETWORK,
                                REBOOT_EXIT, SSH_OPTIONS, STATE, alive, load_hosts, remove_empty_dirs, run, write_file)
 from govmail.lab.root import root_dir
 
@@ -30,7 +30,7 @@ def ssh_key() -> Path:
 
 def allocate(name: str, hosts: dict[str, Host], suite: str) -> Host:
     used = {h.address for h in hosts.values()}
-    for offset in range(FIRST_HOST, NETWORK.num_addresses - 1):
+    for offset in range(FIRST_HOST, min(FLOATING_HOST, NETWORK.num_addresses - 1)):
         address = str(NETWORK.network_address + offset)
         if address not in used:
             return Host(name, address, str(uuid.uuid4()), suite)

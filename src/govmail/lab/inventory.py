@@ -8,9 +8,12 @@ from pathlib import Path
 import yaml
 
 from govmail.build import dnsrecords
-from govmail.lab.state import Host, INVENTORY_DIR, OUTSIDE_DOMAIN, STATE, alive, write_file
+from govmail.lab.state import FLOATING_ADDRESS, FLOATING_INTERFACE, Host, INVENTORY_DIR, OUTSIDE_DOMAIN, STATE, alive, write_file
 from govmail.lab.network import serve_records, write_dns
 from govmail.lab.hosts import ssh_key
+
+
+FRONT_VARS = {"floating_address": FLOATING_ADDRESS, "floating_interface": FLOATING_INTERFACE}
 
 
 def role(name: str) -> str:
@@ -30,9 +33,10 @@ def groups(hosts: dict[str, Host]) -> dict[str, list[str]]:
     stores = [name for name in found["directory"] if name.startswith("store")]
     if stores:
         found["store"] = found["mail"][:1] + stores
-        # Each store host receives mail from the internet too (group `mx`): the lab's second node holds all but
-        # the users' entry.
+        # Each store host receives mail from the internet too (group `mx`) and answers users at the floating
+        # address when the mail host cannot (group `front`): the lab's second node holds every role.
         found["mx"] = found["mail"][:1] + stores
+        found["front"] = found["mail"][:1] + stores
     return found
 
 
@@ -42,7 +46,8 @@ def write_inventory(hosts: dict[str, Host]) -> Path:
     data = {"all": {
         "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
-        "children": {group: {"hosts": {name: {"ansible_host": hosts[name].address} for name in names}}
+        "children": {group: {"hosts": {name: {"ansible_host": hosts[name].address} for name in names},
+                             **({"vars": FRONT_VARS} if group == "front" else {})}
                      for group, names in groups(hosts).items()},
     }}
     path = INVENTORY_DIR / "hosts.yml"
@@ -77,16 +82,20 @@ def publish(hosts: dict[str, Host]) -> None:
     write_inventory(running)
 
 
-def names_on_the_mail_host(found: list[dnsrecords.Record]) -> list[str]:
-    """The province's names the lab DNS gives the first mail host: its domain and the first MX (the mail host;
-    any other MX is a lab host apart, already named after itself)."""
+def names_on_the_mail_host(found: list[dnsrecords.Record], address: str | None = None) -> list[str]:
+    """The province's names the lab DNS gives the first mail host (at `address`): its domain and the first MX
+    (the mail host; any other MX is a lab host apart, already named after itself), unless the records give that
+    name another address (the floating address of several fronts)."""
     mx = [r for r in found if r.type == "MX"]
-    return sorted({r.name for r in mx} | {mx[0].value.split()[1]}) if mx else []
+    elsewhere = {r.name for r in found if r.type in ("A", "AAAA") and address and r.value != address}
+    return sorted(({r.name for r in mx} | {mx[0].value.split()[1]}) - elsewhere) if mx else []
 
 
 def publish_province(hosts: dict[str, Host], found: list[dnsrecords.Record]) -> None:
     """The lab DNS serves a province's records (`govmail dns`) from now on, and its domain and mail host
     name on the first mail host, until the next publication."""
-    write_file(STATE / "province-names", "".join(f"{name}\n" for name in names_on_the_mail_host(found)))
+    mail_hosts = [h.address for h in hosts.values() if role(h.name) == "mail"]
+    names = names_on_the_mail_host(found, mail_hosts[0] if mail_hosts else None)
+    write_file(STATE / "province-names", "".join(f"{name}\n" for name in names))
     publish(hosts)
     serve_records(found)

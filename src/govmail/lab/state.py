@@ -23,6 +23,11 @@ BRIDGE = "govmail0"
 NETWORK = ipaddress.ip_network(os.environ.get("GOVMAIL_LAB_NETWORK", "10.213.0.0/24"))
 GATEWAY = NETWORK.network_address + 1
 FIRST_HOST = 10
+# The users' floating address when the lab has front hosts apart (keepalived moves it between them, on each
+# host's interface host0); hosts get addresses below it.
+FLOATING_HOST = 250
+FLOATING_ADDRESS = str(NETWORK.network_address + FLOATING_HOST)
+FLOATING_INTERFACE = "host0"
 PROXY_PORT = 3142
 # The lab's signature mirror: an HTTP server on the gateway holding the project's test signatures, which
 # freshclam on lab hosts fetches (inventories/lab/govmail.yml lists its URL). Its one signature exists

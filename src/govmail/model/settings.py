@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import ipaddress
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -492,6 +493,15 @@ class BackupPlan:
 
 
 @dataclass(frozen=True)
+class FloatingAddress:
+    """The users' one address (mail.<domain>) over several front hosts: VRRP (keepalived) moves it to another
+    front when the one holding it stops; from hosts.yml's group `front` and its vars."""
+    address: str                         # an IPv4 address on the fronts' network, no host's own
+    interface: str                       # the network interface it is added to on each front
+    fronts: tuple[str, ...]              # the fronts apart from the mail host, by hosts.yml name
+
+
+@dataclass(frozen=True)
 class DirectoryProvider:
     """One slapd of a multi-provider directory: its server ID, and the URL the other providers replicate from
     (slapd finds its own ID by matching that URL against its listeners and its host name); on a deployment,
@@ -552,6 +562,9 @@ class Settings:
     # directory host too), by name: each runs Postfix with the whole filter chain and its own queue, and hands
     # what it accepts to the mail host's Dovecot over LMTP. None: the mail host alone is the MX.
     mx_hosts: tuple[str, ...] = ()
+    # The users' entry on several hosts: the mail host and the front hosts apart (group `front` of hosts.yml,
+    # each a store host), one floating address among them. None: the mail host alone, at its own address.
+    floating: FloatingAddress | None = None
     store_copy_seconds: int = DEFAULTS["store_copy_every"].seconds     # the partner copies' interval
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
     # they run on the mail host, all on loopback.
@@ -593,6 +606,12 @@ class Settings:
         its DNS record gives, and the one the mail host's and the stores' firewalls admit."""
         providers = {p.name: p.address for p in self.directory_providers}
         return {name: providers[name] for name in self.mx_hosts}
+
+    @property
+    def front_addresses(self) -> dict[str, str]:
+        """Each front host apart by name, with its address in hosts.yml (it is a directory provider)."""
+        providers = {p.name: p.address for p in self.directory_providers}
+        return {name: providers[name] for name in (self.floating.fronts if self.floating else ())}
 
     @property
     def store_partners(self) -> dict[str, str]:
@@ -735,6 +754,7 @@ def build(profile: Profile, overrides: Overrides | None = None, inventory: str |
         directory_providers=directory_providers(inventory),
         stores=stores(inventory),
         mx_hosts=mx_hosts(inventory, overrides),
+        floating=floating_address(inventory),
         store_copy_seconds=(overrides.store_copy_every or DEFAULTS["store_copy_every"]).seconds,
         logs=LogPolicy(retention_days(overrides.log_retention or DEFAULTS["log_retention"]),
                        (overrides.journal_max_use or DEFAULTS["journal_max_use"]).bytes,
@@ -834,6 +854,43 @@ def mx_hosts(inventory: str | None, overrides: Overrides) -> tuple[str, ...]:
                        f"({', '.join(found)}) would present the inventory's own CA's certificates, which other "
                        "mail servers do not trust: not supported yet (leave group mx empty, or tls_certificate_file unset)")
     return tuple(found)
+
+
+FRONT_VARS = {"floating_address", "floating_interface"}
+
+
+def floating_address(inventory: str | None) -> FloatingAddress | None:
+    """With hosts in group `front` of hosts.yml other than the mail host: the floating address and interface
+    its vars give. Each front apart must be a store host (its Dovecot serves the logins), and the address an
+    IPv4 address that is no host's own (keepalived adds it to the front that holds it)."""
+    if not inventory:
+        return None
+    where = f"{inventory}/hosts.yml"
+    mail = [name for name, _ in reach.inventory_hosts(Path(inventory), "mail")[:1]]
+    fronts = [name for name, _ in reach.inventory_hosts(Path(inventory), "front") if name not in mail]
+    given = reach.inventory_group_vars(Path(inventory), "front")
+    if not fronts:
+        if given.keys() & FRONT_VARS:
+            raise BadInput(f"{where}: group front has vars {', '.join(sorted(given.keys() & FRONT_VARS))} but no "
+                           "host besides the mail host: list the other front hosts there, or remove the vars")
+        return None
+    stores = {name for name, _ in reach.inventory_hosts(Path(inventory), "store")} - set(mail)
+    if lacking := [name for name in fronts if name not in stores]:
+        raise BadInput(f"{where}: front host(s) {', '.join(lacking)} must be in group store too (a front's "
+                       "Dovecot serves the logins, proxying each to its mailbox's store); add them there")
+    try:
+        address = ipaddress.IPv4Address(str(given.get("floating_address", "")))
+    except ValueError:
+        raise BadInput(f"{where}: group front needs vars: floating_address: the IPv4 address users reach "
+                       f"{', '.join(mail)} and the other fronts by (got {given.get('floating_address')!r})") from None
+    taken = {target.address for group in ("mail", "directory", "store", "mx", "front")
+             for _, target in reach.inventory_hosts(Path(inventory), group)}
+    if str(address) in taken:
+        raise BadInput(f"{where}: floating_address {address} is a host's own address; give one no host has")
+    interface = str(given.get("floating_interface", "eth0"))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", interface):
+        raise BadInput(f"{where}: floating_interface {interface!r} is no network interface name")
+    return FloatingAddress(str(address), interface, tuple(fronts))
 
 
 def _backup_plan(overrides: Overrides, inventory: str | None) -> BackupPlan | None:

@@ -1,4 +1,4 @@
-"""The mail host's TLS certificate, Postfix and Dovecot."""
+"""The mail host's TLS certificate, Postfix and Dovecot; keepalived on the fronts."""
 
 from __future__ import annotations
 
@@ -38,3 +38,9 @@ def dovecot(component: Component, own: Component, content: dict[str, str], tls_o
     server.shell(name="Sieve compiles govmail's rules", commands=[f"sievec {facts['sieve_before']}"],
                  _if=any_changed(changed))
     restart_if_changed(component, changed + put_files(own, content) + tls_ops)
+
+
+@deploy("keepalived: the users' floating address")
+def keepalived(component: Component, content: dict[str, str]):
+    install(component)
+    restart_if_changed(component, put_files(component, content))
