@@ -36,8 +36,7 @@ if "mail" in host.groups:
     logging.logging(parts["logging"], content)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
-    if "keepalived" in parts:
-        mail.keepalived(parts["keepalived"], content)
+    mail.keepalived(parts["keepalived"], content)
     common.record_deploy(facts)
 
 if "directory" in host.groups and "directory_firewall" in parts:

@@ -100,3 +100,16 @@ def test_in_the_lab_each_store_host_is_an_mx_host_too_and_keeps_its_own_name():
         "directory": ["store1"], "store": ["mail1", "store1"], "mx": ["mail1", "store1"]}
     found = [dnsrecords.Record("hanam.gov.vn", "MX", f"10 {name}") for name in ("mail.hanam.gov.vn", "store1")]
     assert names_on_the_mail_host(found) == ["hanam.gov.vn", "mail.hanam.gov.vn"]
+
+
+def test_in_the_lab_store_hosts_are_fronts_and_the_mail_hosts_name_moves_to_the_floating_address():
+    from govmail.lab.inventory import FRONT_VARS, groups, names_on_the_mail_host
+    from govmail.lab.state import FLOATING_ADDRESS, Host
+    hosts = {name: Host(name, f"10.213.0.{n}", "", "trixie", 0) for n, name in enumerate(("mail1", "store1"), 10)}
+    assert groups(hosts)["front"] == ["mail1", "store1"]
+    assert FRONT_VARS["floating_address"] == FLOATING_ADDRESS != "10.213.0.10"
+    found = [dnsrecords.Record("hanam.gov.vn", "MX", "10 mail.hanam.gov.vn"),
+             dnsrecords.Record("mail.hanam.gov.vn", "A", FLOATING_ADDRESS)]
+    assert names_on_the_mail_host(found, "10.213.0.10") == ["hanam.gov.vn"]
+    assert names_on_the_mail_host(found[:1] + [dnsrecords.Record("mail.hanam.gov.vn", "A", "10.213.0.10")],
+                                  "10.213.0.10") == ["hanam.gov.vn", "mail.hanam.gov.vn"]

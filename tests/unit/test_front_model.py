@@ -13,7 +13,7 @@ from govmail.errors import BadInput
 from govmail.model import settings
 
 MAIL, FRONT, FLOATING = "192.0.2.10", "192.0.2.20", "192.0.2.99"
-KEEPALIVED = "/etc/keepalived/keepalived.conf"
+KEEPALIVED = layout.KEEPALIVED_CONF
 STORE_CONF = "/etc/dovecot/conf.d/govmail-store.conf"
 
 
@@ -68,8 +68,16 @@ def test_keepalived_on_each_front_names_the_others_alone_and_the_mail_host_ranks
     priority = {name: int(next(line.split()[1] for line in lines(conf) if line.startswith("priority ")))
                 for name, conf in (("mail", on_mail), ("front", on_front))}
     assert priority["mail"] > priority["front"]
-    assert {f.path for f in components.components(s, "front1")["keepalived"].files} == {KEEPALIVED}
-    assert "keepalived" not in components.components(settings.load("hanam"))
+    assert {f.path for f in components.components(s, "front1")["keepalived"].files} == {
+        KEEPALIVED, "/etc/systemd/system/govmail-keepalived.service"}
+
+
+def test_back_to_one_front_the_deploy_takes_keepalived_away(inventory):
+    """An earlier deploy's keepalived stops for good and its files go (the floating address with it)."""
+    part = components.components(settings.load(None, inventory("")))["keepalived"]
+    assert (part.packages, part.files, part.services) == ((), (), ())
+    assert set(part.withdrawn) == {KEEPALIVED, "/etc/systemd/system/govmail-keepalived.service"}
+    assert part.withdrawn_units == ("govmail-keepalived.service",)
 
 
 def test_each_front_drops_vrrp_from_anyone_but_the_other_fronts(inventory):
@@ -108,9 +116,9 @@ def test_the_dns_names_mail_at_the_floating_address_and_spf_the_mail_hosts_own(i
 
 def test_the_monitoring_watches_keepalived_on_every_front(inventory):
     s = with_front(inventory)
-    assert "keepalived.service" in components.watched_units(s)
-    assert "keepalived.service" in components.directory_host_units(s, "front1")
-    assert "keepalived.service" not in components.watched_units(settings.load("hanam"))
+    assert "govmail-keepalived.service" in components.watched_units(s)
+    assert "govmail-keepalived.service" in components.directory_host_units(s, "front1")
+    assert "govmail-keepalived.service" not in components.watched_units(settings.load("hanam"))
 
 
 def test_the_monitoring_server_reaches_the_mail_host_by_its_own_address_not_the_floating_one(inventory):

@@ -140,12 +140,12 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
     if s.stores_apart:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
-    if s.floating:
-        # keepalived on every front (the mail host too), moving the users' floating address to a front whose
-        # Dovecot runs.
-        parts.append(Component("keepalived", ("keepalived",), "", ("keepalived",), role="front"))
+    # keepalived on every front (the mail host too), moving the users' floating address to a front whose Dovecot
+    # runs; without a floating address, nothing but the withdrawal of what an earlier deploy put there.
+    parts.append(Component("keepalived", ("keepalived",), "", ("govmail-keepalived",), unit_files=True, role="front",
+                           kept_off=("keepalived",)) if s.floating else Component("keepalived", role="front"))
     table = render.deployment_files(s, host)
-    gone = withdrawn_files(bool(s.stores_apart), bool(s.stores_apart or s.mx_hosts))
+    gone = withdrawn_files(bool(s.stores_apart), bool(s.stores_apart or s.mx_hosts), s.floating is not None)
     return {c.name: replace(c, files=tuple(f for f in table if f.component == c.name),
                             withdrawn=tuple(f.path for f in gone if f.component == c.name),
                             withdrawn_units=tuple(Path(f.path).name for f in gone

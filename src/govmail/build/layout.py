@@ -298,16 +298,21 @@ INTERNAL_TLS_FILES = (
 # router 51 of the fronts' network segment.
 VRRP_ROUTER_ID = 51
 VRRP_INSTANCE = "govmail_front"
-KEEPALIVED_FILES = (HostFile("/etc/keepalived/keepalived.conf", "keepalived", "keepalived/keepalived.conf.j2"),)
+KEEPALIVED_CONF = "/etc/govmail/keepalived.conf"
+KEEPALIVED_FILES = (
+    HostFile(KEEPALIVED_CONF, "keepalived", "keepalived/keepalived.conf.j2"),
+    HostFile("/etc/systemd/system/govmail-keepalived.service", "keepalived", "keepalived/govmail-keepalived.service.j2"),
+)
 
 
-def withdrawn_files(stores_apart: bool, internal_tls: bool) -> tuple[HostFile, ...]:
+def withdrawn_files(stores_apart: bool, internal_tls: bool, floating: bool) -> tuple[HostFile, ...]:
     """What govmail put on the mail host for stores apart and takes away when the inventory has one store
     again: the partner copies' tool, units and metrics, Postfix's map of stores; the internal certificate too
-    unless something still uses it (`internal_tls`: stores apart, or MX hosts delivering over TLS)."""
+    unless something still uses it (`internal_tls`: stores apart, or MX hosts delivering over TLS); keepalived's
+    unit and configuration without a floating address."""
     gone = () if stores_apart else (tuple(f for f in STORE_FILES if f.role == "mail")
                                     + (HostFile(STORE_COPY_METRICS, "dovecot"),))
-    return gone + (() if internal_tls else INTERNAL_TLS_FILES)
+    return gone + (() if internal_tls else INTERNAL_TLS_FILES) + (() if floating else KEEPALIVED_FILES)
 
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,

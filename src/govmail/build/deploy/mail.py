@@ -6,7 +6,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
 from ..components import Component
-from .common import any_changed, install, put_files, restart_if_changed
+from .common import any_changed, install, put_files, restart_if_changed, withdraw
 
 
 @deploy("TLS certificate for the mail host")
@@ -42,5 +42,8 @@ def dovecot(component: Component, own: Component, content: dict[str, str], tls_o
 
 @deploy("keepalived: the users' floating address")
 def keepalived(component: Component, content: dict[str, str]):
+    if not component.packages:      # no floating address: what an earlier deploy put there goes
+        withdraw(component)
+        return
     install(component)
     restart_if_changed(component, put_files(component, content))
