@@ -44,8 +44,9 @@ class Component:
 
 
 # On the mail host: the node exporter and govmail's own metrics (the node exporter's systemd collector asks
-# systemd over D-Bus; Postfix's exporter is in Postfix's component, on every MX host). On the monitoring server (the mail host itself unless the inventory has a `monitor`
-# host): Prometheus, Alertmanager and the prober of the public listeners.
+# systemd over D-Bus; Postfix's exporter is in Postfix's component, on every MX host). On the monitoring server
+# (the mail host itself unless the inventory has a `monitor` host): Prometheus, Alertmanager and the prober of
+# the public listeners.
 MONITORING_PACKAGES = ("prometheus-node-exporter", "dbus")
 MONITORING_SERVICES = ("prometheus-node-exporter", "govmail-metrics.timer")
 MONITORING_SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")

@@ -116,9 +116,7 @@ def context(settings: Settings, secrets: Secrets) -> dict:
         # the mail host's name. (An MX host's Postfix exporter answers the monitoring server: host_context.)
         "exporters_listen": exporters_listen,
         "postfix_exporter_listen": exporters_listen,
-        # (By its own address where mail.<domain> is a floating address, which another front may hold.)
-        "mail_host_from_monitor": (("127.0.0.1" if not settings.monitor_address else
-                                    stores[settings.stores[0]] if settings.floating else settings.mail_host)),
+        "mail_host_from_monitor": mail_host_from_monitor(settings, stores),
         "monitored_ports": [MONITOR_PORTS["node"], MONITOR_PORTS["postfix"], MONITOR_PORTS["dovecot"], PORTS["alerts"]],
         "vmail_uid": VMAIL_UID,
         "slapd_dir": SLAPD_DIR,
@@ -199,6 +197,14 @@ def probes(s: Settings) -> dict[str, list[str]]:
     return found
 
 
+def mail_host_from_monitor(s: Settings, stores: dict[str, str]) -> str:
+    """Where the monitoring server reaches the mail host: loopback when it is the mail host; its name; its own
+    address where mail.<domain> is a floating address, which another front may hold."""
+    if not s.monitor_address:
+        return "127.0.0.1"
+    return stores[s.stores[0]] if s.floating else s.mail_host
+
+
 def store_addresses(s: Settings, stores: dict[str, str]) -> dict:
     """With stores apart (`stores`: store_hosts), the mail host's IP address: its Dovecot counts logins over
     loopback (webmail, Postfix's LMTP socket) as its own (auth_proxy_self), and the stores admit it alone; every
@@ -218,9 +224,8 @@ def store_hosts(s: Settings) -> dict[str, str]:
     ansible_host; a name is refused), then the others' (directory providers, by address)."""
     if not s.stores_apart:
         return {}
-    providers = {p.name: p.address for p in s.directory_providers}
     mail = settings_mod.host_address(s.inventory, "mail", "each store's firewall")
-    return {s.stores[0]: mail, **{store: providers[store] for store in s.stores_apart}}
+    return {s.stores[0]: mail, **s.provider_addresses(s.stores_apart)}
 
 
 def backup_client(s: Settings, host: str | None) -> str:

@@ -600,18 +600,21 @@ class Settings:
         their mailboxes' logins and deliveries there. None: every mailbox is on the mail host."""
         return self.stores[1:]
 
+    def provider_addresses(self, names) -> dict[str, str]:
+        """These hosts apart from the mail host (each a directory provider) by name, with their hosts.yml address."""
+        providers = {p.name: p.address for p in self.directory_providers}
+        return {name: providers[name] for name in names}
+
     @property
     def mx_addresses(self) -> dict[str, str]:
-        """Each MX host apart by name, with its address in hosts.yml (it is a directory provider): the address
-        its DNS record gives, and the one the mail host's and the stores' firewalls admit."""
-        providers = {p.name: p.address for p in self.directory_providers}
-        return {name: providers[name] for name in self.mx_hosts}
+        """Each MX host apart by name, with its address in hosts.yml: the address its DNS record gives, and the
+        one the mail host's and the stores' firewalls admit."""
+        return self.provider_addresses(self.mx_hosts)
 
     @property
     def front_addresses(self) -> dict[str, str]:
-        """Each front host apart by name, with its address in hosts.yml (it is a directory provider)."""
-        providers = {p.name: p.address for p in self.directory_providers}
-        return {name: providers[name] for name in (self.floating.fronts if self.floating else ())}
+        """Each front host apart by name, with its address in hosts.yml."""
+        return self.provider_addresses(self.floating.fronts if self.floating else ())
 
     @property
     def store_partners(self) -> dict[str, str]:
