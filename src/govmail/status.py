@@ -41,6 +41,12 @@ class Prometheus:
     def query(self, expr: str) -> list[dict]:
         return self._get(f"query?query={urllib.parse.quote(expr)}")["result"]
 
+    def query_scraped(self, expr: str, scraped: set[tuple[str, str]]) -> list[dict]:
+        """query, without the series of hosts Prometheus no longer scrapes (see scraped_now); a result with
+        no instance (an aggregate) is kept."""
+        instances = {instance for _, instance in scraped}
+        return [r for r in self.query(expr) if r["metric"].get("instance", "") in instances | {""}]
+
     def scraped_now(self) -> set[tuple[str, str]]:
         """(job, instance) of every target Prometheus scrapes now. After a restart that dropped targets (the
         mail host renamed), their last samples still answer queries for 5 minutes: no staleness marker."""
@@ -73,9 +79,12 @@ def _days(seconds: float) -> str:
 
 def check(s: Settings, prometheus: Prometheus) -> Health:
     health = Health(s.mail_host)
-    q = prometheus.query
-    services(health, s, q)
     scraped = prometheus.scraped_now()
+
+    def q(expr: str) -> list[dict]:
+        return prometheus.query_scraped(expr, scraped)
+
+    services(health, s, q)
     down = [r for r in q("up == 0 or probe_success == 0")
             if (r["metric"].get("job"), r["metric"].get("instance")) in scraped]
     for r in down:
