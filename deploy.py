@@ -43,15 +43,7 @@ if "directory" in host.groups and "directory_firewall" in parts:
     openldap.provider(parts["openldap"], parts["directory_firewall"], content, facts)
     monitoring.exporters(parts["directory_monitoring"], content)
 
-if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in parts:
-    front_here = host.name in s.front_addresses      # it presents the mail host's certificate to users too
-    tls_ops = mail.tls(parts["tls"], content, facts) if front_here else []
-    mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, tls_ops, facts)
-    if "backup" in parts:
-        backup.client(parts["backup"], content, facts)
-    if front_here:
-        mail.keepalived(parts["keepalived"], content)
-
+# Before a store's Dovecot: a front's Dovecot puts Postfix's SASL socket in Postfix's spool.
 if "mx" in host.groups and host.name in s.mx_hosts:
     filters.clamav(parts["clamav"], content, facts)
     filters.spamassassin(parts["spamassassin"], content)
@@ -60,6 +52,14 @@ if "mx" in host.groups and host.name in s.mx_hosts:
     mail.postfix(parts["postfix"], content, tls_ops)
     filters.opendmarc(parts["opendmarc"], content)
     logging.logging(parts["logging"], content)
+
+if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in parts:
+    front_here = host.name in s.front_addresses      # an MX too: its certificates came with Postfix's
+    mail.dovecot(parts["dovecot"], parts["dovecot_store"], content, tls_ops if front_here else [], facts)
+    if "backup" in parts:
+        backup.client(parts["backup"], content, facts)
+    if front_here:
+        mail.keepalived(parts["keepalived"], content)
 
 if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":
     monitoring.server(parts["monitoring_server"], content)

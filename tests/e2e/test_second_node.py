@@ -12,6 +12,7 @@ import imaplib
 import json
 import os
 import shlex
+import smtplib
 import ssl
 import subprocess
 import time
@@ -566,17 +567,40 @@ def floating_login(env, address: str, password: str, timeout: float = 10) -> str
         return f"{type(err).__name__}: {err}"
 
 
+def floating_submit(env, sender: str, password: str, msg) -> None:
+    """Submission (587, STARTTLS) at the floating address, the certificate checked against mail.<domain>."""
+    context = ssl.create_default_context(cadata=(env.secrets_dir / "ca.crt").read_text())
+    with smtplib.SMTP(lab.FLOATING_ADDRESS, 587, timeout=30) as conn:
+        conn.ehlo("client.lab")
+        conn._host = env.s.mail_host          # the name starttls checks the certificate against
+        conn.starttls(context=context)
+        conn.ehlo("client.lab")
+        conn.login(sender, password)
+        conn.send_message(msg)
+
+
+def test_the_fronts_submission_answers_at_the_floating_address_alone(provider, env, outside):
+    """store1's Postfix opens 587 and 465 as a front; from outside, its own address refuses them."""
+    ports = [layout.CLIENT_PORTS["submission"], layout.CLIENT_PORTS["submissions"]]
+    assert connect_outcomes(outside, provider, ports) == {str(port): "ConnectionRefusedError" for port in ports}
+    listening = lab.ssh(provider, ["ss -Hltn"]).stdout
+    assert all(f":{port} " in listening for port in ports), listening
+
+
 def holds_floating(host: lab.Host) -> bool:
     found = lab.ssh(host, ["ip -o -4 addr show"], check=False, timeout=20)
     return f" {lab.FLOATING_ADDRESS}/" in found.stdout
 
 
-def test_with_the_front_holding_the_floating_address_lost_imap_answers_there_again(provider, env, ldap_server):
+def test_with_the_front_holding_the_floating_address_lost_imap_and_submission_answer_there_again(provider, env,
+                                                                                                 ldap_server):
     """mail.<domain> is the floating address, held by the mail host while it runs (keepalived). The mail host lost
     (the host stopped): store1 takes the address over and answers IMAP there with the mail host's certificate,
     serving its own mailboxes (the mail host's answer 'temporarily unavailable': their store is down); the
-    time until a login answers again is measured. Once the mail host runs again it holds the address again and
-    its mailboxes answer there."""
+    time until a login answers again is measured. Submission answers there too, for users of either store: what
+    they send waits in store1's queue while the mail host (the way to every mailbox) is down, and arrives,
+    signed, once it runs again. Once the mail host runs again it holds the address again and its mailboxes
+    answer there."""
     _, there, there_password = mailbox_on_the_second_store(env, provider)
     _, here, here_password = new_mailbox(env)
     # VRRP settles within seconds of a deploy that restarted keepalived (the mail host takes the address back)
@@ -601,6 +625,9 @@ def test_with_the_front_holding_the_floating_address_lost_imap_answers_there_aga
         print(f"\nIMAP at the floating address answered again {answered - stopping:.1f} s after the mail host began "
               f"to stop ({answered - stopped:.1f} s after it had stopped)")
         assert holds_floating(provider)
+        tag = uuid.uuid4().hex[:8]
+        for sender, password in ((there, there_password), (here, here_password)):
+            floating_submit(env, sender, password, with_id(message(sender, there, f"Gửi qua {SECOND} {tag}")))
         refused = time.monotonic()
         outcome = floating_login(env, here, here_password, timeout=120)
         print(f"a login for a mailbox stored on the mail host: {outcome} after {time.monotonic() - refused:.1f} s")
@@ -614,6 +641,16 @@ def test_with_the_front_holding_the_floating_address_lost_imap_answers_there_aga
     assert eventually(lambda: holds_floating(env.host) and floating_login(env, here, here_password) == "OK", wait=240), \
         floating_login(env, here, here_password)
     assert eventually(lambda: not holds_floating(provider), wait=30)
+    lab.ssh(provider, ["postqueue -f"])       # rather than wait for the queue's next retry
+    on_store1 = dataclasses.replace(env, host=provider)
+
+    def sent():
+        return [m for m in messages(on_store1, there) if tag in str(m["Subject"])]
+    assert eventually(lambda: len(sent()) == 2, wait=60), lab.ssh(provider, ["postqueue -p"], check=False).stdout
+    for msg in sent():
+        assert any(f"by {SECOND} " in str(hop) and "ESMTPSA" in str(hop) for hop in msg.get_all("Received")), \
+            msg.get_all("Received")
+        assert f"d={env.s.domain};" in "".join(str(msg["DKIM-Signature"]).split()), msg["DKIM-Signature"]
 
 
 def test_with_store1_lost_mail_flows_its_mailboxes_fail_over_and_come_back_whole(provider, env):

@@ -99,5 +99,6 @@ def test_every_template_is_in_the_file_table_once():
     listed = [f.template for f in layout.FILES + layout.DIRECTORY_FILES + layout.STORE_FILES + layout.KEEPALIVED_FILES
               if f.template]
     assert len(listed) == len(set(listed))
-    assert templates - set(listed) == {"slapd/ppm.conf.j2", "report/report.html.j2", "logging/keep.inc.j2"}
+    assert templates - set(listed) == {"slapd/ppm.conf.j2", "report/report.html.j2", "logging/keep.inc.j2",
+                                          "dovecot/conf.d/postfix-auth.inc.j2"}
     assert layout.MANAGED_FILES == {f.template: f.path for f in layout.FILES if f.template}

@@ -17,9 +17,10 @@ KEEPALIVED = layout.KEEPALIVED_CONF
 STORE_CONF = "/etc/dovecot/conf.d/govmail-store.conf"
 
 
-def write_hosts(inventory_dir, front_vars: dict | None = None, front_hosts=("mail1", "front1"), stores=True):
+def write_hosts(inventory_dir, front_vars: dict | None = None, front_hosts=("mail1", "front1"), stores=True, mx=True):
     groups = {"mail": {"mail1": MAIL}, "directory": {"front1": FRONT},
               "store": {"mail1": MAIL, "front1": FRONT} if stores else {},
+              "mx": {"mail1": MAIL, "front1": FRONT} if mx else {},
               "front": {name: {"mail1": MAIL, "front1": FRONT}[name] for name in front_hosts}}
     children = {group: {"hosts": {name: {"ansible_host": address} for name, address in hosts.items()}}
                 for group, hosts in groups.items()}
@@ -50,6 +51,7 @@ def test_the_floating_address_and_interface_come_from_group_fronts_vars(inventor
     ({"floating_address": MAIL}, {}, "is a host's own address"),
     ({"floating_address": FLOATING, "floating_interface": "eth0; rm -rf /"}, {}, "no network interface name"),
     ({"floating_address": FLOATING}, {"stores": False}, "must be in group store too"),
+    ({"floating_address": FLOATING}, {"mx": False}, "must be in group mx too"),
     ({"floating_address": FLOATING}, {"front_hosts": ("mail1",)}, "but no host besides the mail host"),
 ])
 def test_a_front_the_model_cannot_serve_is_refused_naming_why(inventory, front_vars, hosts, message):
@@ -98,12 +100,33 @@ def test_a_front_apart_answers_users_at_the_floating_address_with_the_mail_hosts
     assert store[store.index("local_name front1 {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
     assert f"auth_proxy_self = {FLOATING}" in store
     rules = lines(files[layout.DIRECTORY_FIREWALL])
-    assert f"tcp dport {{ 110, 143, 993, 995, 4190 }} ip daddr {FLOATING} accept" in rules
+    assert f"tcp dport {{ 110, 143, 465, 587, 993, 995, 4190 }} ip daddr {FLOATING} accept" in rules
     # the mail host counts a login at the floating address as its own, and admits the front's proxy
     front_conf = lines(components.host_files(s)["/etc/dovecot/conf.d/govmail-front.conf"])
     assert f"auth_proxy_self = {MAIL} {FLOATING}" in front_conf
     assert f"login_trusted_networks = 127.0.0.0/8 {FRONT}" in front_conf
     assert front_conf[front_conf.index("local_name mail1 {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
+
+
+def test_a_front_apart_takes_submissions_at_the_floating_address_alone_with_the_mail_hosts_certificate(inventory):
+    """Its Postfix (an MX's) opens 587 and 465 as the mail host's do, with the public certificate users know
+    mail.<domain> by; Dovecot gives Postfix the SASL socket; the firewall refuses them at the host's own address."""
+    s = with_front(inventory)
+    files = components.host_files(s, "front1")
+    master = files["/etc/postfix/master.cf"]
+    public_cert, public_key = layout.tls_paths(s.mail_host)
+    for service in ("submission inet", "submissions inet"):
+        options = master.split(service, 1)[1].split("\n")
+        assert "  -o smtpd_sasl_auth_enable=yes" in options[:13]
+        assert f"  -o smtpd_tls_chain_files={public_key},{public_cert}" in options[:13]
+    store = lines(files[STORE_CONF])
+    assert store[store.index("service auth {") + 1] == "unix_listener /var/spool/postfix/private/auth {"
+    rules = lines(files[layout.DIRECTORY_FIREWALL])
+    assert rules.index(f"tcp dport {{ 110, 143, 465, 587, 993, 995, 4190 }} ip daddr {FLOATING} accept") < \
+        rules.index("tcp dport { 465, 587 } counter reject with tcp reset")
+    # the mail host's own submission keeps main.cf's certificate (the same public one)
+    on_mail = components.host_files(s)["/etc/postfix/master.cf"].split("submission inet", 1)[1].split("# Dovecot")[0]
+    assert "smtpd_sasl_auth_enable=yes" in on_mail and "smtpd_tls_chain_files=" not in on_mail
 
 
 def test_the_dns_names_mail_at_the_floating_address_and_spf_the_mail_hosts_own(inventory):

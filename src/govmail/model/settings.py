@@ -864,7 +864,8 @@ FRONT_VARS = {"floating_address", "floating_interface"}
 
 def floating_address(inventory: str | None) -> FloatingAddress | None:
     """With hosts in group `front` of hosts.yml other than the mail host: the floating address and interface
-    its vars give. Each front apart must be a store host (its Dovecot serves the logins), and the address an
+    its vars give. Each front apart must be a store host (its Dovecot serves the logins) and an MX host (its
+    Postfix takes the submissions), and the address an
     IPv4 address that is no host's own (keepalived adds it to the front that holds it)."""
     if not inventory:
         return None
@@ -877,10 +878,12 @@ def floating_address(inventory: str | None) -> FloatingAddress | None:
             raise BadInput(f"{where}: group front has vars {', '.join(sorted(given.keys() & FRONT_VARS))} but no "
                            "host besides the mail host: list the other front hosts there, or remove the vars")
         return None
-    stores = {name for name, _ in reach.inventory_hosts(Path(inventory), "store")} - set(mail)
-    if lacking := [name for name in fronts if name not in stores]:
-        raise BadInput(f"{where}: front host(s) {', '.join(lacking)} must be in group store too (a front's "
-                       "Dovecot serves the logins, proxying each to its mailbox's store); add them there")
+    for group, why in (("store", "its Dovecot serves the logins, proxying each to its mailbox's store"),
+                       ("mx", "its Postfix takes the users' submissions on 587 and 465 with the whole filter chain")):
+        members = {name for name, _ in reach.inventory_hosts(Path(inventory), group)}
+        if lacking := [name for name in fronts if name not in members]:
+            raise BadInput(f"{where}: front host(s) {', '.join(lacking)} must be in group {group} too ({why}); "
+                           "add them there")
     try:
         address = ipaddress.IPv4Address(str(given.get("floating_address", "")))
     except ValueError:
