@@ -43,13 +43,17 @@ if "directory" in host.groups and "directory_firewall" in parts:
     openldap.provider(parts["openldap"], parts["directory_firewall"], content, facts)
     monitoring.exporters(parts["directory_monitoring"], content)
 
-# Before a store's Dovecot: a front's Dovecot puts Postfix's SASL socket in Postfix's spool.
+# Before a store's Dovecot: a front's Dovecot puts Postfix's SASL socket in Postfix's spool. A front's webmail
+# comes before OpenDMARC, as on the mail host (components.py).
 if "mx" in host.groups and host.name in s.mx_hosts:
     filters.clamav(parts["clamav"], content, facts)
     filters.spamassassin(parts["spamassassin"], content)
     tls_ops = mail.tls(parts["tls"], content, facts)
     filters.opendkim(parts["opendkim"], content)
     mail.postfix(parts["postfix"], content, tls_ops)
+    if host.name in s.front_addresses:
+        webmail.nginx(parts["nginx"], content, tls_ops, facts)
+        webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
     logging.logging(parts["logging"], content)
 

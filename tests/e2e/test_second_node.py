@@ -13,9 +13,13 @@ import json
 import os
 import shlex
 import smtplib
+import socket
 import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections import Counter
 from email.utils import make_msgid
@@ -28,6 +32,7 @@ from cryptography import x509
 from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbox_subjects, message, messages,
                       new_mailbox, publish, rcpt_reply, submit, wait_delivered)
 from promql import run_rule_tests, series, settled, unit_names
+from test_abuse import webmail_session
 from test_backup import rest
 from test_outsider import connect_outcomes, probe
 
@@ -579,9 +584,27 @@ def floating_submit(env, sender: str, password: str, msg) -> None:
         conn.send_message(msg)
 
 
-def test_the_fronts_submission_answers_at_the_floating_address_alone(provider, env, outside):
-    """store1's Postfix opens 587 and 465 as a front; from outside, its own address refuses them."""
-    ports = [layout.CLIENT_PORTS["submission"], layout.CLIENT_PORTS["submissions"]]
+def floating_webmail_login(env, address: str, password: str) -> str:
+    """What a webmail login at the floating address comes to: 'OK' once Roundcube shows the mail, or the error.
+    The page's certificate is checked against mail.<domain>."""
+    context = ssl.create_default_context(cadata=(env.secrets_dir / "ca.crt").read_text())
+    try:
+        with context.wrap_socket(socket.create_connection((lab.FLOATING_ADDRESS, 443), timeout=10),
+                                 server_hostname=env.s.mail_host):
+            pass
+        opener, base, headers, token = webmail_session(dataclasses.replace(env, address=lab.FLOATING_ADDRESS))
+        form = urllib.parse.urlencode({"_token": token, "_task": "login", "_action": "login", "_timezone": "UTC",
+                                       "_user": address, "_pass": password}).encode()
+        page = opener.open(urllib.request.Request(base + "?_task=login", data=form, headers=headers), timeout=60)
+        return "OK" if "_task=mail" in page.geturl() else f"ended at {page.geturl()}"
+    except (OSError, AttributeError) as err:       # no login form: AttributeError from its search
+        return f"{type(err).__name__}: {err}"
+
+
+def test_the_fronts_submission_and_webmail_answer_at_the_floating_address_alone(provider, env, outside):
+    """store1's Postfix opens 587 and 465 and its nginx 80 and 443 as a front; from outside, its own address
+    refuses them."""
+    ports = [80, 443, layout.CLIENT_PORTS["submission"], layout.CLIENT_PORTS["submissions"]]
     assert connect_outcomes(outside, provider, ports) == {str(port): "ConnectionRefusedError" for port in ports}
     listening = lab.ssh(provider, ["ss -Hltn"]).stdout
     assert all(f":{port} " in listening for port in ports), listening
@@ -592,12 +615,12 @@ def holds_floating(host: lab.Host) -> bool:
     return f" {lab.FLOATING_ADDRESS}/" in found.stdout
 
 
-def test_with_the_front_holding_the_floating_address_lost_imap_and_submission_answer_there_again(provider, env,
-                                                                                                 ldap_server):
+def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submission_answer_there_again(
+        provider, env, ldap_server):
     """mail.<domain> is the floating address, held by the mail host while it runs (keepalived). The mail host lost
     (the host stopped): store1 takes the address over and answers IMAP there with the mail host's certificate,
     serving its own mailboxes (the mail host's answer 'temporarily unavailable': their store is down); the
-    time until a login answers again is measured. Submission answers there too, for users of either store: what
+    time until a login answers again is measured, and the webmail's. Submission answers there too, for users of either store: what
     they send waits in store1's queue while the mail host (the way to every mailbox) is down, and arrives,
     signed, once it runs again. Once the mail host runs again it holds the address again and its mailboxes
     answer there."""
@@ -606,6 +629,7 @@ def test_with_the_front_holding_the_floating_address_lost_imap_and_submission_an
     # VRRP settles within seconds of a deploy that restarted keepalived (the mail host takes the address back)
     assert eventually(lambda: holds_floating(env.host) and not holds_floating(provider), wait=30)
     assert (floating_login(env, here, here_password), floating_login(env, there, there_password)) == ("OK", "OK")
+    assert floating_webmail_login(env, there, there_password) == "OK"
     # store1's way to the mail host's mailboxes (its proxy asks for the mail host by name): tried from the mail
     # host, which store1's firewall admits to its own address
     found = probe(env.host, dataclasses.replace(env, address=provider.address), f"""
@@ -625,6 +649,10 @@ def test_with_the_front_holding_the_floating_address_lost_imap_and_submission_an
         print(f"\nIMAP at the floating address answered again {answered - stopping:.1f} s after the mail host began "
               f"to stop ({answered - stopped:.1f} s after it had stopped)")
         assert holds_floating(provider)
+        outcome = eventually(lambda: floating_webmail_login(env, there, there_password) == "OK", wait=60)
+        print(f"the webmail at the floating address let a user in {time.monotonic() - stopping:.1f} s after the mail "
+              f"host began to stop")
+        assert outcome, floating_webmail_login(env, there, there_password)
         tag = uuid.uuid4().hex[:8]
         for sender, password in ((there, there_password), (here, here_password)):
             floating_submit(env, sender, password, with_id(message(sender, there, f"Gửi qua {SECOND} {tag}")))

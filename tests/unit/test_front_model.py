@@ -98,9 +98,9 @@ def test_a_front_apart_answers_users_at_the_floating_address_with_the_mail_hosts
     assert f"ssl_server_cert_file = {public_cert}" in store and public_cert in files and public_key in files
     # the proxies ask for it by its inventory name and get the internal certificate
     assert store[store.index("local_name front1 {") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
-    assert f"auth_proxy_self = {FLOATING}" in store
+    assert f"auth_proxy_self = {FLOATING} {FRONT}" in store        # its webmail logs in over loopback
     rules = lines(files[layout.DIRECTORY_FIREWALL])
-    assert f"tcp dport {{ 110, 143, 465, 587, 993, 995, 4190 }} ip daddr {FLOATING} accept" in rules
+    assert f"tcp dport {{ 80, 110, 143, 443, 465, 587, 993, 995, 4190 }} ip daddr {FLOATING} accept" in rules
     # the mail host counts a login at the floating address as its own, and admits the front's proxy
     front_conf = lines(components.host_files(s)["/etc/dovecot/conf.d/govmail-front.conf"])
     assert f"auth_proxy_self = {MAIL} {FLOATING}" in front_conf
@@ -122,11 +122,24 @@ def test_a_front_apart_takes_submissions_at_the_floating_address_alone_with_the_
     store = lines(files[STORE_CONF])
     assert store[store.index("service auth {") + 1] == "unix_listener /var/spool/postfix/private/auth {"
     rules = lines(files[layout.DIRECTORY_FIREWALL])
-    assert rules.index(f"tcp dport {{ 110, 143, 465, 587, 993, 995, 4190 }} ip daddr {FLOATING} accept") < \
-        rules.index("tcp dport { 465, 587 } counter reject with tcp reset")
+    assert rules.index(f"tcp dport {{ 80, 110, 143, 443, 465, 587, 993, 995, 4190 }} ip daddr {FLOATING} accept") \
+        < rules.index('tcp dport { 80, 443, 465, 587 } iif "lo" accept') \
+        < rules.index("tcp dport { 80, 443, 465, 587 } counter reject with tcp reset")
     # the mail host's own submission keeps main.cf's certificate (the same public one)
     on_mail = components.host_files(s)["/etc/postfix/master.cf"].split("submission inet", 1)[1].split("# Dovecot")[0]
     assert "smtpd_sasl_auth_enable=yes" in on_mail and "smtpd_tls_chain_files=" not in on_mail
+
+
+def test_a_front_apart_serves_the_webmail_with_the_mail_hosts_certificate(inventory):
+    """nginx presents mail.<domain>'s certificate (not the MX's own), and Roundcube checks its local Dovecot and
+    Postfix against that name; both watched there."""
+    s = with_front(inventory)
+    files = components.host_files(s, "front1")
+    public_cert, public_key = layout.tls_paths(s.mail_host)
+    site = lines(files[layout.NGINX_SITE])
+    assert f"ssl_certificate {public_cert};" in site and f"ssl_certificate_key {public_key};" in site
+    assert f"'peer_name' => '{s.mail_host}', 'cafile' => '{public_cert}'" in files["/etc/roundcube/config.inc.php"]
+    assert {"nginx.service", f"php{layout.PHP_VERSION}-fpm.service"} <= set(components.directory_host_units(s, "front1"))
 
 
 def test_the_dns_names_mail_at_the_floating_address_and_spf_the_mail_hosts_own(inventory):

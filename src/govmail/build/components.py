@@ -168,7 +168,8 @@ MX_COMPONENTS = ("clamav", "spamassassin", "opendkim", "postfix", "opendmarc", "
 def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     """The units the monitoring watches on another directory provider (`host`; None: any of them, the node
     exporters' filter): its slapd, firewall and node exporter; on a store apart, Dovecot, the partner copies'
-    timer and the backups'; on an MX host apart, Postfix and its filters; on a front apart, keepalived."""
+    timer and the backups'; on an MX host apart, Postfix and its filters; on a front apart, keepalived and the
+    webmail (nginx, php-fpm)."""
     parts = components(s)
     names = ["openldap", "directory_firewall", "directory_monitoring"]
     if s.stores_apart and host in (None, *s.stores_apart):
@@ -176,7 +177,7 @@ def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     if s.mx_hosts and host in (None, *s.mx_hosts):
         names += MX_COMPONENTS
     if s.floating and host in (None, *s.floating.fronts):
-        names += ["keepalived"]
+        names += ["keepalived", "nginx", "roundcube"]
     return unit_names(dict.fromkeys(u for name in names for u in parts[name].services))
 
 
