@@ -33,6 +33,7 @@ if "mail" in host.groups:
     if parts["monitoring_server"].role == "mail":
         monitoring.server(parts["monitoring_server"], content)
     firewall.firewall(parts["firewall"], content)
+    firewall.bans(parts["bans"], content)
     logging.logging(parts["logging"], content)
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
@@ -63,6 +64,7 @@ if "store" in host.groups and "mail" not in host.groups and "dovecot_store" in p
     if "backup" in parts:
         backup.client(parts["backup"], content, facts)
     if front_here:
+        firewall.bans(parts["bans"], content)
         mail.keepalived(parts["keepalived"], content)
 
 if "monitor" in host.groups and parts["monitoring_server"].role == "monitor":

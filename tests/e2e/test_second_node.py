@@ -34,7 +34,7 @@ from mailflow import (OUTSIDE_SENDER, delivered_count, govmail, imap_login, inbo
 from promql import run_rule_tests, series, settled, unit_names
 from test_abuse import webmail_session
 from test_backup import rest
-from test_outsider import connect_outcomes, probe
+from test_outsider import GUESS, connect_outcomes, fresh_address, probe
 
 from govmail import lab
 from govmail.accounts import directory
@@ -603,11 +603,13 @@ def floating_webmail_login(env, address: str, password: str) -> str:
 
 def test_the_fronts_submission_and_webmail_answer_at_the_floating_address_alone(provider, env, outside):
     """store1's Postfix opens 587 and 465 and its nginx 80 and 443 as a front; from outside, its own address
-    refuses them."""
+    refuses them. Its fail2ban watches the logins it serves there."""
     ports = [80, 443, layout.CLIENT_PORTS["submission"], layout.CLIENT_PORTS["submissions"]]
     assert connect_outcomes(outside, provider, ports) == {str(port): "ConnectionRefusedError" for port in ports}
     listening = lab.ssh(provider, ["ss -Hltn"]).stdout
     assert all(f":{port} " in listening for port in ports), listening
+    jails = lab.ssh(provider, ["fail2ban-client status"]).stdout
+    assert "dovecot" in jails and "roundcube-auth" in jails, jails
 
 
 def holds_floating(host: lab.Host) -> bool:
@@ -616,16 +618,17 @@ def holds_floating(host: lab.Host) -> bool:
 
 
 def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submission_answer_there_again(
-        provider, env, ldap_server):
+        provider, env, ldap_server, outside):
     """mail.<domain> is the floating address, held by the mail host while it runs (keepalived). The mail host lost
     (the host stopped): store1 takes the address over and answers IMAP there with the mail host's certificate,
     serving its own mailboxes (the mail host's answer 'temporarily unavailable': their store is down); the
     time until a login answers again is measured, and the webmail's. Submission answers there too, for users of either store: what
     they send waits in store1's queue while the mail host (the way to every mailbox) is down, and arrives,
-    signed, once it runs again. Once the mail host runs again it holds the address again and its mailboxes
-    answer there."""
+    signed, once it runs again. A password guesser there is banned by store1's fail2ban before the mailbox would
+    lock. Once the mail host runs again it holds the address again and its mailboxes answer there."""
     _, there, there_password = mailbox_on_the_second_store(env, provider)
     _, here, here_password = new_mailbox(env)
+    guessed_dn, guessed, _ = mailbox_on_the_second_store(env, provider)
     # VRRP settles within seconds of a deploy that restarted keepalived (the mail host takes the address back)
     assert eventually(lambda: holds_floating(env.host) and not holds_floating(provider), wait=30)
     assert (floating_login(env, here, here_password), floating_login(env, there, there_password)) == ("OK", "OK")
@@ -656,6 +659,12 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
         tag = uuid.uuid4().hex[:8]
         for sender, password in ((there, there_password), (here, here_password)):
             floating_submit(env, sender, password, with_id(message(sender, there, f"Gửi qua {SECOND} {tag}")))
+        with fresh_address(outside) as guesser:
+            found = probe(outside, dataclasses.replace(env, address=lab.FLOATING_ADDRESS),
+                          GUESS + f"guess([{guessed!r}], 12, {guesser!r})", timeout=600)
+            banned = lab.ssh(provider, ["fail2ban-client get dovecot banip"], check=False).stdout
+            lab.ssh(provider, [f"fail2ban-client unban {guesser}"], check=False)
+        assert found["tried"] < env.s.policies["users"].max_failures and guesser in banned, (found, banned)
         refused = time.monotonic()
         outcome = floating_login(env, here, here_password, timeout=120)
         print(f"a login for a mailbox stored on the mail host: {outcome} after {time.monotonic() - refused:.1f} s")
@@ -675,6 +684,8 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
     def sent():
         return [m for m in messages(on_store1, there) if tag in str(m["Subject"])]
     assert eventually(lambda: len(sent()) == 2, wait=60), lab.ssh(provider, ["postqueue -p"], check=False).stdout
+    env.admin.search(guessed_dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["pwdAccountLockedTime"])
+    assert not env.admin.entries[0].entry_attributes_as_dict.get("pwdAccountLockedTime"), "the guessed mailbox"
     for msg in sent():
         assert any(f"by {SECOND} " in str(hop) and "ESMTPSA" in str(hop) for hop in msg.get_all("Received")), \
             msg.get_all("Received")

@@ -113,9 +113,9 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
                   "prometheus-blackbox-exporter prometheus-blackbox-exporter/want_cap_net_raw boolean false\n",
                   MONITORING_SERVER_SERVICES, role="monitor" if s.monitor_address else "mail"),
         # Last: govmail's nftables table, and fail2ban, which watches the logs of all the above and bans
-        # at this host's firewall.
-        Component("firewall", ("nftables", "fail2ban", "python3-systemd"), "", ("govmail-firewall", "fail2ban"),
-                  unit_files=True),
+        # at this host's firewall (on every front: the mail host and the fronts apart).
+        Component("firewall", ("nftables",), "", ("govmail-firewall",), unit_files=True),
+        Component("bans", ("fail2ban", "python3-systemd"), "", ("fail2ban",), unit_files=True),
     ]
     # Every log file rotated, kept as long as the inventory says; the journal capped (read again on a change).
     # ClamAV's package scripts write their own rotation at install time (weekly, 12 weeks); govmail's covers
@@ -168,8 +168,8 @@ MX_COMPONENTS = ("clamav", "spamassassin", "opendkim", "postfix", "opendmarc", "
 def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     """The units the monitoring watches on another directory provider (`host`; None: any of them, the node
     exporters' filter): its slapd, firewall and node exporter; on a store apart, Dovecot, the partner copies'
-    timer and the backups'; on an MX host apart, Postfix and its filters; on a front apart, keepalived and the
-    webmail (nginx, php-fpm)."""
+    timer and the backups'; on an MX host apart, Postfix and its filters; on a front apart, keepalived, the
+    webmail (nginx, php-fpm) and fail2ban."""
     parts = components(s)
     names = ["openldap", "directory_firewall", "directory_monitoring"]
     if s.stores_apart and host in (None, *s.stores_apart):
@@ -177,7 +177,7 @@ def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     if s.mx_hosts and host in (None, *s.mx_hosts):
         names += MX_COMPONENTS
     if s.floating and host in (None, *s.floating.fronts):
-        names += ["keepalived", "nginx", "roundcube"]
+        names += ["keepalived", "nginx", "roundcube", "bans"]
     return unit_names(dict.fromkeys(u for name in names for u in parts[name].services))
 
 

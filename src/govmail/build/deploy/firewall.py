@@ -9,7 +9,10 @@ from ..components import Component
 from .common import install, put_files, restart_if_changed
 
 
-@deploy("Firewall and fail2ban")
-def firewall(component: Component, content: dict[str, str]):
+def _installed_and_running(component: Component, content: dict[str, str]):
     install(component)
     restart_if_changed(component, put_files(component, content))
+
+
+firewall = deploy("govmail's nftables table")(_installed_and_running)
+bans = deploy("fail2ban: bans the addresses that keep failing to log in")(_installed_and_running)
