@@ -102,6 +102,7 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
     backups(health, s, q)
     replication(health, q)
     store_copies(health, s, q)
+    floating_address(health, s, q)
     firing = prometheus.firing()
     health.lines.append(("alerts firing", ", ".join(sorted(_alert_name(r) for r in firing)) or "none"))
     health.problems += [f"alert {_alert_name(r)}" for r in firing]
@@ -161,6 +162,18 @@ def store_copies(health: Health, s: Settings, q) -> None:
                 health.problems.append(f"{store}'s last whole copy to {partner} is {_days(age[store])} old")
         else:
             health.lines.append((what, f"no run yet (every {s.store_copy_seconds // 60} minutes)"))
+
+
+def floating_address(health: Health, s: Settings, q) -> None:
+    """With several fronts, which holds the users' floating address (each front's keepalived writes its state):
+    exactly one should."""
+    if not s.floating:
+        return
+    holders = sorted(r["metric"].get("instance", "?") for r in q("govmail_front_holds_floating_address == 1"))
+    held = " and ".join(holders) or "no front"
+    health.lines.append((f"floating address {s.floating.address}", f"held by {held}"))
+    if len(holders) != 1:
+        health.problems.append(f"the floating address {s.floating.address} is held by {held}, not by one front")
 
 
 def replication(health: Health, q) -> None:

@@ -612,6 +612,24 @@ def test_the_fronts_submission_and_webmail_answer_at_the_floating_address_alone(
     assert "dovecot" in jails and "roundcube-auth" in jails, jails
 
 
+def held_by(env) -> str:
+    """Who `govmail status` says holds the floating address (from the monitor host's Prometheus)."""
+    return status_of(govmail("status", check=False).stdout, f"floating address {lab.FLOATING_ADDRESS}")
+
+
+def test_the_monitor_alerts_unless_one_front_holds_the_floating_address(provider, env, monitor):
+    """None holding it (users reach nothing there) or two (split between them) fire; one does not."""
+    held = 'govmail_front_holds_floating_address{instance="%s"}'
+    cases = {"none": ("0x40", "0x40", [{"exp_labels": {"severity": "critical"}}]),
+             "both": ("1x40", "1x40", [{"exp_labels": {"severity": "critical"}}]),
+             "one": ("1x40", "0x40", [])}
+    run_rule_tests(monitor, {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": [
+        {"interval": "15s", "input_series": [{"series": held % env.s.mail_host, "values": mail},
+                                             {"series": held % SECOND, "values": second}],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "FloatingAddressNotHeldOnce", "exp_alerts": fired}]}
+        for mail, second, fired in cases.values()]})
+
+
 def holds_floating(host: lab.Host) -> bool:
     found = lab.ssh(host, ["ip -o -4 addr show"], check=False, timeout=20)
     return f" {lab.FLOATING_ADDRESS}/" in found.stdout
@@ -633,6 +651,7 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
     assert eventually(lambda: holds_floating(env.host) and not holds_floating(provider), wait=30)
     assert (floating_login(env, here, here_password), floating_login(env, there, there_password)) == ("OK", "OK")
     assert floating_webmail_login(env, there, there_password) == "OK"
+    assert eventually(lambda: held_by(env) == f"held by {env.s.mail_host}", wait=60), held_by(env)
     # store1's way to the mail host's mailboxes (its proxy asks for the mail host by name): tried from the mail
     # host, which store1's firewall admits to its own address
     found = probe(env.host, dataclasses.replace(env, address=provider.address), f"""
@@ -659,6 +678,7 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
         tag = uuid.uuid4().hex[:8]
         for sender, password in ((there, there_password), (here, here_password)):
             floating_submit(env, sender, password, with_id(message(sender, there, f"Gửi qua {SECOND} {tag}")))
+        assert eventually(lambda: held_by(env) == f"held by {SECOND}", wait=60), held_by(env)
         with fresh_address(outside) as guesser:
             found = probe(outside, dataclasses.replace(env, address=lab.FLOATING_ADDRESS),
                           GUESS + f"guess([{guessed!r}], 12, {guesser!r})", timeout=600)

@@ -71,14 +71,16 @@ def test_keepalived_on_each_front_names_the_others_alone_and_the_mail_host_ranks
                 for name, conf in (("mail", on_mail), ("front", on_front))}
     assert priority["mail"] > priority["front"]
     assert {f.path for f in components.components(s, "front1")["keepalived"].files} == {
-        KEEPALIVED, "/etc/systemd/system/govmail-keepalived.service"}
+        KEEPALIVED, "/etc/systemd/system/govmail-keepalived.service", layout.FRONT_STATE_TOOL}
+    assert f"notify {layout.FRONT_STATE_TOOL}" in lines(on_front)
 
 
 def test_back_to_one_front_the_deploy_takes_keepalived_away(inventory):
     """An earlier deploy's keepalived stops for good and its files go (the floating address with it)."""
     part = components.components(settings.load(None, inventory("")))["keepalived"]
     assert (part.packages, part.files, part.services) == ((), (), ())
-    assert set(part.withdrawn) == {KEEPALIVED, "/etc/systemd/system/govmail-keepalived.service"}
+    assert set(part.withdrawn) == {KEEPALIVED, "/etc/systemd/system/govmail-keepalived.service",
+                                   layout.FRONT_STATE_TOOL, layout.FRONT_METRICS}
     assert part.withdrawn_units == ("govmail-keepalived.service",)
 
 

@@ -31,3 +31,14 @@ def test_a_host_no_longer_scraped_is_left_out_and_aggregates_are_kept():
 def test_every_series_is_left_out_when_nothing_is_scraped():
     prometheus = Answers([series(1, instance="mail.danang.gov.vn")])
     assert prometheus.query_scraped("anything", set()) == []
+
+
+def test_status_names_the_front_holding_the_floating_address_and_faults_none_or_two():
+    from types import SimpleNamespace
+    from govmail.status import Health, floating_address
+    s = SimpleNamespace(floating=SimpleNamespace(address="192.0.2.99"))
+    for holders, line, well in ((["store1"], "held by store1", True), ([], "held by no front", False),
+                                (["mail1", "store1"], "held by mail1 and store1", False)):
+        health = Health("mail1")
+        floating_address(health, s, lambda expr: [series(1, instance=name) for name in holders])
+        assert health.lines == [("floating address 192.0.2.99", line)] and health.well == well

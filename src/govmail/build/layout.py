@@ -299,9 +299,12 @@ INTERNAL_TLS_FILES = (
 VRRP_ROUTER_ID = 51
 VRRP_INSTANCE = "govmail_front"
 KEEPALIVED_CONF = "/etc/govmail/keepalived.conf"
+FRONT_STATE_TOOL = "/usr/local/lib/govmail/front-state"
+FRONT_METRICS = f"{METRICS_DIR}/govmail-front.prom"
 KEEPALIVED_FILES = (
     HostFile(KEEPALIVED_CONF, "keepalived", "keepalived/keepalived.conf.j2"),
     HostFile("/etc/systemd/system/govmail-keepalived.service", "keepalived", "keepalived/govmail-keepalived.service.j2"),
+    HostFile(FRONT_STATE_TOOL, "keepalived", "keepalived/front-state.j2", mode="0755"),
 )
 
 
@@ -309,10 +312,11 @@ def withdrawn_files(stores_apart: bool, internal_tls: bool, floating: bool) -> t
     """What govmail put on the mail host for stores apart and takes away when the inventory has one store
     again: the partner copies' tool, units and metrics, Postfix's map of stores; the internal certificate too
     unless something still uses it (`internal_tls`: stores apart, or MX hosts delivering over TLS); keepalived's
-    unit and configuration without a floating address."""
+    unit, configuration, notify script and its metrics without a floating address."""
     gone = () if stores_apart else (tuple(f for f in STORE_FILES if f.role == "mail")
                                     + (HostFile(STORE_COPY_METRICS, "dovecot"),))
-    return gone + (() if internal_tls else INTERNAL_TLS_FILES) + (() if floating else KEEPALIVED_FILES)
+    return gone + (() if internal_tls else INTERNAL_TLS_FILES) + (
+        () if floating else KEEPALIVED_FILES + (HostFile(FRONT_METRICS, "keepalived"),))
 
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,
