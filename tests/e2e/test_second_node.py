@@ -17,7 +17,6 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid

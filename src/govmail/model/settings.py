@@ -563,7 +563,7 @@ class Settings:
     # what it accepts to the mail host's Dovecot over LMTP. None: the mail host alone is the MX.
     mx_hosts: tuple[str, ...] = ()
     # The users' entry on several hosts: the mail host and the front hosts apart (group `front` of hosts.yml,
-    # each a store host), one floating address among them. None: the mail host alone, at its own address.
+    # each a store and an MX host), one floating address among them. None: the mail host alone, at its own address.
     floating: FloatingAddress | None = None
     store_copy_seconds: int = DEFAULTS["store_copy_every"].seconds     # the partner copies' interval
     # The address the inventory's `monitor` host connects from (Prometheus and Alertmanager run there); None:
@@ -865,13 +865,15 @@ FRONT_VARS = {"floating_address", "floating_interface"}
 def floating_address(inventory: str | None) -> FloatingAddress | None:
     """With hosts in group `front` of hosts.yml other than the mail host: the floating address and interface
     its vars give. Each front apart must be a store host (its Dovecot serves the logins) and an MX host (its
-    Postfix takes the submissions), and the address an
-    IPv4 address that is no host's own (keepalived adds it to the front that holds it)."""
+    Postfix takes the submissions), and the address an IPv4 address that is no host's own (keepalived adds it
+    to the front that holds it)."""
     if not inventory:
         return None
     where = f"{inventory}/hosts.yml"
-    mail = [name for name, _ in reach.inventory_hosts(Path(inventory), "mail")[:1]]
-    fronts = [name for name, _ in reach.inventory_hosts(Path(inventory), "front") if name not in mail]
+    hosts = {group: reach.inventory_hosts(Path(inventory), group)
+             for group in ("mail", "directory", "store", "mx", "front")}
+    mail = [name for name, _ in hosts["mail"][:1]]
+    fronts = [name for name, _ in hosts["front"] if name not in mail]
     given = reach.inventory_group_vars(Path(inventory), "front")
     if not fronts:
         if given.keys() & FRONT_VARS:
@@ -880,7 +882,7 @@ def floating_address(inventory: str | None) -> FloatingAddress | None:
         return None
     for group, why in (("store", "its Dovecot serves the logins, proxying each to its mailbox's store"),
                        ("mx", "its Postfix takes the users' submissions on 587 and 465 with the whole filter chain")):
-        members = {name for name, _ in reach.inventory_hosts(Path(inventory), group)}
+        members = {name for name, _ in hosts[group]}
         if lacking := [name for name in fronts if name not in members]:
             raise BadInput(f"{where}: front host(s) {', '.join(lacking)} must be in group {group} too ({why}); "
                            "add them there")
@@ -889,9 +891,7 @@ def floating_address(inventory: str | None) -> FloatingAddress | None:
     except ValueError:
         raise BadInput(f"{where}: group front needs vars: floating_address: the IPv4 address users reach "
                        f"{', '.join(mail)} and the other fronts by (got {given.get('floating_address')!r})") from None
-    taken = {target.address for group in ("mail", "directory", "store", "mx", "front")
-             for _, target in reach.inventory_hosts(Path(inventory), group)}
-    if str(address) in taken:
+    if str(address) in {target.address for found in hosts.values() for _, target in found}:
         raise BadInput(f"{where}: floating_address {address} is a host's own address; give one no host has")
     interface = str(given.get("floating_interface", "eth0"))
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", interface):
