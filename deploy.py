@@ -27,6 +27,7 @@ if "mail" in host.groups:
     mail.postfix(parts["postfix"], content, tls_ops)
     mail.dovecot(parts["dovecot"], parts["dovecot_front"], content, tls_ops, facts)
     webmail.nginx(parts["nginx"], content, tls_ops, facts)
+    webmail.database(parts["webmail_db"], content, facts)
     webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
     monitoring.exporters(parts["monitoring"], content)
@@ -54,6 +55,7 @@ if "mx" in host.groups and host.name in s.mx_hosts:
     mail.postfix(parts["postfix"], content, tls_ops)
     if host.name in s.front_addresses:
         webmail.nginx(parts["nginx"], content, tls_ops, facts)
+        webmail.database(parts["webmail_db"], content, facts)
         webmail.roundcube(parts["roundcube"], content)
     filters.opendmarc(parts["opendmarc"], content)
     logging.logging(parts["logging"], content)

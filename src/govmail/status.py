@@ -103,6 +103,7 @@ def check(s: Settings, prometheus: Prometheus) -> Health:
     replication(health, q)
     store_copies(health, s, q)
     floating_address(health, s, q)
+    webmail_database(health, s, q)
     firing = prometheus.firing()
     health.lines.append(("alerts firing", ", ".join(sorted(_alert_name(r) for r in firing)) or "none"))
     health.problems += [f"alert {_alert_name(r)}" for r in firing]
@@ -174,6 +175,23 @@ def floating_address(health: Health, s: Settings, q) -> None:
     health.lines.append((f"floating address {s.floating.address}", f"held by {held}"))
     if len(holders) != 1:
         health.problems.append(f"the floating address {s.floating.address} is held by {held}, not by one front")
+
+
+def webmail_database(health: Health, s: Settings, q) -> None:
+    """With several fronts, Roundcube's shared database: which front's server is the primary (one should be), and
+    whether each other front's standby streams from it."""
+    if not s.floating:
+        return
+    primaries = sorted(r["metric"].get("instance", "?") for r in q("govmail_webmail_db_primary == 1"))
+    health.lines.append(("webmail database", "primary on " + (" and ".join(primaries) or "no front")))
+    if len(primaries) != 1:
+        health.problems.append(f"Roundcube's database has {len(primaries)} primaries, not one")
+    for r in q("govmail_webmail_db_streaming and govmail_webmail_db_primary == 0"):
+        instance = r["metric"].get("instance", "?")
+        streaming = _value(r) == 1
+        health.lines.append((f"webmail database {instance}", "standby streaming" if streaming else "standby NOT streaming"))
+        if not streaming:
+            health.problems.append(f"{instance}'s copy of Roundcube's database does not stream from the primary")
 
 
 def replication(health: Health, q) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import imaplib
 import json
 import os
+import re
 import shlex
 import smtplib
 import socket
@@ -50,6 +51,8 @@ SECOND = "store1"
 # Set by scripts/test when whatever runs after the drills deploys the lab host first (a province switch) or
 # destroys the lab (molecule, the end): the deploy back to one node is then left to it.
 NEXT_DEPLOYS = os.environ.get("GOVMAIL_LAB_NEXT_DEPLOYS") == "1"
+# The address of a user who saved a webmail setting on the single node (the provider fixture).
+SINGLE_NODE_WEBMAIL_USER: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +60,11 @@ def provider(env, redeploy_for_module):
     """store1 up and deployed with the mail host (its slapd and Dovecot configuration change: providers,
     stores); afterwards removed, and the mail host deployed back to one node (unless NEXT_DEPLOYS)."""
     lab.up([SECOND])
+    # A user of the single node saves a webmail setting (in its SQLite database), before the deploy below moves
+    # Roundcube's data into the fronts' shared database.
+    _, address, password = new_mailbox(env)
+    assert floating_webmail_login(env, address, password, refresh_minutes=9, at=env.host.address) == "OK"
+    SINGLE_NODE_WEBMAIL_USER.append(address)
     try:
         redeploy_for_module()
         env.admin = directory.connect(env.s)        # the deploy restarted slapd for its new configuration
@@ -583,21 +591,53 @@ def floating_submit(env, sender: str, password: str, msg) -> None:
         conn.send_message(msg)
 
 
-def floating_webmail_login(env, address: str, password: str) -> str:
-    """What a webmail login at the floating address comes to: 'OK' once Roundcube shows the mail, or the error.
-    The page's certificate is checked against mail.<domain>."""
+def floating_webmail_login(env, address: str, password: str, refresh_minutes: int | None = None,
+                           at: str = lab.FLOATING_ADDRESS) -> str:
+    """What a webmail login at the floating address (or `at`) comes to: 'OK' once Roundcube shows the mail, or the error.
+    The page's certificate is checked against mail.<domain>. With `refresh_minutes`, the user then saves that
+    setting (Settings, Preferences, User interface: how often the mail list is refreshed), as a user does."""
     context = ssl.create_default_context(cadata=(env.secrets_dir / "ca.crt").read_text())
     try:
-        with context.wrap_socket(socket.create_connection((lab.FLOATING_ADDRESS, 443), timeout=10),
-                                 server_hostname=env.s.mail_host):
+        with context.wrap_socket(socket.create_connection((at, 443), timeout=10), server_hostname=env.s.mail_host):
             pass
-        opener, base, headers, token = webmail_session(dataclasses.replace(env, address=lab.FLOATING_ADDRESS))
+        opener, base, headers, token = webmail_session(dataclasses.replace(env, address=at))
         form = urllib.parse.urlencode({"_token": token, "_task": "login", "_action": "login", "_timezone": "UTC",
                                        "_user": address, "_pass": password}).encode()
         page = opener.open(urllib.request.Request(base + "?_task=login", data=form, headers=headers), timeout=60)
-        return "OK" if "_task=mail" in page.geturl() else f"ended at {page.geturl()}"
+        if "_task=mail" not in page.geturl():
+            return f"ended at {page.geturl()}"
+        if refresh_minutes is not None:
+            token = re.search(r'"request_token":"([^"]+)"', page.read().decode()).group(1)
+            form = urllib.parse.urlencode({"_token": token, "_task": "settings", "_action": "save-prefs",
+                                           "_section": "general", "_refresh_interval": refresh_minutes}).encode()
+            opener.open(urllib.request.Request(base + "?_task=settings&_action=save-prefs", data=form,
+                                               headers=headers), timeout=60).read()
+        return "OK"
     except (OSError, AttributeError) as err:       # no login form: AttributeError from its search
         return f"{type(err).__name__}: {err}"
+
+
+def webmail_db(host: lab.Host, query: str) -> str:
+    """A query on the host's own PostgreSQL (Roundcube's database), as its superuser."""
+    return lab.ssh(host, [f"runuser -u postgres -- psql -XAtq -d roundcube -c {shlex.quote(query)}"],
+                   check=False).stdout.strip()
+
+
+def webmail_db_role(host: lab.Host) -> str:
+    """'primary', or 'standby streaming from <address>', or what stops it being either."""
+    found = lab.ssh(host, ["runuser -u postgres -- psql -XAtq -d postgres -c 'select pg_is_in_recovery()' "
+                           "-c 'select status, sender_host from pg_stat_wal_receiver'"], check=False)
+    lines = found.stdout.split()
+    if found.returncode or not lines:
+        return f"no answer: {found.stderr.strip()}"
+    if lines[0] == "f":
+        return "primary"
+    return f"standby {lines[1].replace('|', ' from ')}" if len(lines) > 1 else "standby not streaming"
+
+
+def user_preferences(host: lab.Host, address: str) -> list[str]:
+    """Roundcube's stored preferences of each users row for this address on the host's database (one row each)."""
+    return webmail_db(host, f"select preferences from users where username = '{address}'").splitlines()
 
 
 def test_the_fronts_submission_and_webmail_answer_at_the_floating_address_alone(provider, env, outside):
@@ -629,6 +669,54 @@ def test_the_monitor_alerts_unless_one_front_holds_the_floating_address(provider
         for mail, second, fired in cases.values()]})
 
 
+def test_the_monitor_alerts_unless_one_webmail_database_primary_and_its_standby_streaming(provider, env, monitor):
+    """No primary (webmail saves nothing) or two (changes split between them) is critical; a standby that does
+    not stream (a failover would promote stale data) is a warning; one primary and a streaming standby fire
+    nothing. And the metrics are there: each front's timer says what its server is now."""
+    primary, streaming = 'govmail_webmail_db_primary{instance="%s"}', 'govmail_webmail_db_streaming{instance="%s"}'
+    cases = {"none": ("0x40", "0x40", "0x40", [{"exp_labels": {"severity": "critical"}}],
+                      [{"exp_labels": {"severity": "warning", "instance": name}} for name in (env.s.mail_host, SECOND)]),
+             "both": ("1x40", "1x40", "0x40", [{"exp_labels": {"severity": "critical"}}], []),
+             "stale standby": ("1x40", "0x40", "0x40", [], [{"exp_labels": {"severity": "warning",
+                                                                            "instance": SECOND}}]),
+             "one": ("1x40", "0x40", "1x40", [], [])}
+    run_rule_tests(monitor, {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": [
+        {"interval": "15s", "input_series": [{"series": primary % env.s.mail_host, "values": mail},
+                                             {"series": streaming % env.s.mail_host, "values": "0x40"},
+                                             {"series": primary % SECOND, "values": second},
+                                             {"series": streaming % SECOND, "values": second_streams}],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": "WebmailDatabasePrimaryNotOne", "exp_alerts": one},
+                             {"eval_time": "10m", "alertname": "WebmailDatabaseStandbyNotStreaming",
+                              "exp_alerts": standby}]}
+        for mail, second, second_streams, one, standby in cases.values()]})
+    assert eventually(lambda: status_of(govmail("status", check=False).stdout, f"webmail database {SECOND}")
+                      == "standby streaming", wait=120), govmail("status", check=False).stdout
+    assert status_of(govmail("status", check=False).stdout, "webmail database") == f"primary on {env.s.mail_host}"
+
+
+def test_the_single_nodes_webmail_data_is_in_the_shared_database_on_both_fronts(provider, env):
+    """A setting saved in the single node's SQLite database (the provider fixture) was moved into PostgreSQL by the
+    deploy that made store1 a front, once, and streamed to store1's standby."""
+    address, = SINGLE_NODE_WEBMAIL_USER
+    assert eventually(lambda: webmail_db_role(provider) == f"standby streaming from {lab.FLOATING_ADDRESS}"), \
+        webmail_db_role(provider)
+    for host in (env.host, provider):
+        preferences = user_preferences(host, address)
+        assert len(preferences) == 1 and '"refresh_interval";i:540;' in preferences[0], (host.name, preferences)
+
+
+def test_roundcubes_database_answers_the_other_front_alone_over_tls(provider, env, outside):
+    """PostgreSQL's port is refused to the outside at each front's own address and at the floating address; the
+    standby's stream is TLS, as the replicator role (the only role pg_hba lets in from the network)."""
+    for address in (env.host.address, provider.address, lab.FLOATING_ADDRESS):
+        found = connect_outcomes(outside, dataclasses.replace(env, address=address), [layout.PG_PORT])
+        assert found == {str(layout.PG_PORT): "ConnectionRefusedError"}, (address, found)
+    def stream():
+        return webmail_db(env.host, "select r.usename, r.client_addr, s.ssl from pg_stat_replication r "
+                                    "join pg_stat_ssl s using (pid)")
+    assert eventually(lambda: stream() == f"replicator|{provider.address}|t"), stream()
+
+
 def holds_floating(host: lab.Host) -> bool:
     found = lab.ssh(host, ["ip -o -4 addr show"], check=False, timeout=20)
     return f" {lab.FLOATING_ADDRESS}/" in found.stdout
@@ -646,11 +734,14 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
     _, there, there_password = mailbox_on_the_second_store(env, provider)
     _, here, here_password = new_mailbox(env)
     guessed_dn, guessed, _ = mailbox_on_the_second_store(env, provider)
+    _, newcomer, newcomer_password = mailbox_on_the_second_store(env, provider)    # first seen during the loss
     # VRRP settles within seconds of a deploy that restarted keepalived (the mail host takes the address back)
     assert eventually(lambda: holds_floating(env.host) and not holds_floating(provider), wait=30)
     assert (floating_login(env, here, here_password), floating_login(env, there, there_password)) == ("OK", "OK")
     assert floating_webmail_login(env, there, there_password) == "OK"
     assert eventually(lambda: held_by(env) == f"held by {env.s.mail_host}", wait=60), held_by(env)
+    assert (webmail_db_role(env.host), webmail_db_role(provider)) == (
+        "primary", f"standby streaming from {lab.FLOATING_ADDRESS}")
     # store1's way to the mail host's mailboxes (its proxy asks for the mail host by name): tried from the mail
     # host, which store1's firewall admits to its own address
     found = probe(env.host, dataclasses.replace(env, address=provider.address), f"""
@@ -674,6 +765,9 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
         print(f"the webmail at the floating address let a user in {time.monotonic() - stopping:.1f} s after the mail "
               f"host began to stop")
         assert outcome, floating_webmail_login(env, there, there_password)
+        # Roundcube's database there is store1's, promoted: a user new to the webmail saves a setting
+        assert floating_webmail_login(env, newcomer, newcomer_password, refresh_minutes=7) == "OK"
+        assert webmail_db_role(provider) == "primary"
         tag = uuid.uuid4().hex[:8]
         for sender, password in ((there, there_password), (here, here_password)):
             floating_submit(env, sender, password, with_id(message(sender, there, f"Gửi qua {SECOND} {tag}")))
@@ -697,6 +791,18 @@ def test_with_the_front_holding_the_floating_address_lost_imap_webmail_and_submi
     assert eventually(lambda: holds_floating(env.host) and floating_login(env, here, here_password) == "OK", wait=240), \
         floating_login(env, here, here_password)
     assert eventually(lambda: not holds_floating(provider), wait=30)
+    # The mail host's database rejoined as store1's standby before its keepalived started, took the primary back
+    # with the address, and store1's followed it: the setting saved during the loss is there, once, and the
+    # mail host's webmail shows it.
+    back = time.monotonic()
+    assert eventually(lambda: webmail_db_role(provider) == f"standby streaming from {lab.FLOATING_ADDRESS}",
+                      wait=120), webmail_db_role(provider)
+    print(f"store1's database streamed from the mail host's again {time.monotonic() - back:.1f} s after the mail "
+          f"host held the address")
+    assert webmail_db_role(env.host) == "primary"
+    assert floating_webmail_login(env, newcomer, newcomer_password) == "OK"
+    preferences = user_preferences(env.host, newcomer)
+    assert len(preferences) == 1 and '"refresh_interval";i:420;' in preferences[0], preferences
     lab.ssh(provider, ["postqueue -f"])       # rather than wait for the queue's next retry
     on_store1 = dataclasses.replace(env, host=provider)
 

@@ -97,6 +97,7 @@ def test_every_template_is_in_the_file_table_once():
     """A template that is not a host file is one another template includes or a report, never a forgotten one."""
     templates = {str(p.relative_to(render.TEMPLATES_DIR)) for p in render.TEMPLATES_DIR.rglob("*.j2")}
     listed = [f.template for f in layout.FILES + layout.DIRECTORY_FILES + layout.STORE_FILES + layout.KEEPALIVED_FILES
+              + layout.WEBMAIL_DB_FILES
               if f.template]
     assert len(listed) == len(set(listed))
     assert templates - set(listed) == {"slapd/ppm.conf.j2", "report/report.html.j2", "logging/keep.inc.j2",

@@ -8,6 +8,7 @@ import yaml
 from govmail.build import components
 from govmail.build import dnsrecords
 from govmail.build import layout
+from govmail.build import render
 from govmail.build.secretstore import Secrets, store_dir
 from govmail.errors import BadInput
 from govmail.model import settings
@@ -177,3 +178,48 @@ def test_a_front_apart_keeps_the_internal_certificate_for_deliveries_and_doveadm
     store = lines(components.host_files(with_front(inventory), "front1")[STORE_CONF])
     for protocol in ("lmtp", "doveadm"):
         assert store[store.index(f"protocol {protocol} {{") + 1] == f"ssl_server_cert_file = {layout.STORE_CERT}"
+
+
+PG_HBA = f"{layout.WEBMAIL_DB_DIR}/pg_hba.conf"
+ROUNDCUBE = "/etc/roundcube/config.inc.php"
+
+
+def test_roundcubes_database_lets_in_the_other_front_as_replicator_over_tls_and_roundcube_on_loopback(inventory):
+    s = with_front(inventory)
+    for host, other in ((None, FRONT), ("front1", MAIL)):
+        hba = [line.split() for line in components.host_files(s, host)[PG_HBA].splitlines()
+               if line and not line.startswith("#")]
+        assert hba == [["local", "all", "postgres", "peer"],
+                       ["host", "roundcube", "roundcube", "127.0.0.1/32", "scram-sha-256"],
+                       ["hostssl", "replication", "replicator", f"{other}/32", "scram-sha-256"],
+                       ["hostssl", "postgres", "replicator", f"{other}/32", "scram-sha-256"]], host
+
+
+def test_each_front_opens_the_database_port_to_the_other_front_alone(inventory):
+    s = with_front(inventory)
+    for host, table, other in ((None, "/etc/govmail/nftables.conf", FRONT),
+                               ("front1", layout.DIRECTORY_FIREWALL, MAIL)):
+        rules = [line for line in lines(components.host_files(s, host)[table]) if f"dport {layout.PG_PORT} " in line]
+        assert rules == [f'tcp dport {layout.PG_PORT} iif "lo" accept',
+                         f"tcp dport {layout.PG_PORT} ip saddr {{ {other} }} accept",
+                         f"tcp dport {layout.PG_PORT} counter reject with tcp reset"], host
+
+
+def test_roundcube_on_each_front_uses_the_shared_database_and_the_mail_host_makes_it(inventory):
+    s = with_front(inventory)
+    password = render.default_secrets(s).password("webmail-db-roundcube")
+    for host, first in ((None, "True"), ("front1", "False")):
+        content = components.host_files(s, host)
+        assert f"'pgsql://roundcube:{password}@127.0.0.1:{layout.PG_PORT}/roundcube'" in content[ROUNDCUBE]
+        assert "debian-db-roundcube.php" not in content[ROUNDCUBE].replace("// The SQLite", "")
+        assert f"FIRST_PRIMARY = {first} " in content[layout.WEBMAIL_DB_TOOL], host
+        assert components.components(s, host)["webmail_db"].packages, host
+
+
+def test_back_to_one_front_the_deploy_stops_postgresql_and_takes_its_files_away(inventory):
+    s = settings.load(None, write_hosts(inventory(""), None, front_hosts=("mail1",)))
+    part = components.components(s)["webmail_db"]
+    assert part.packages == () and set(part.withdrawn) == {f.path for f in layout.WEBMAIL_DB_FILES} | {
+        layout.WEBMAIL_DB_METRICS}
+    assert part.withdrawn_units == ("govmail-webmail-db-metrics.service", "govmail-webmail-db-metrics.timer")
+    assert 'include("/etc/roundcube/debian-db-roundcube.php");' in components.host_files(s)[ROUNDCUBE]

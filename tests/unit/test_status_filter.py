@@ -42,3 +42,25 @@ def test_status_names_the_front_holding_the_floating_address_and_faults_none_or_
         health = Health("mail1")
         floating_address(health, s, lambda expr: [series(1, instance=name) for name in holders])
         assert health.lines == [("floating address 192.0.2.99", line)] and health.well == well
+
+
+def test_status_names_the_webmail_databases_primary_and_faults_a_standby_not_streaming():
+    from types import SimpleNamespace
+    from govmail.status import Health, webmail_database
+    s = SimpleNamespace(floating=SimpleNamespace(address="192.0.2.99"))
+
+    def answers(primaries, standbys):
+        return lambda expr: ([series(1, instance=name) for name in primaries] if expr.endswith("primary == 1")
+                             else [series(value, instance=name) for name, value in standbys.items()])
+    for primaries, standbys, lines, well in (
+            (["mail1"], {"store1": 1}, [("webmail database", "primary on mail1"),
+                                        ("webmail database store1", "standby streaming")], True),
+            (["mail1"], {"store1": 0}, [("webmail database", "primary on mail1"),
+                                        ("webmail database store1", "standby NOT streaming")], False),
+            ([], {"store1": 0, "mail1": 0}, [("webmail database", "primary on no front"),
+                                             ("webmail database store1", "standby NOT streaming"),
+                                             ("webmail database mail1", "standby NOT streaming")], False),
+            (["mail1", "store1"], {}, [("webmail database", "primary on mail1 and store1")], False)):
+        health = Health("mail1")
+        webmail_database(health, s, answers(primaries, standbys))
+        assert (health.lines, health.well) == (lines, well), primaries

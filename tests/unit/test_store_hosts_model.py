@@ -159,8 +159,10 @@ def test_back_to_one_store_the_copy_job_and_the_store_map_are_taken_away(invento
         layout.STORE_CERT, layout.STORE_KEY}
     assert set(parts["dovecot"].withdrawn_units) == {"govmail-store-copy.service", "govmail-store-copy.timer"}
     assert parts["postfix"].withdrawn == ("/etc/postfix/ldap/stores.cf",) and parts["postfix"].withdrawn_units == ()
-    # (a cluster without a floating address withdraws keepalived's files alone, which no deploy put there)
-    assert [c.name for c in components.components(cluster(inventory, hosts_yml)).values() if c.withdrawn] == ["keepalived"]
+    # (a cluster without a floating address withdraws keepalived's and the shared webmail database's files alone,
+    # which no deploy put there)
+    assert [c.name for c in components.components(cluster(inventory, hosts_yml)).values() if c.withdrawn] == [
+        "webmail_db", "keepalived"]
 
 
 def test_a_copy_interval_under_a_minute_is_refused_by_name(inventory, hosts_yml):

@@ -16,7 +16,7 @@ from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_REST_CONF, BACKUP_ROOT, BACKUP_SERVER_CONF,
                      BACKUP_USER, CLAMAV_STAMPS, RETIRED_BACKUP_DIR, RETIRED_BACKUP_UNIT,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, UNIT_DIR, VMAIL, VMAIL_UID, HostFile,
+                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, UNIT_DIR, VMAIL, VMAIL_UID, WEBMAIL_DB_DIR, WEBMAIL_DB_TOOL, PG_CONF, PG_VERSION, HostFile,
                      tls_paths, withdrawn_files)
 from govmail.model.settings import Settings
 
@@ -141,6 +141,12 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
     if s.stores_apart:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
+    # Roundcube's database shared by the fronts (PostgreSQL, a primary and streaming standbys), before Roundcube;
+    # without fronts apart, nothing but the withdrawal of what an earlier deploy put there.
+    parts.insert([c.name for c in parts].index("roundcube"), Component(
+        "webmail_db", ("postgresql", "roundcube-pgsql", "pgloader"), "",
+        (f"postgresql@{PG_VERSION}-main", "govmail-webmail-db-metrics.timer"), unit_files=True,
+        role="front") if s.floating else Component("webmail_db", role="front"))
     # keepalived on every front (the mail host too), moving the users' floating address to a front whose Dovecot
     # runs; without a floating address, nothing but the withdrawal of what an earlier deploy put there.
     parts.append(Component("keepalived", ("keepalived",), "", ("govmail-keepalived",), unit_files=True, role="front",
@@ -169,7 +175,7 @@ def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     """The units the monitoring watches on another directory provider (`host`; None: any of them, the node
     exporters' filter): its slapd, firewall and node exporter; on a store apart, Dovecot, the partner copies'
     timer and the backups'; on an MX host apart, Postfix and its filters; on a front apart, keepalived, the
-    webmail (nginx, php-fpm) and fail2ban."""
+    webmail (nginx, PostgreSQL and its metrics timer, php-fpm) and fail2ban."""
     parts = components(s)
     names = ["openldap", "directory_firewall", "directory_monitoring"]
     if s.stores_apart and host in (None, *s.stores_apart):
@@ -177,7 +183,7 @@ def directory_host_units(s: Settings, host: str | None = None) -> list[str]:
     if s.mx_hosts and host in (None, *s.mx_hosts):
         names += MX_COMPONENTS
     if s.floating and host in (None, *s.floating.fronts):
-        names += ["keepalived", "nginx", "roundcube", "bans"]
+        names += ["keepalived", "nginx", "webmail_db", "roundcube", "bans"]
     return unit_names(dict.fromkeys(u for name in names for u in parts[name].services))
 
 
@@ -228,6 +234,9 @@ def tls_material(s: Settings, secrets, host: str | None = None) -> dict[str, str
         store_key, store_cert, _ = tls.server_certificate(secrets.directory, label, list(s.stores),
                                                           stem=f"store-{s.mail_host}")
         store = {STORE_CERT: (store_cert + ca).decode(), STORE_KEY: store_key.decode()}
+    if s.floating:      # PostgreSQL's copy of the stores' certificate (its key readable by the postgres group)
+        store |= {f"{WEBMAIL_DB_DIR}/tls.crt": store[STORE_CERT], f"{WEBMAIL_DB_DIR}/tls.key": store[STORE_KEY],
+                  f"{WEBMAIL_DB_DIR}/ca.crt": ca.decode()}
     return {**store, **own, PROBE_CA: chain.decode(), PROBE_INTERNAL_CA: ca.decode(),
             f"{SLAPD_DIR}/tls.key": slapd_key.decode(),
             f"{SLAPD_DIR}/tls.crt": slapd_cert.decode(), f"{SLAPD_DIR}/tls-ca.crt": ca.decode()}
@@ -307,7 +316,8 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "slapd_rebuild": rebuild[1], "slapd_loads": dict(loads),
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
             "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s),
-            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR}
+            "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR, "webmail_db_setup": f"{WEBMAIL_DB_TOOL} setup",
+            "webmail_db_conf": PG_CONF, "webmail_db_retire": f"systemctl disable --now postgresql postgresql@{PG_VERSION}-main"}
 
 
 def backup_facts(s: Settings) -> dict:

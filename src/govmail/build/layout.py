@@ -308,15 +308,44 @@ KEEPALIVED_FILES = (
 )
 
 
+# With front hosts apart: Roundcube's database in PostgreSQL (Debian's), on every front, so that a user's settings,
+# identities and personal contacts follow them to whichever front holds the floating address. The front holding
+# it runs the primary; the others stream its changes (a standby each, following the floating address). The tool
+# moves the primary with the address: keepalived's notify promotes the new holder's standby and turns the old
+# primary into a standby of it (pg_rewind); before keepalived starts, a front that was the primary while another
+# took over rejoins as a standby first. Replication and the tool's checks over TLS (the stores' internal
+# certificate), with the replicator role's password alone, from the other fronts alone (pg_hba and firewall).
+PG_VERSION = "17"                                # Debian 13's PostgreSQL
+PG_PORT = 5432
+WEBMAIL_DB_DIR = "/etc/govmail/webmail-db"
+WEBMAIL_DB_TOOL = "/usr/local/lib/govmail/webmail-db"
+PG_CONF = f"/etc/postgresql/{PG_VERSION}/main/conf.d/govmail.conf"
+WEBMAIL_DB_FILES = (
+    HostFile(PG_CONF, "webmail_db", "webmail_db/postgresql.conf.j2"),
+    HostFile(f"{WEBMAIL_DB_DIR}/pg_hba.conf", "webmail_db", "webmail_db/pg_hba.conf.j2", mode="0640", group="postgres"),
+    HostFile(f"{WEBMAIL_DB_DIR}/passwords.json", "webmail_db", "webmail_db/passwords.json.j2", mode="0600"),
+    HostFile(f"{WEBMAIL_DB_DIR}/tls.crt", "webmail_db"),
+    HostFile(f"{WEBMAIL_DB_DIR}/tls.key", "webmail_db", mode="0640", group="postgres"),
+    HostFile(f"{WEBMAIL_DB_DIR}/ca.crt", "webmail_db"),
+    HostFile(WEBMAIL_DB_TOOL, "webmail_db", "webmail_db/webmail-db.py.j2", mode="0755"),
+    # Every 30 s, each front's role (primary, or a standby streaming or not) for the monitoring and `govmail status`.
+    HostFile(f"{UNIT_DIR}/govmail-webmail-db-metrics.service", "webmail_db", "webmail_db/govmail-webmail-db-metrics.service.j2"),
+    HostFile(f"{UNIT_DIR}/govmail-webmail-db-metrics.timer", "webmail_db", "webmail_db/govmail-webmail-db-metrics.timer.j2"),
+)
+WEBMAIL_DB_METRICS = f"{METRICS_DIR}/govmail-webmail-db.prom"
+
+
 def withdrawn_files(stores_apart: bool, internal_tls: bool, floating: bool) -> tuple[HostFile, ...]:
     """What govmail put on the mail host for stores apart and takes away when the inventory has one store
     again: the partner copies' tool, units and metrics, Postfix's map of stores; the internal certificate too
     unless something still uses it (`internal_tls`: stores apart, or MX hosts delivering over TLS); keepalived's
-    unit, configuration, notify script and its metrics without a floating address."""
+    unit, configuration, notify script and its metrics without a floating address, and PostgreSQL's files (the
+    server stopped for good first: webmail.database)."""
     gone = () if stores_apart else (tuple(f for f in STORE_FILES if f.role == "mail")
                                     + (HostFile(STORE_COPY_METRICS, "dovecot"),))
     return gone + (() if internal_tls else INTERNAL_TLS_FILES) + (
-        () if floating else KEEPALIVED_FILES + (HostFile(FRONT_METRICS, "keepalived"),))
+        () if floating else KEEPALIVED_FILES + (HostFile(FRONT_METRICS, "keepalived"),) + WEBMAIL_DB_FILES
+        + (HostFile(WEBMAIL_DB_METRICS, "webmail_db"),))
 
 
 def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False,
@@ -337,7 +366,7 @@ def host_files(mail_host: str, backups: bool = True, monitor_apart: bool = False
     if stores_apart or mx_apart:
         table += INTERNAL_TLS_FILES
     if floating:
-        table += KEEPALIVED_FILES
+        table += KEEPALIVED_FILES + WEBMAIL_DB_FILES
     if not monitor_apart:
         table = tuple(replace(f, role="mail") if f.role == "monitor" else f for f in table)
     certified = ([cert_host] if cert_host else []) + ([mail_host] if front_apart or not cert_host else [])
