@@ -27,8 +27,8 @@ if "mail" in host.groups:
     mail.postfix(parts["postfix"], content, tls_ops)
     mail.dovecot(parts["dovecot"], parts["dovecot_front"], content, tls_ops, facts)
     webmail.nginx(parts["nginx"], content, tls_ops, facts)
-    webmail.database(parts["webmail_db"], content, facts)
     webmail.roundcube(parts["roundcube"], content)
+    webmail.database(parts["webmail_db"], content, facts)
     filters.opendmarc(parts["opendmarc"], content)
     monitoring.exporters(parts["monitoring"], content)
     if parts["monitoring_server"].role == "mail":
@@ -55,8 +55,8 @@ if "mx" in host.groups and host.name in s.mx_hosts:
     mail.postfix(parts["postfix"], content, tls_ops)
     if host.name in s.front_addresses:
         webmail.nginx(parts["nginx"], content, tls_ops, facts)
-        webmail.database(parts["webmail_db"], content, facts)
         webmail.roundcube(parts["roundcube"], content)
+        webmail.database(parts["webmail_db"], content, facts)
     filters.opendmarc(parts["opendmarc"], content)
     logging.logging(parts["logging"], content)
 

@@ -93,7 +93,8 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
         Component("nginx", ("nginx-light", f"php{PHP_VERSION}-fpm", f"php{PHP_VERSION}-ldap"), "", ("nginx",)),
         # Files holding directory passwords or the session key are readable by the web server's user only.
         # php-net-ldap3: the LDAP library of Roundcube's address book (the province's directory).
-        Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins", "php-net-ldap3"),
+        Component("roundcube", ("roundcube-core", "roundcube-sqlite3", "roundcube-plugins", "php-net-ldap3",
+                                *(("roundcube-pgsql",) if s.floating else ())),
                   "roundcube-core roundcube/dbconfig-install boolean true\n"
                   "roundcube-core roundcube/database-type select sqlite3\n"
                   "roundcube-core roundcube/reconfigure-webserver multiselect\n"
@@ -141,10 +142,12 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
     if s.stores_apart:
         # The store hosts' Dovecot: the same configuration, their own certificate and proxy listeners.
         parts.append(Component("dovecot_store", DOVECOT_PACKAGES, "", ("dovecot",), role="store"))
-    # Roundcube's database shared by the fronts (PostgreSQL, a primary and streaming standbys), before Roundcube;
-    # without fronts apart, nothing but the withdrawal of what an earlier deploy put there.
-    parts.insert([c.name for c in parts].index("roundcube"), Component(
-        "webmail_db", ("postgresql", "roundcube-pgsql", "pgloader"), "",
+    # Roundcube's database shared by the fronts (PostgreSQL, a primary and streaming standbys), after Roundcube,
+    # whose package holds the schema and whose SQLite data it moves in (Roundcube's PostgreSQL driver comes with
+    # Roundcube, so that php-fpm's restart loads it); without fronts apart, nothing but the withdrawal of what an
+    # earlier deploy put there.
+    parts.insert([c.name for c in parts].index("roundcube") + 1, Component(
+        "webmail_db", ("postgresql", "pgloader"), "",
         (f"postgresql@{PG_VERSION}-main", "govmail-webmail-db-metrics.timer"), unit_files=True,
         role="front") if s.floating else Component("webmail_db", role="front"))
     # keepalived on every front (the mail host too), moving the users' floating address to a front whose Dovecot
