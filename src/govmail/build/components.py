@@ -16,7 +16,7 @@ from govmail.build import tls
 from govmail.build.layout import (BACKUP_CONF, CLAMAV_LOGS, BACKUP_DUMPS, BACKUP_REST_CONF, BACKUP_ROOT, BACKUP_SERVER_CONF,
                      BACKUP_USER, CLAMAV_STAMPS, RETIRED_BACKUP_DIR, RETIRED_BACKUP_UNIT,
                      CLAMAV_TOOL, DEPLOY_MANIFEST, DEPLOY_TOOL, DKIM_KEY, FRESHCLAM_CONF, MTA_STS_POLICY, NGINX_SITE,
-                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, UNIT_DIR, VMAIL, VMAIL_UID, WEBMAIL_DB_DIR, WEBMAIL_DB_TOOL, PG_CONF, PG_VERSION, HostFile,
+                     PHP_VERSION, PROBE_CA, PROBE_INTERNAL_CA, SIEVE_BEFORE, SLAPD_CONFIG, SLAPD_DIR, SLAPD_STAMPS, SLAPD_TOOL, STORE_CERT, STORE_KEY, TLS_DIR, UNIT_DIR, VMAIL, VMAIL_UID, WEBMAIL_DB_DIR, WEBMAIL_DB_TOOL, PG_CONF, PG_UNIT, HostFile,
                      tls_paths, withdrawn_files)
 from govmail.model.settings import Settings
 
@@ -148,7 +148,7 @@ def components(s: Settings, host: str | None = None) -> dict[str, Component]:
     # earlier deploy put there.
     parts.insert([c.name for c in parts].index("roundcube") + 1, Component(
         "webmail_db", ("postgresql", "pgloader"), "",
-        (f"postgresql@{PG_VERSION}-main", "govmail-webmail-db-metrics.timer"), unit_files=True,
+        (PG_UNIT, "govmail-webmail-db-metrics.timer"), unit_files=True,
         role="front") if s.floating else Component("webmail_db", role="front"))
     # keepalived on every front (the mail host too), moving the users' floating address to a front whose Dovecot
     # runs; without a floating address, nothing but the withdrawal of what an earlier deploy put there.
@@ -320,7 +320,7 @@ def facts(s: Settings, content: dict[str, str]) -> dict:
             "signature_fetch": signature_fetch(s, content), "freshclam": s.signatures.any, "sieve_before": SIEVE_BEFORE,
             "nginx_site": NGINX_SITE, "php_version": PHP_VERSION, "backup": backup_facts(s),
             "deploy_record": DEPLOY_TOOL, "unit_dir": UNIT_DIR, "webmail_db_setup": f"{WEBMAIL_DB_TOOL} setup",
-            "webmail_db_conf": PG_CONF, "webmail_db_retire": f"systemctl disable --now postgresql postgresql@{PG_VERSION}-main"}
+            "webmail_db_conf": PG_CONF, "webmail_db_retire": f"systemctl disable --now postgresql {PG_UNIT}"}
 
 
 def backup_facts(s: Settings) -> dict:

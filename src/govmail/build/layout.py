@@ -317,6 +317,7 @@ KEEPALIVED_FILES = (
 # certificate), with the replicator role's password alone, from the other fronts alone (pg_hba and firewall).
 PG_VERSION = "17"                                # Debian 13's PostgreSQL
 PG_PORT = 5432
+PG_UNIT = f"postgresql@{PG_VERSION}-main"           # the cluster Debian's package makes, as a systemd unit
 WEBMAIL_DB_DIR = "/etc/govmail/webmail-db"
 WEBMAIL_DB_TOOL = "/usr/local/lib/govmail/webmail-db"
 PG_CONF = f"/etc/postgresql/{PG_VERSION}/main/conf.d/govmail.conf"
